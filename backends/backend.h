@@ -1,0 +1,129 @@
+// The backend interface: the few dozen primitives every device provides.
+//
+// Conventions (STYLE.md): outputs first, then inputs, then parameters. Every tensor argument
+// already lives on this backend's device. Outputs are allocated by the caller with the exact
+// shape the op produces; inputs may be strided views (including stride-0 broadcast views:
+// the caller expands both operands of a binary op to the output's shape). A backend may run
+// asynchronously on its device's stream; synchronize() waits.
+//
+// Dtypes: float32 and float64 everywhere; int64 for indices and where noted; float16/bfloat16
+// only through copy() (conversion) and, where a backend says so, GEMM.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/tensor.h"
+
+namespace recur {
+
+// y = f(x), elementwise. `Params` are used by the ops that name them.
+enum class UnaryOp : uint8_t {
+  Neg,         // -x
+  Exp,         // e^x
+  Log,         // ln x
+  Tanh,        // tanh x
+  Sigmoid,     // 1 / (1 + e^-x)
+  Relu,        // max(x, 0)
+  Sqrt,        // sqrt x
+  Abs,         // |x|
+  Sign,        // -1, 0, 1
+  Square,      // x^2
+  Reciprocal,  // 1 / x
+  PowScalar,   // x^a
+  Clamp,       // min(max(x, a), b)
+  Affine,      // a*x + b
+  GtScalar,    // x > a ? 1 : 0
+  InRange,     // a <= x <= b ? 1 : 0 (clamp's derivative mask)
+  IsFinite,    // 1 where finite, 0 where inf or nan
+};
+struct UnaryParams {
+  double a = 0.0, b = 0.0;
+};
+
+// out = f(a, b), elementwise on operands already expanded to out's shape.
+enum class BinaryOp : uint8_t {
+  Add, Sub, Mul, Div,
+  Pow,      // a^b
+  Maximum,  // max(a, b)
+  Minimum,  // min(a, b)
+  Eq, Gt, Ge, Lt, Le,  // 1 or 0, in out's dtype
+};
+
+enum class ReduceOp : uint8_t { Sum, Mean, Max, Min };
+
+enum class Transpose : uint8_t { No, Yes };
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual Device device() const = 0;
+  virtual std::string name() const = 0;
+  virtual Allocator& allocator() = 0;
+  virtual void synchronize() {}
+
+  // ---- memory -------------------------------------------------------------------------
+  // dst = src, any strides on both sides, same shape; converts between dtypes (including
+  // float16/bfloat16 and int64). Both on this device.
+  virtual void copy(Tensor& dst, const Tensor& src) = 0;
+  // Contiguous bytes between host memory and a contiguous tensor of this device.
+  virtual void copy_from_host(Tensor& dst, const void* host, size_t nbytes) = 0;
+  virtual void copy_to_host(void* host, const Tensor& src, size_t nbytes) = 0;
+  virtual void fill(Tensor& out, double value) = 0;
+
+  // ---- random (Philox 4x32-10, core/philox.h) -------------------------------------------
+  // Element i (row-major over out) uses block first_block + i / 4, word i % 4. Normal numbers
+  // come from Box-Muller on word pairs (0,1) and (2,3) of a block: z0 = r cos(t), z1 = r sin(t)
+  // with r = sqrt(-2 ln u0), t = 2 pi u1, u = Philox::to_unit(word).
+  virtual void fill_uniform(Tensor& out, uint64_t seed, uint64_t first_block, double low, double high) = 0;
+  virtual void fill_normal(Tensor& out, uint64_t seed, uint64_t first_block, double mean, double std) = 0;
+  // out = (u < keep_prob) ? scale : 0 (dropout masks).
+  virtual void fill_bernoulli(Tensor& out, uint64_t seed, uint64_t first_block, double keep_prob,
+                              double scale) = 0;
+
+  // ---- elementwise --------------------------------------------------------------------
+  virtual void unary(UnaryOp op, Tensor& out, const Tensor& in, UnaryParams params = {}) = 0;
+  virtual void binary(BinaryOp op, Tensor& out, const Tensor& a, const Tensor& b) = 0;
+  // out = cond != 0 ? a : b (operands expanded to out's shape; cond in out's dtype).
+  virtual void where(Tensor& out, const Tensor& cond, const Tensor& a, const Tensor& b) = 0;
+  // out = alpha * x + beta * out (out contiguous).
+  virtual void axpby(Tensor& out, double alpha, const Tensor& x, double beta) = 0;
+
+  // ---- reductions ---------------------------------------------------------------------
+  // Reduces `in` over `axes` (sorted, unique); out has in's rank with size 1 on those axes.
+  virtual void reduce(ReduceOp op, Tensor& out, const Tensor& in, const std::vector<int>& axes) = 0;
+  // Index of the maximum along axis (first on ties); out is int64 with size 1 on that axis.
+  virtual void argmax(Tensor& out, const Tensor& in, int axis) = 0;
+  // softmax or log-softmax along axis, numerically stable (max subtracted).
+  virtual void softmax(Tensor& out, const Tensor& in, int axis, bool log) = 0;
+  // Backward of softmax: dx = y * (dy - sum(dy * y)); of log-softmax: dx = dy - exp(y) * sum(dy).
+  virtual void softmax_backward(Tensor& dx, const Tensor& y, const Tensor& dy, int axis, bool log) = 0;
+
+  // ---- indexing -----------------------------------------------------------------------
+  // out = in.index_select(axis, index): index is int64 1-D; each index checked against the
+  // axis size (recur::Error naming the bad index).
+  virtual void index_select(Tensor& out, const Tensor& in, int axis, const Tensor& index) = 0;
+  // out.index_add_(axis, index, src): out[..., index[i], ...] += src[..., i, ...] (embedding
+  // gradients; repeated indices accumulate).
+  virtual void index_add(Tensor& out, int axis, const Tensor& index, const Tensor& src) = 0;
+
+  // ---- linear algebra -----------------------------------------------------------------
+  // c = alpha * op(a) @ op(b) + beta * c. 2-D: a [M, K] (after op), b [K, N], c [M, N].
+  // 3-D: batched over the leading axis (a or b may have batch 1 with stride 0 to broadcast).
+  // Matrices may be strided with a unit stride on either axis; c must have a unit column stride.
+  virtual void gemm(Tensor& c, const Tensor& a, Transpose trans_a, const Tensor& b, Transpose trans_b,
+                    double alpha = 1.0, double beta = 0.0) = 0;
+};
+
+// The backend of a device (explicit registration in backends/registry.cpp: the CPU always,
+// CUDA when compiled with RECUR_CUDA and a device is visible).
+Backend& backend_for(Device device);
+inline Backend& backend_of(const Tensor& t) { return backend_for(t.device()); }
+
+// Whether the CUDA backend was compiled in, and how many devices it sees (0 when none, with
+// the reason in `why`).
+bool cuda_compiled();
+int cuda_device_count(std::string* why = nullptr);
+
+}  // namespace recur

@@ -1,0 +1,48 @@
+# Finds every dependency: Debian's packages and /usr/local/cuda. Nothing is downloaded.
+find_package(fmt REQUIRED)
+find_package(nlohmann_json 3 REQUIRED)
+find_package(OpenMP REQUIRED COMPONENTS CXX)
+find_package(Threads REQUIRED)
+
+# OpenBLAS: Debian installs cblas.h under /usr/include/<triplet>/ (openblas-pthread).
+set(BLA_VENDOR OpenBLAS)
+find_package(BLAS REQUIRED)
+find_path(RECUR_CBLAS_INCLUDE_DIR cblas.h
+  PATH_SUFFIXES openblas-pthread x86_64-linux-gnu/openblas-pthread x86_64-linux-gnu openblas
+  PATHS /usr/include /usr/include/x86_64-linux-gnu/openblas-pthread)
+if(NOT RECUR_CBLAS_INCLUDE_DIR)
+  message(FATAL_ERROR "cblas.h not found: install libopenblas-dev (scripts/setup-deps.sh)")
+endif()
+
+# oneDNN's GEMM (dnnl_sgemm), optional.
+set(RECUR_HAVE_ONEDNN 0)
+if(NOT RECUR_ONEDNN STREQUAL "OFF")
+  find_package(dnnl CONFIG QUIET)
+  if(NOT dnnl_FOUND)
+    find_library(RECUR_DNNL_LIBRARY dnnl)
+    find_path(RECUR_DNNL_INCLUDE_DIR oneapi/dnnl/dnnl.h)
+    if(RECUR_DNNL_LIBRARY AND RECUR_DNNL_INCLUDE_DIR)
+      add_library(recur_dnnl INTERFACE IMPORTED)
+      set_target_properties(recur_dnnl PROPERTIES INTERFACE_LINK_LIBRARIES ${RECUR_DNNL_LIBRARY}
+                                                  INTERFACE_INCLUDE_DIRECTORIES ${RECUR_DNNL_INCLUDE_DIR})
+      set(RECUR_DNNL_TARGET recur_dnnl)
+      set(dnnl_FOUND TRUE)
+    endif()
+  else()
+    set(RECUR_DNNL_TARGET DNNL::dnnl)
+  endif()
+  if(dnnl_FOUND)
+    set(RECUR_HAVE_ONEDNN 1)
+  elseif(RECUR_ONEDNN STREQUAL "ON")
+    message(FATAL_ERROR "RECUR_ONEDNN=ON but oneDNN was not found (install libdnnl-dev)")
+  endif()
+endif()
+message(STATUS "recur: oneDNN GEMM ${RECUR_HAVE_ONEDNN}")
+
+# CUDA: nvcc, cuBLAS and cuDNN (also from CUDNN_ROOT, and a versioned libcudnn.so.9).
+set(RECUR_HAVE_CUDA 0)
+set(RECUR_CUDNN_VERSION "")
+if(NOT RECUR_CUDA STREQUAL "OFF")
+  include(RecurCuda)
+endif()
+message(STATUS "recur: CUDA backend ${RECUR_HAVE_CUDA} ${RECUR_CUDNN_VERSION}")

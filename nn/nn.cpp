@@ -1,0 +1,2 @@
+// nn/: modules, layers, losses, initializers and checkpoints.
+namespace recur::nn {}
