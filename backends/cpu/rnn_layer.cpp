@@ -1,0 +1,426 @@
+// The fused CPU recurrent layer (see rnn_layer.h for the plan and the buffer layouts; the gate
+// equations are in nn/rnn_cell_math.h).
+#include "backends/cpu/rnn_layer.h"
+
+#include <cblas.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "backends/cpu/gemm.h"
+
+namespace recur::cpu {
+
+namespace {
+
+// ---- elementwise functions ----------------------------------------------------------------
+// float: a branch-free exp (Cody-Waite reduction, degree-6 polynomial, ~2 ulp) that the
+// compiler vectorises; double: the C library's, for float64's 1e-10 agreement.
+inline float exp_fast(float x) {
+  x = std::clamp(x, -87.0f, 88.0f);
+  const float n = std::nearbyint(x * 1.44269504088896341f);
+  const float r = (x - n * 0.693359375f) + n * 2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r * r + r + 1.0f;
+  const int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
+  float scale;
+  std::memcpy(&scale, &bits, 4);
+  return p * scale;
+}
+inline float sigmoid_of(float x) { return 1.0f / (1.0f + exp_fast(-x)); }
+inline double sigmoid_of(double x) { return 1.0 / (1.0 + std::exp(-x)); }
+inline float tanh_of(float x) { return 2.0f / (1.0f + exp_fast(-2.0f * x)) - 1.0f; }
+inline double tanh_of(double x) { return std::tanh(x); }
+
+// ---- GEMM on raw row-major pointers ----------------------------------------------------------
+template <typename T>
+void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda, const T* b,
+          int64_t ldb, T beta, T* c, int64_t ldc) {
+  gemm_raw(trans_a ? Transpose::Yes : Transpose::No, trans_b ? Transpose::Yes : Transpose::No, m, n, k, alpha, a,
+           lda, b, ldb, beta, c, ldc);
+}
+
+bool active(const RnnLayerShape& s, int64_t t, int64_t b) { return s.lengths == nullptr || t < s.lengths[b]; }
+
+// The time index of step s and of the step before it.
+int64_t time_of(const RnnLayerShape& s, int64_t step) { return s.reverse ? s.steps - 1 - step : step; }
+
+template <typename T>
+void add_rows(T* out, const T* row, int64_t rows, int64_t cols) {
+  for (int64_t r = 0; r < rows; ++r) {
+    T* o = out + r * cols;
+    for (int64_t j = 0; j < cols; ++j) o[j] += row[j];
+  }
+}
+
+template <typename T>
+void column_sums_into(T* out, const T* m, int64_t rows, int64_t cols) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const T* row = m + r * cols;
+    for (int64_t j = 0; j < cols; ++j) out[j] += row[j];
+  }
+}
+
+}  // namespace
+
+RnnLayerSizes rnn_layer_sizes(const RnnLayerShape& s) {
+  const int64_t tb = s.steps * s.batch, gh = s.gates() * s.hidden_size;
+  const bool lstm = s.kind == RnnCellKind::LSTM, gru = s.kind == RnnCellKind::GRU;
+  return {tb * gh, tb * s.recurrent_size(), lstm ? tb * s.hidden_size : 0,
+          (lstm && s.proj_size > 0) || gru ? tb * s.hidden_size : 0, gru ? s.batch * gh : 0};
+}
+
+RnnBackwardSizes rnn_backward_sizes(const RnnLayerShape& s) {
+  const int64_t tb = s.steps * s.batch, gh = s.gates() * s.hidden_size;
+  return {tb * gh, s.kind == RnnCellKind::GRU ? tb * gh : 0, s.proj_size > 0 ? tb * s.proj_size : 0,
+          s.batch * s.recurrent_size(), s.batch * s.hidden_size, s.batch * s.hidden_size};
+}
+
+template <typename T>
+void rnn_layer_forward(T* output, T* h_n, T* c_n, RnnLayerBuffers<T> buf, const T* x, const T* h0, const T* c0,
+                       const RnnLayerWeights<T>& w, const RnnLayerShape& s) {
+  const int64_t steps = s.steps, batch = s.batch, hidden = s.hidden_size, gh = s.gates() * hidden;
+  const int64_t rec = s.recurrent_size(), input = s.input_size, rows = steps * batch;
+  const bool lstm = s.kind == RnnCellKind::LSTM, gru = s.kind == RnnCellKind::GRU;
+
+  // 1. XG = X W_ih^T + b_ih (+ b_hh, except GRU where b_hh stays with R h), all steps at once.
+  {
+    std::vector<T> bias(static_cast<size_t>(gh), T(0));
+    for (int64_t j = 0; j < gh; ++j) {
+      if (w.bias_ih) bias[j] += w.bias_ih[j];
+      if (w.bias_hh && !gru) bias[j] += w.bias_hh[j];
+    }
+    T* xg = buf.gates;
+    for (int64_t r = 0; r < rows; ++r) std::memcpy(xg + r * gh, bias.data(), sizeof(T) * gh);
+    if (s.skip_input) {
+      for (int64_t r = 0; r < rows; ++r) {
+        for (int64_t k = 0; k < s.gates(); ++k) {
+          T* dst = xg + r * gh + k * hidden;
+          const T* src = x + r * input;
+          for (int64_t j = 0; j < hidden; ++j) dst[j] += src[j];
+        }
+      }
+    } else {
+      gemm<T>(false, true, rows, gh, input, T(1), x, input, w.weight_ih, input, T(1), xg, gh);
+    }
+  }
+
+  // 2. The steps.
+  for (int64_t step = 0; step < steps; ++step) {
+    const int64_t t = time_of(s, step), tp = s.reverse ? t + 1 : t - 1;
+    const T* h_prev = step == 0 ? h0 : buf.hidden + tp * batch * rec;
+    const T* c_prev = lstm ? (step == 0 ? c0 : buf.cell + tp * batch * hidden) : nullptr;
+    T* g = buf.gates + t * batch * gh;
+    T* h_out = buf.hidden + t * batch * rec;
+    if (lstm) {
+      gemm<T>(false, true, batch, gh, rec, T(1), h_prev, rec, w.weight_hh, rec, T(1), g, gh);
+      T* c_out = buf.cell + t * batch * hidden;
+      T* r_out = s.proj_size > 0 ? buf.extra + t * batch * hidden : h_out;
+      const T forget_bias = static_cast<T>(s.forget_bias), clip = static_cast<T>(s.cell_clip);
+#pragma omp parallel for if (batch * hidden >= 32768)
+      for (int64_t b = 0; b < batch; ++b) {
+        T* gi = g + b * gh;
+        T* gf = gi + hidden;
+        T* gg = gf + hidden;
+        T* go = gg + hidden;
+        T* c = c_out + b * hidden;
+        T* r = r_out + b * hidden;
+        const T* cp = c_prev + b * hidden;
+        if (!active(s, t, b)) {
+          std::memcpy(c, cp, sizeof(T) * hidden);
+          if (s.proj_size > 0) {
+            std::memset(r, 0, sizeof(T) * hidden);
+          } else {
+            std::memcpy(r, h_prev + b * rec, sizeof(T) * hidden);
+          }
+          continue;
+        }
+        for (int64_t j = 0; j < hidden; ++j) {
+          const T i = sigmoid_of(gi[j]);
+          const T f = sigmoid_of(gf[j] + forget_bias);
+          const T gc = tanh_of(gg[j]);
+          const T o = sigmoid_of(go[j]);
+          T cj = f * cp[j] + i * gc;
+          if (clip > T(0)) cj = std::clamp(cj, -clip, clip);
+          gi[j] = i, gf[j] = f, gg[j] = gc, go[j] = o;
+          c[j] = cj;
+          r[j] = o * tanh_of(cj);
+        }
+      }
+      if (s.proj_size > 0) {
+        gemm<T>(false, true, batch, s.proj_size, hidden, T(1), r_out, hidden, w.weight_hr, hidden, T(0), h_out, rec);
+        for (int64_t b = 0; b < batch; ++b) {
+          if (!active(s, t, b)) std::memcpy(h_out + b * rec, h_prev + b * rec, sizeof(T) * rec);
+        }
+      }
+    } else if (gru) {
+      // HG = h W_hh^T + b_hh
+      T* hg = buf.step;
+      for (int64_t b = 0; b < batch; ++b) {
+        if (w.bias_hh) {
+          std::memcpy(hg + b * gh, w.bias_hh, sizeof(T) * gh);
+        } else {
+          std::memset(hg + b * gh, 0, sizeof(T) * gh);
+        }
+      }
+      gemm<T>(false, true, batch, gh, hidden, T(1), h_prev, hidden, w.weight_hh, hidden, T(1), hg, gh);
+      T* hn_out = buf.extra + t * batch * hidden;
+#pragma omp parallel for if (batch * hidden >= 32768)
+      for (int64_t b = 0; b < batch; ++b) {
+        T* gr = g + b * gh;
+        T* gz = gr + hidden;
+        T* gn = gz + hidden;
+        const T* hr = hg + b * gh;
+        const T* hz = hr + hidden;
+        const T* hn = hz + hidden;
+        const T* hp = h_prev + b * hidden;
+        T* h = h_out + b * hidden;
+        T* hn_saved = hn_out + b * hidden;
+        if (!active(s, t, b)) {
+          std::memcpy(h, hp, sizeof(T) * hidden);
+          std::memset(hn_saved, 0, sizeof(T) * hidden);
+          continue;
+        }
+        for (int64_t j = 0; j < hidden; ++j) {
+          const T r = sigmoid_of(gr[j] + hr[j]);
+          const T z = sigmoid_of(gz[j] + hz[j]);
+          const T n = tanh_of(gn[j] + r * hn[j]);
+          gr[j] = r, gz[j] = z, gn[j] = n;
+          hn_saved[j] = hn[j];
+          h[j] = (T(1) - z) * n + z * hp[j];
+        }
+      }
+    } else {
+      gemm<T>(false, true, batch, hidden, hidden, T(1), h_prev, hidden, w.weight_hh, hidden, T(1), g, gh);
+      const bool relu = s.kind == RnnCellKind::RNN_RELU;
+      for (int64_t b = 0; b < batch; ++b) {
+        T* gb = g + b * hidden;
+        T* h = h_out + b * hidden;
+        if (!active(s, t, b)) {
+          std::memcpy(h, h_prev + b * hidden, sizeof(T) * hidden);
+          continue;
+        }
+        for (int64_t j = 0; j < hidden; ++j) {
+          const T v = relu ? std::max(gb[j], T(0)) : tanh_of(gb[j]);
+          gb[j] = v;
+          h[j] = v;
+        }
+      }
+    }
+  }
+
+  // 3. Outputs: y (zero where inactive), final states.
+  if (output != buf.hidden) {
+    for (int64_t t = 0; t < steps; ++t) {
+      for (int64_t b = 0; b < batch; ++b) {
+        T* y = output + (t * batch + b) * rec;
+        if (active(s, t, b)) {
+          std::memcpy(y, buf.hidden + (t * batch + b) * rec, sizeof(T) * rec);
+        } else {
+          std::memset(y, 0, sizeof(T) * rec);
+        }
+      }
+    }
+  }
+  const int64_t t_last = s.reverse ? 0 : steps - 1;
+  if (h_n) std::memcpy(h_n, buf.hidden + t_last * batch * rec, sizeof(T) * batch * rec);
+  if (c_n && lstm) std::memcpy(c_n, buf.cell + t_last * batch * hidden, sizeof(T) * batch * hidden);
+}
+
+template <typename T>
+void rnn_layer_backward(T* dx, T* dh0, T* dc0, const RnnLayerGrads<T>& grads, RnnBackwardWork<T> work, const T* dy,
+                        const T* dh_n, const T* dc_n, const RnnLayerBuffers<T>& saved, const T* x, const T* h0,
+                        const T* c0, const RnnLayerWeights<T>& w, const RnnLayerShape& s) {
+  const int64_t steps = s.steps, batch = s.batch, hidden = s.hidden_size, gh = s.gates() * hidden;
+  const int64_t rec = s.recurrent_size(), input = s.input_size, rows = steps * batch, proj = s.proj_size;
+  const bool lstm = s.kind == RnnCellKind::LSTM, gru = s.kind == RnnCellKind::GRU;
+  T* dh = work.dh;
+  T* dc = work.dc;
+  if (dh_n) {
+    std::memcpy(dh, dh_n, sizeof(T) * batch * rec);
+  } else {
+    std::memset(dh, 0, sizeof(T) * batch * rec);
+  }
+  if (lstm) {
+    if (dc_n) {
+      std::memcpy(dc, dc_n, sizeof(T) * batch * hidden);
+    } else {
+      std::memset(dc, 0, sizeof(T) * batch * hidden);
+    }
+  }
+  T* dg_h_all = gru ? work.dgates_h : work.dgates;  // the recurrent side's gate gradients
+
+  for (int64_t step = steps - 1; step >= 0; --step) {
+    const int64_t t = time_of(s, step), tp = s.reverse ? t + 1 : t - 1;
+    const T* h_prev = step == 0 ? h0 : saved.hidden + tp * batch * rec;
+    const T* g = saved.gates + t * batch * gh;
+    T* dg = work.dgates + t * batch * gh;
+    // dh += dy_t on active rows
+    if (dy) {
+      for (int64_t b = 0; b < batch; ++b) {
+        if (!active(s, t, b)) continue;
+        const T* d = dy + (t * batch + b) * rec;
+        T* h = dh + b * rec;
+        for (int64_t j = 0; j < rec; ++j) h[j] += d[j];
+      }
+    }
+    if (lstm) {
+      const T* c_prev = step == 0 ? c0 : saved.cell + tp * batch * hidden;
+      const T* c_t = saved.cell + t * batch * hidden;
+      const T* dr = dh;
+      if (proj > 0) {
+        T* dp = work.dproj + t * batch * proj;
+        for (int64_t b = 0; b < batch; ++b) {
+          if (active(s, t, b)) {
+            std::memcpy(dp + b * proj, dh + b * proj, sizeof(T) * proj);
+          } else {
+            std::memset(dp + b * proj, 0, sizeof(T) * proj);
+          }
+        }
+        gemm<T>(false, false, batch, hidden, proj, T(1), dp, proj, w.weight_hr, hidden, T(0), work.dr, hidden);
+        dr = work.dr;
+      }
+      const T clip = static_cast<T>(s.cell_clip);
+#pragma omp parallel for if (batch * hidden >= 32768)
+      for (int64_t b = 0; b < batch; ++b) {
+        T* d = dg + b * gh;
+        if (!active(s, t, b)) {
+          std::memset(d, 0, sizeof(T) * gh);
+          continue;
+        }
+        const T* gi = g + b * gh;
+        const T* gf = gi + hidden;
+        const T* gg = gf + hidden;
+        const T* go = gg + hidden;
+        const T* c = c_t + b * hidden;
+        const T* cp = c_prev + b * hidden;
+        const T* drb = dr + b * hidden;
+        T* dcb = dc + b * hidden;
+        for (int64_t j = 0; j < hidden; ++j) {
+          const T i = gi[j], f = gf[j], gc = gg[j], o = go[j];
+          const T tc = tanh_of(c[j]);
+          // c_t feeds h_t = o * tanh(c_t) and c_{t+1} (through dc)
+          T dct = dcb[j] + drb[j] * o * (T(1) - tc * tc);
+          if (clip > T(0) && std::abs(c[j]) >= clip) dct = T(0);
+          d[j] = dct * gc * i * (T(1) - i);
+          d[hidden + j] = dct * cp[j] * f * (T(1) - f);
+          d[2 * hidden + j] = dct * i * (T(1) - gc * gc);
+          d[3 * hidden + j] = drb[j] * tc * o * (T(1) - o);
+          dcb[j] = dct * f;
+        }
+      }
+      // dh_{t-1} = dG W_hh on active rows; inactive rows pass dh through (their dG is zero).
+      for (int64_t b = 0; b < batch; ++b) {
+        if (active(s, t, b)) std::memset(dh + b * rec, 0, sizeof(T) * rec);
+      }
+      gemm<T>(false, false, batch, rec, gh, T(1), dg, gh, w.weight_hh, rec, T(1), dh, rec);
+    } else if (gru) {
+      const T* hn_saved = saved.extra + t * batch * hidden;
+      T* dgh = work.dgates_h + t * batch * gh;
+#pragma omp parallel for if (batch * hidden >= 32768)
+      for (int64_t b = 0; b < batch; ++b) {
+        T* dxg = dg + b * gh;
+        T* dhg = dgh + b * gh;
+        if (!active(s, t, b)) {
+          std::memset(dxg, 0, sizeof(T) * gh);
+          std::memset(dhg, 0, sizeof(T) * gh);
+          continue;
+        }
+        const T* gr = g + b * gh;
+        const T* gz = gr + hidden;
+        const T* gn = gz + hidden;
+        const T* hn = hn_saved + b * hidden;
+        const T* hp = h_prev + b * hidden;
+        T* dhb = dh + b * hidden;
+        for (int64_t j = 0; j < hidden; ++j) {
+          const T r = gr[j], z = gz[j], n = gn[j], d = dhb[j];
+          const T dn_pre = d * (T(1) - z) * (T(1) - n * n);
+          const T dr_pre = dn_pre * hn[j] * r * (T(1) - r);
+          const T dz_pre = d * (hp[j] - n) * z * (T(1) - z);
+          dxg[j] = dr_pre, dxg[hidden + j] = dz_pre, dxg[2 * hidden + j] = dn_pre;
+          dhg[j] = dr_pre, dhg[hidden + j] = dz_pre, dhg[2 * hidden + j] = dn_pre * r;
+          dhb[j] = d * z;
+        }
+      }
+      gemm<T>(false, false, batch, hidden, gh, T(1), dgh, gh, w.weight_hh, hidden, T(1), dh, hidden);
+    } else {
+      const bool relu = s.kind == RnnCellKind::RNN_RELU;
+      for (int64_t b = 0; b < batch; ++b) {
+        T* d = dg + b * hidden;
+        if (!active(s, t, b)) {
+          std::memset(d, 0, sizeof(T) * hidden);
+          continue;
+        }
+        const T* h = g + b * hidden;
+        T* dhb = dh + b * hidden;
+        for (int64_t j = 0; j < hidden; ++j) {
+          d[j] = relu ? (h[j] > T(0) ? dhb[j] : T(0)) : dhb[j] * (T(1) - h[j] * h[j]);
+          dhb[j] = T(0);
+        }
+      }
+      gemm<T>(false, false, batch, hidden, hidden, T(1), dg, hidden, w.weight_hh, hidden, T(1), dh, hidden);
+    }
+  }
+  if (dh0) std::memcpy(dh0, dh, sizeof(T) * batch * rec);
+  if (dc0 && lstm) std::memcpy(dc0, dc, sizeof(T) * batch * hidden);
+
+  // Weight and input gradients: single GEMMs over all T*B rows.
+  const T* dgx = work.dgates;
+  if (dx) {
+    if (s.skip_input) {
+      for (int64_t r = 0; r < rows; ++r) {
+        T* out = dx + r * input;
+        std::memset(out, 0, sizeof(T) * input);
+        for (int64_t k = 0; k < s.gates(); ++k) {
+          const T* d = dgx + r * gh + k * hidden;
+          for (int64_t j = 0; j < hidden; ++j) out[j] += d[j];
+        }
+      }
+    } else {
+      gemm<T>(false, false, rows, input, gh, T(1), dgx, gh, w.weight_ih, input, T(0), dx, input);
+    }
+  }
+  if (grads.weight_ih && !s.skip_input) {
+    gemm<T>(true, false, gh, input, rows, T(1), dgx, gh, x, input, T(1), grads.weight_ih, input);
+  }
+  if (grads.bias_ih) column_sums_into(grads.bias_ih, dgx, rows, gh);
+  if (grads.bias_hh) column_sums_into(grads.bias_hh, dg_h_all, rows, gh);
+  if (grads.weight_hh) {
+    // dW_hh = sum_t dG_t^T h_prev(t): the steps after the first read h from `hidden`, in one GEMM.
+    if (steps > 1) {
+      const int64_t first = s.reverse ? 0 : 1;          // times whose h_prev is in `hidden`
+      const int64_t source = s.reverse ? 1 : 0;         // where those h_prev start
+      gemm<T>(true, false, gh, rec, (steps - 1) * batch, T(1), dg_h_all + first * batch * gh, gh,
+              saved.hidden + source * batch * rec, rec, T(1), grads.weight_hh, rec);
+    }
+    const int64_t t0 = s.reverse ? steps - 1 : 0;
+    gemm<T>(true, false, gh, rec, batch, T(1), dg_h_all + t0 * batch * gh, gh, h0, rec, T(1), grads.weight_hh, rec);
+  }
+  if (grads.weight_hr && proj > 0) {
+    gemm<T>(true, false, proj, hidden, rows, T(1), work.dproj, proj, saved.extra, hidden, T(1), grads.weight_hr,
+            hidden);
+  }
+  (void)add_rows<T>;
+}
+
+template void rnn_layer_forward<float>(float*, float*, float*, RnnLayerBuffers<float>, const float*, const float*,
+                                       const float*, const RnnLayerWeights<float>&, const RnnLayerShape&);
+template void rnn_layer_forward<double>(double*, double*, double*, RnnLayerBuffers<double>, const double*,
+                                        const double*, const double*, const RnnLayerWeights<double>&,
+                                        const RnnLayerShape&);
+template void rnn_layer_backward<float>(float*, float*, float*, const RnnLayerGrads<float>&, RnnBackwardWork<float>,
+                                        const float*, const float*, const float*, const RnnLayerBuffers<float>&,
+                                        const float*, const float*, const float*, const RnnLayerWeights<float>&,
+                                        const RnnLayerShape&);
+template void rnn_layer_backward<double>(double*, double*, double*, const RnnLayerGrads<double>&,
+                                         RnnBackwardWork<double>, const double*, const double*, const double*,
+                                         const RnnLayerBuffers<double>&, const double*, const double*, const double*,
+                                         const RnnLayerWeights<double>&, const RnnLayerShape&);
+
+}  // namespace recur::cpu

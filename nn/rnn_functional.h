@@ -1,0 +1,41 @@
+// The multi-layer recurrent computation behind recur::nn::RNN, as a function of explicit
+// weights: the reference cell graph (every option) and the fused CPU path (one autograd node
+// per layer and direction, backends/cpu/rnn_layer.h), chosen by dispatch.
+//
+// T = time steps, B = batch, I = input size, H = hidden size, R = H or the projection size,
+// L = layers, D = directions.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "core/tensor.h"
+#include "nn/rnn_cell_math.h"
+#include "nn/rnn_options.h"
+
+namespace recur::nn {
+
+enum class RNNImpl : uint8_t { Auto, Cells, Fused };
+
+std::string impl_name(RNNImpl impl);
+RNNImpl parse_impl(const std::string& name);
+
+struct RNNOutput {
+  Tensor output;  // [T, B, D*R] ([B, T, D*R] with batch_first)
+  Tensor h_n;     // [L*D, B, R]
+  Tensor c_n;     // [L*D, B, H], LSTM only
+};
+
+// Whether the fused path implements these options on this device (else the cell graph runs).
+bool fused_supports(const RNNOptions& options, Device device, std::string* why = nullptr);
+// The implementation Auto resolves to.
+RNNImpl resolve_impl(const RNNOptions& options, Device device, RNNImpl requested);
+
+// weights[l * D + d] holds layer l, direction d. h0/c0 may be undefined (zeros); lengths is an
+// optional int64 [B] with values in 1..T. Dropout between layers draws from `generator` when
+// training. Throws recur::Error naming expected and actual shapes on bad input.
+RNNOutput rnn_forward(const RNNOptions& options, const std::vector<CellWeights>& weights, const Tensor& x,
+                      const Tensor& h0, const Tensor& c0, const Tensor& lengths, bool training, Generator* generator,
+                      RNNImpl impl = RNNImpl::Auto);
+
+}  // namespace recur::nn
