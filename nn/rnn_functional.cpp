@@ -163,6 +163,9 @@ std::vector<Tensor> fused_layer(const RNNOptions& o, const CellWeights& w, const
   Tensor w_ih = contiguous_or_undefined(w.weight_ih), w_hh = contiguous_or_undefined(w.weight_hh);
   Tensor b_ih = contiguous_or_undefined(w.bias_ih), b_hh = contiguous_or_undefined(w.bias_hh);
   Tensor w_hr = contiguous_or_undefined(w.weight_hr);
+  // Forward's GEMMs read the weights transposed, stored so (one copy per call, not per step).
+  auto transposed = [](const Tensor& t) { return t.defined() ? compute::contiguous(t.detach().t()) : Tensor(); };
+  Tensor w_ih_t = transposed(w_ih), w_hh_t = transposed(w_hh), w_hr_t = transposed(w_hr);
 
   const cpu::RnnLayerSizes sizes = cpu::rnn_layer_sizes(shape);
   Tensor gates = buffer(sizes.gates), hidden = buffer(sizes.hidden), cell = buffer(sizes.cell);
@@ -178,7 +181,8 @@ std::vector<Tensor> fused_layer(const RNNOptions& o, const CellWeights& w, const
     using T = decltype(tag);
     shape.lengths = lengths_cpu.defined() ? lengths_cpu.data<int64_t>() : nullptr;
     cpu::RnnLayerBuffers<T> bufs{mptr<T>(gates), mptr<T>(hidden), mptr<T>(cell), mptr<T>(extra), mptr<T>(step)};
-    cpu::RnnLayerWeights<T> weights{ptr<T>(w_ih), ptr<T>(w_hh), ptr<T>(b_ih), ptr<T>(b_hh), ptr<T>(w_hr)};
+    cpu::RnnLayerWeights<T> weights{ptr<T>(w_ih),   ptr<T>(w_hh),   ptr<T>(b_ih),  ptr<T>(b_hh),
+                                    ptr<T>(w_hr),   ptr<T>(w_ih_t), ptr<T>(w_hh_t), ptr<T>(w_hr_t)};
     cpu::rnn_layer_forward<T>(mptr<T>(y), mptr<T>(h_n), mptr<T>(c_n), bufs, ptr<T>(xc), ptr<T>(h0c), ptr<T>(c0c),
                               weights, shape);
   };

@@ -46,6 +46,17 @@ void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, 
            lda, b, ldb, beta, c, ldc);
 }
 
+// C[m, n] = A[m, k] W^T + beta C for a weight W [n, k], reading W^T [k, n] when it is given.
+template <typename T>
+void gemm_bt(int64_t m, int64_t n, int64_t k, const T* a, int64_t lda, const T* weight, const T* weight_t, T beta,
+             T* c, int64_t ldc) {
+  if (weight_t) {
+    gemm<T>(false, false, m, n, k, T(1), a, lda, weight_t, n, beta, c, ldc);
+  } else {
+    gemm<T>(false, true, m, n, k, T(1), a, lda, weight, k, beta, c, ldc);
+  }
+}
+
 bool active(const RnnLayerShape& s, int64_t t, int64_t b) { return s.lengths == nullptr || t < s.lengths[b]; }
 
 // The time index of step s and of the step before it.
@@ -107,7 +118,7 @@ void rnn_layer_forward(T* output, T* h_n, T* c_n, RnnLayerBuffers<T> buf, const 
         }
       }
     } else {
-      gemm<T>(false, true, rows, gh, input, T(1), x, input, w.weight_ih, input, T(1), xg, gh);
+      gemm_bt<T>(rows, gh, input, x, input, w.weight_ih, w.weight_ih_t, T(1), xg, gh);
     }
   }
 
@@ -119,7 +130,7 @@ void rnn_layer_forward(T* output, T* h_n, T* c_n, RnnLayerBuffers<T> buf, const 
     T* g = buf.gates + t * batch * gh;
     T* h_out = buf.hidden + t * batch * rec;
     if (lstm) {
-      gemm<T>(false, true, batch, gh, rec, T(1), h_prev, rec, w.weight_hh, rec, T(1), g, gh);
+      gemm_bt<T>(batch, gh, rec, h_prev, rec, w.weight_hh, w.weight_hh_t, T(1), g, gh);
       T* c_out = buf.cell + t * batch * hidden;
       T* r_out = s.proj_size > 0 ? buf.extra + t * batch * hidden : h_out;
       const T forget_bias = static_cast<T>(s.forget_bias), clip = static_cast<T>(s.cell_clip);
@@ -154,7 +165,7 @@ void rnn_layer_forward(T* output, T* h_n, T* c_n, RnnLayerBuffers<T> buf, const 
         }
       }
       if (s.proj_size > 0) {
-        gemm<T>(false, true, batch, s.proj_size, hidden, T(1), r_out, hidden, w.weight_hr, hidden, T(0), h_out, rec);
+        gemm_bt<T>(batch, s.proj_size, hidden, r_out, hidden, w.weight_hr, w.weight_hr_t, T(0), h_out, rec);
         for (int64_t b = 0; b < batch; ++b) {
           if (!active(s, t, b)) std::memcpy(h_out + b * rec, h_prev + b * rec, sizeof(T) * rec);
         }
@@ -169,7 +180,7 @@ void rnn_layer_forward(T* output, T* h_n, T* c_n, RnnLayerBuffers<T> buf, const 
           std::memset(hg + b * gh, 0, sizeof(T) * gh);
         }
       }
-      gemm<T>(false, true, batch, gh, hidden, T(1), h_prev, hidden, w.weight_hh, hidden, T(1), hg, gh);
+      gemm_bt<T>(batch, gh, hidden, h_prev, hidden, w.weight_hh, w.weight_hh_t, T(1), hg, gh);
       T* hn_out = buf.extra + t * batch * hidden;
 #pragma omp parallel for if (batch * hidden >= 32768)
       for (int64_t b = 0; b < batch; ++b) {
@@ -197,7 +208,7 @@ void rnn_layer_forward(T* output, T* h_n, T* c_n, RnnLayerBuffers<T> buf, const 
         }
       }
     } else {
-      gemm<T>(false, true, batch, hidden, hidden, T(1), h_prev, hidden, w.weight_hh, hidden, T(1), g, gh);
+      gemm_bt<T>(batch, hidden, hidden, h_prev, hidden, w.weight_hh, w.weight_hh_t, T(1), g, gh);
       const bool relu = s.kind == RnnCellKind::RNN_RELU;
       for (int64_t b = 0; b < batch; ++b) {
         T* gb = g + b * hidden;

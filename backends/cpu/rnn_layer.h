@@ -52,6 +52,11 @@ struct RnnLayerWeights {
   const T* bias_ih = nullptr;    // [G*H]
   const T* bias_hh = nullptr;    // [G*H]
   const T* weight_hr = nullptr;  // [P, H]
+  // Optional transposed copies ([I, G*H], [R, G*H], [H, P]): when given, forward's GEMMs read
+  // these without a transpose flag (some GEMM providers are much faster that way).
+  const T* weight_ih_t = nullptr;
+  const T* weight_hh_t = nullptr;
+  const T* weight_hr_t = nullptr;
 };
 
 template <typename T>
