@@ -1,2 +1,0 @@
-// nn/: modules, layers, losses, initializers and checkpoints.
-namespace recur::nn {}
