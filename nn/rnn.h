@@ -80,6 +80,10 @@ class RNN : public Module {
   // The weights of layer l, direction d, as the cell functions take them.
   CellWeights layer_weights(int64_t layer, int64_t direction) const;
 
+ protected:
+  // Module::to() converts each weight on its own: gather them into one buffer again.
+  void after_to() override { flatten_parameters(); }
+
  private:
   struct Slot {
     std::string name;

@@ -44,7 +44,7 @@ std::optional<DType> dtype_from_name(std::string_view name) {
 
 // "an array", "a number", ... for messages.
 std::string kind(const json& value) {
-  const std::string name = kind(value);
+  const std::string name = value.type_name();
   if (name == "null") return "null";
   return (name == "array" || name == "object" ? "an " : "a ") + name;
 }
@@ -58,9 +58,37 @@ std::string short_json(const json& value) {
 
 // ---- header parsing ---------------------------------------------------------------------
 
+// A valid header nests 3 levels deep (the object, an entry, its shape). Deeper nesting is
+// refused before parsing, so that nothing downstream (nlohmann's dump, our messages) recurses
+// deeply on hostile input.
+void check_nesting(std::string_view text, const std::string& file) {
+  constexpr int kMaxDepth = 16;
+  int depth = 0;
+  bool in_string = false, escaped = false;
+  for (const char c : text) {
+    if (in_string) {
+      if (escaped) {
+        escaped = false;
+      } else if (c == '\\') {
+        escaped = true;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      RECUR_CHECK(++depth <= kMaxDepth, "{}: the header nests deeper than {} levels (a valid one nests 3)", file,
+                  kMaxDepth);
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+}
+
 // Parses the JSON text, rejecting a key repeated within one object (nlohmann's parser would
 // silently keep the last one).
 json parse_json_without_duplicates(std::string_view text, const std::string& file) {
+  check_nesting(text, file);
   std::vector<std::set<std::string>> open_objects;
   std::optional<std::string> duplicate;
   bool duplicate_at_top = false;
@@ -121,8 +149,7 @@ SafetensorsEntry parse_entry(const std::string& name, const json& info, uint64_t
   entry.dtype = *parsed_dtype;
 
   const json& shape = info.at("shape");
-  RECUR_CHECK(shape.is_array(), "{}: 'shape' is {}, expected an array of non-negative integers", where,
-              kind(shape));
+  RECUR_CHECK(shape.is_array(), "{}: 'shape' is {}, expected an array of non-negative integers", where, kind(shape));
   // numel and the byte size, checked against overflow at every multiplication.
   uint64_t numel = 1;
   bool overflow = false;
@@ -164,11 +191,9 @@ SafetensorsHeader parse_header(std::string_view text, uint64_t data_size, const 
   result.data_size = data_size;
   for (const auto& [name, info] : header.items()) {
     if (name == kMetadataKey) {
-      RECUR_CHECK(info.is_object(), "{}: '__metadata__' is {}, expected an object of strings", file,
-                  kind(info));
+      RECUR_CHECK(info.is_object(), "{}: '__metadata__' is {}, expected an object of strings", file, kind(info));
       for (const auto& [key, value] : info.items()) {
-        RECUR_CHECK(value.is_string(), "{}: __metadata__ '{}' is {}, expected a string", file, key,
-                    kind(value));
+        RECUR_CHECK(value.is_string(), "{}: __metadata__ '{}' is {}, expected a string", file, key, kind(value));
         result.metadata[key] = value.get<std::string>();
       }
       continue;

@@ -1,0 +1,70 @@
+// How each dtype is stored and computed with on the CPU: float16 and bfloat16 are stored as
+// 16-bit patterns and computed as float (core/dtype.h converts, rounding to nearest even).
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <type_traits>
+
+#include "core/dtype.h"
+
+namespace recur::cpu {
+
+template <DType D> struct Codec;
+template <> struct Codec<DType::Float32> {
+  using Storage = float;
+  using Value = float;
+  static Value load(Storage s) { return s; }
+  static Storage store(Value v) { return v; }
+};
+template <> struct Codec<DType::Float64> {
+  using Storage = double;
+  using Value = double;
+  static Value load(Storage s) { return s; }
+  static Storage store(Value v) { return v; }
+};
+template <> struct Codec<DType::Float16> {
+  using Storage = uint16_t;
+  using Value = float;
+  static Value load(Storage s) { return half_to_float(s); }
+  static Storage store(Value v) { return float_to_half(v); }
+};
+template <> struct Codec<DType::BFloat16> {
+  using Storage = uint16_t;
+  using Value = float;
+  static Value load(Storage s) { return bfloat16_to_float(s); }
+  static Storage store(Value v) { return float_to_bfloat16(v); }
+};
+template <> struct Codec<DType::Int64> {
+  using Storage = int64_t;
+  using Value = int64_t;
+  static Value load(Storage s) { return s; }
+  static Storage store(Value v) { return v; }
+};
+
+// Value conversion. Floating to int64 truncates toward zero, saturates at the int64 range and
+// maps NaN to 0 (a plain cast would be undefined there).
+template <typename To, typename From> To convert_value(From value) {
+  if constexpr (std::is_same_v<To, int64_t> && std::is_floating_point_v<From>) {
+    if (std::isnan(value)) return 0;
+    if (value >= static_cast<From>(9.2233720368547758e18)) return std::numeric_limits<int64_t>::max();
+    if (value <= static_cast<From>(-9.2233720368547758e18)) return std::numeric_limits<int64_t>::min();
+    return static_cast<int64_t>(value);
+  } else {
+    return static_cast<To>(value);
+  }
+}
+
+// Calls f(std::integral_constant<DType, D>{}) for the runtime dtype.
+template <typename F> void dispatch_any(DType dtype, const F& f) {
+  switch (dtype) {
+    case DType::Float32: f(std::integral_constant<DType, DType::Float32>{}); return;
+    case DType::Float64: f(std::integral_constant<DType, DType::Float64>{}); return;
+    case DType::Float16: f(std::integral_constant<DType, DType::Float16>{}); return;
+    case DType::BFloat16: f(std::integral_constant<DType, DType::BFloat16>{}); return;
+    case DType::Int64: f(std::integral_constant<DType, DType::Int64>{}); return;
+  }
+}
+
+}  // namespace recur::cpu

@@ -1,0 +1,63 @@
+// The CPU backend: float32 and float64 everywhere, int64 for copies, fills, indexing, argmax,
+// where, binary ops (not Div or Pow) and Sum/Max/Min reductions; float16 and bfloat16 through
+// copy() only.
+//
+// Each group of primitives lives in its own file: copy.cpp (copy, fill, host transfers),
+// elementwise.cpp (unary, binary, where, axpby), reduce.cpp (reduce, argmax), softmax.cpp,
+// indexing.cpp, random.cpp and gemm.cpp. Loops are plain (vectorised by the compiler) on
+// contiguous data, strided N-d loops otherwise (cpu/strided.h), and run on OpenMP threads
+// above a size threshold.
+#pragma once
+
+#include "backends/backend.h"
+
+namespace recur {
+
+// 64-byte aligned host memory (a cache line, and an AVX-512 vector). A zero-byte request gets
+// a valid, unique pointer.
+class CpuAllocator final : public Allocator {
+ public:
+  void* allocate(size_t nbytes) override;
+  void deallocate(void* ptr, size_t nbytes) override;
+};
+
+class CpuBackend final : public Backend {
+ public:
+  CpuBackend();
+  Device device() const override { return Device::cpu(); }
+  std::string name() const override { return "cpu"; }
+  Allocator& allocator() override { return allocator_; }
+
+  void copy(Tensor& dst, const Tensor& src) override;
+  void copy_from_host(Tensor& dst, const void* host, size_t nbytes) override;
+  void copy_to_host(void* host, const Tensor& src, size_t nbytes) override;
+  void fill(Tensor& out, double value) override;
+
+  void fill_uniform(Tensor& out, uint64_t seed, uint64_t first_block, double low, double high) override;
+  void fill_normal(Tensor& out, uint64_t seed, uint64_t first_block, double mean, double std) override;
+  void fill_bernoulli(Tensor& out, uint64_t seed, uint64_t first_block, double keep_prob, double scale) override;
+
+  void unary(UnaryOp op, Tensor& out, const Tensor& in, UnaryParams params = {}) override;
+  void binary(BinaryOp op, Tensor& out, const Tensor& a, const Tensor& b) override;
+  void where(Tensor& out, const Tensor& cond, const Tensor& a, const Tensor& b) override;
+  void axpby(Tensor& out, double alpha, const Tensor& x, double beta) override;
+
+  void reduce(ReduceOp op, Tensor& out, const Tensor& in, const std::vector<int>& axes) override;
+  void argmax(Tensor& out, const Tensor& in, int axis) override;
+  void softmax(Tensor& out, const Tensor& in, int axis, bool log) override;
+  void softmax_backward(Tensor& dx, const Tensor& y, const Tensor& dy, int axis, bool log) override;
+
+  void index_select(Tensor& out, const Tensor& in, int axis, const Tensor& index) override;
+  void index_add(Tensor& out, int axis, const Tensor& index, const Tensor& src) override;
+
+  void gemm(Tensor& c, const Tensor& a, Transpose trans_a, const Tensor& b, Transpose trans_b, double alpha = 1.0,
+            double beta = 0.0) override;
+
+ private:
+  CpuAllocator allocator_;
+};
+
+// The one CPU backend (created on first use; backends/registry.cpp hands it out).
+CpuBackend& cpu_backend();
+
+}  // namespace recur

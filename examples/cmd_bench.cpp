@@ -1,0 +1,160 @@
+// recur bench train-step: the throughput of one language-model training step,
+//   Embedding(vocab, input_size) -> RNN -> Linear(H, vocab) -> cross-entropy -> backward -> Adam
+// on random tokens, timed after warm-up; prints the median ms per step and tokens/s (or one
+// JSON object with --json). bench/compare_pytorch.py runs the same step in PyTorch.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <nlohmann/json.hpp>
+
+#include "autograd/ops.h"
+#include "backends/cpu/gemm.h"
+#include "backends/threading.h"
+#include "examples/command.h"
+#include "nn/layers.h"
+#include "nn/losses.h"
+#include "nn/rnn.h"
+#include "optim/adam.h"
+#include "recur/config.h"
+
+namespace recur::cli {
+
+namespace {
+
+struct TrainStepOptions {
+  std::string mode = "lstm", device = "cpu", impl = "auto", dtype = "float32";
+  int64_t input_size = 64, hidden = 256, layers = 2, batch = 32, seq = 64, vocab = 65, proj = 0;
+  int steps = 20, warmup = 3;
+  bool json = false;
+};
+
+int run_train_step(const TrainStepOptions& o) {
+  const Device device = Device::parse(o.device);
+  RECUR_CHECK(o.dtype == "float32" || o.dtype == "float64", "bench: --dtype must be float32 or float64, got '{}'",
+              o.dtype);
+  const DType dtype = o.dtype == "float64" ? DType::Float64 : DType::Float32;
+  Generator init(1);
+  nn::EmbeddingOptions eo;
+  eo.generator = &init;
+  nn::Embedding embedding(o.vocab, o.input_size, eo);
+  nn::RNNOptions ro;
+  ro.mode = nn::parse_mode(o.mode);
+  ro.input_size = o.input_size;
+  ro.hidden_size = o.hidden;
+  ro.num_layers = o.layers;
+  ro.proj_size = o.proj;
+  nn::RNN rnn(ro, &init);
+  rnn.set_implementation(nn::parse_impl(o.impl));
+  nn::LinearOptions lo;
+  lo.generator = &init;
+  nn::Linear head(ro.output_hidden_size(), o.vocab, lo);
+  for (nn::Module* m : std::initializer_list<nn::Module*>{&embedding, &rnn, &head}) {
+    m->to(dtype);
+    m->to(device);
+  }
+  std::vector<Tensor> params;
+  for (nn::Module* m : std::initializer_list<nn::Module*>{&embedding, &rnn, &head}) {
+    for (const Tensor& p : m->parameters()) params.push_back(p);
+  }
+  optim::AdamOptions ao;
+  ao.lr = 2e-3;
+  optim::Adam adam(params, ao);
+
+  Generator data(2);
+  const TensorOptions index = TensorOptions{}.with_dtype(DType::Int64);
+  auto tokens = [&] {
+    Tensor u = rand({o.seq, o.batch}, TensorOptions{}.with_dtype(DType::Float64), &data, 0.0, double(o.vocab));
+    std::vector<int64_t> ids;
+    for (double v : u.to_vector<double>()) ids.push_back(std::min<int64_t>(static_cast<int64_t>(v), o.vocab - 1));
+    return from_vector<int64_t>(ids, {o.seq, o.batch}, index).to(device);
+  };
+  Tensor inputs = tokens(), targets = tokens();
+
+  std::vector<double> times;
+  double last_loss = 0.0;
+  for (int i = 0; i < o.warmup + o.steps; ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    adam.zero_grad();
+    auto [y, state] = rnn.forward(embedding(inputs));
+    Tensor logits = head.forward(y);
+    Tensor loss = nn::cross_entropy(logits, targets);
+    loss.backward();
+    adam.step();
+    last_loss = loss.item();  // synchronises
+    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    if (i >= o.warmup) times.push_back(ms);
+  }
+  std::sort(times.begin(), times.end());
+  const double median = times[times.size() / 2];
+  const double tokens_per_s = static_cast<double>(o.batch * o.seq) / (median / 1000.0);
+  // Forward and backward FLOPs of the RNN's GEMMs and the head (2 per multiply-add, x3 for
+  // forward + two backward GEMMs).
+  const double gates = static_cast<double>(ro.gates() * o.hidden), rec = static_cast<double>(ro.output_hidden_size());
+  double flops = 0.0;
+  for (int64_t l = 0; l < o.layers; ++l) {
+    const double in = l == 0 ? static_cast<double>(o.input_size) : rec;
+    flops += 2.0 * gates * (in + rec) + (o.proj > 0 ? 2.0 * o.hidden * rec : 0.0);
+  }
+  flops += 2.0 * rec * static_cast<double>(o.vocab);
+  flops *= 3.0 * static_cast<double>(o.batch * o.seq);
+  const double gflops = flops / (median / 1000.0) / 1e9;
+  if (o.json) {
+    nlohmann::json j = {{"benchmark", "train-step"},
+                        {"mode", o.mode},
+                        {"input_size", o.input_size},
+                        {"hidden", o.hidden},
+                        {"layers", o.layers},
+                        {"batch", o.batch},
+                        {"seq", o.seq},
+                        {"vocab", o.vocab},
+                        {"proj", o.proj},
+                        {"dtype", o.dtype},
+                        {"device", device.str()},
+                        {"threads", get_num_threads()},
+                        {"impl", nn::impl_name(rnn.implementation())},
+                        {"gemm", gemm_provider_name()},
+                        {"steps", o.steps},
+                        {"ms_per_step", median},
+                        {"ms_min", times.front()},
+                        {"tokens_per_s", tokens_per_s},
+                        {"gflop_per_step", flops / 1e9},
+                        {"gflops", gflops},
+                        {"loss", last_loss}};
+    fmt::print("{}\n", j.dump());
+  } else {
+    fmt::print("train-step {} I={} H={} L={} B={} T={} V={} on {} ({} threads, {} RNN, {} GEMM)\n", o.mode,
+               o.input_size, o.hidden, o.layers, o.batch, o.seq, o.vocab, device, get_num_threads(),
+               nn::impl_name(rnn.implementation()), gemm_provider_name());
+    fmt::print("  median {:.2f} ms/step (min {:.2f}), {:.0f} tokens/s, {:.1f} GFLOP/s ({:.2f} GFLOP/step)\n", median,
+               times.front(), tokens_per_s, gflops, flops / 1e9);
+  }
+  return 0;
+}
+
+}  // namespace
+
+Command add_bench_command(CLI::App& parent) {
+  auto options = std::make_shared<TrainStepOptions>();
+  CLI::App* app = parent.add_subcommand("bench", "Benchmarks");
+  app->require_subcommand(1);
+  CLI::App* step = app->add_subcommand("train-step", "Time a language-model training step");
+  step->add_option("--mode", options->mode, "lstm, gru, rnn_tanh or rnn_relu")
+      ->check(CLI::IsMember({"lstm", "gru", "rnn_tanh", "rnn_relu"}));
+  step->add_option("--input-size", options->input_size, "embedding size")->check(CLI::PositiveNumber);
+  step->add_option("--hidden", options->hidden, "hidden size")->check(CLI::PositiveNumber);
+  step->add_option("--layers", options->layers, "layers")->check(CLI::PositiveNumber);
+  step->add_option("--proj", options->proj, "LSTM projection size (0 = none)")->check(CLI::NonNegativeNumber);
+  step->add_option("--batch", options->batch, "batch size")->check(CLI::PositiveNumber);
+  step->add_option("--seq", options->seq, "time steps")->check(CLI::PositiveNumber);
+  step->add_option("--vocab", options->vocab, "vocabulary size")->check(CLI::PositiveNumber);
+  step->add_option("--device", options->device, "cpu or cuda[:N]");
+  step->add_option("--dtype", options->dtype, "float32 or float64");
+  step->add_option("--impl", options->impl, "auto, cells or fused")->check(CLI::IsMember({"auto", "cells", "fused"}));
+  step->add_option("--steps", options->steps, "timed steps")->check(CLI::PositiveNumber);
+  step->add_option("--warmup", options->warmup, "untimed steps first")->check(CLI::NonNegativeNumber);
+  step->add_flag("--json", options->json, "print one JSON object");
+  return {app, [options] { return run_train_step(*options); }};
+}
+
+}  // namespace recur::cli

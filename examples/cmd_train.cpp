@@ -1,0 +1,150 @@
+// recur train --data FILE [options]   |   recur train --resume DIR [options]
+//
+// Trains a character-level language model (examples/lm/trainer.h) and writes the run folder:
+// config.json, metrics.csv, loss.svg and checkpoint/. SIGINT and SIGTERM stop the run after the
+// current step with a checkpoint (exit status 0); a second signal exits at once.
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <csignal>
+#include <memory>
+#include <set>
+
+#include "examples/command.h"
+#include "examples/lm/trainer.h"
+
+namespace recur::cli {
+namespace {
+
+std::atomic<int> g_stop_requests{0};
+
+extern "C" void on_stop_signal(int) {
+  if (g_stop_requests.fetch_add(1) >= 1) ::_exit(130);  // the second signal: leave now
+  static const char kNote[] = "\nstopping after this step and writing a checkpoint (signal again to quit at once)\n";
+  [[maybe_unused]] const ssize_t ignored = ::write(STDERR_FILENO, kNote, sizeof kNote - 1);
+}
+
+// Installs the handlers for its lifetime.
+class StopSignals {
+ public:
+  StopSignals() {
+    g_stop_requests.store(0);
+    struct sigaction action {};
+    action.sa_handler = on_stop_signal;
+    sigemptyset(&action.sa_mask);
+    ::sigaction(SIGINT, &action, &old_int_);
+    ::sigaction(SIGTERM, &action, &old_term_);
+  }
+  ~StopSignals() {
+    ::sigaction(SIGINT, &old_int_, nullptr);
+    ::sigaction(SIGTERM, &old_term_, nullptr);
+  }
+  StopSignals(const StopSignals&) = delete;
+  StopSignals& operator=(const StopSignals&) = delete;
+
+ private:
+  struct sigaction old_int_ {}, old_term_ {};
+};
+
+lm::ReporterKind reporter_kind(const std::string& name) {
+  if (name == "bar") return lm::ReporterKind::Bar;
+  if (name == "plain") return lm::ReporterKind::Plain;
+  if (name == "quiet") return lm::ReporterKind::Quiet;
+  return lm::ReporterKind::Auto;
+}
+
+}  // namespace
+
+Command add_train_command(CLI::App& parent) {
+  struct State {
+    lm::TrainOptions options;
+    std::string resume, progress = "auto";
+  };
+  auto state = std::make_shared<State>();
+  lm::TrainOptions& o = state->options;
+  CLI::App* app = parent.add_subcommand("train", "Train a character-level language model on a text file");
+  app->add_option("--data", o.data, "the text to learn (any file; the last --valid-fraction is held out)");
+  app->add_option("--vocab", o.vocab, "symbols: bytes or chars (UTF-8 code points)")
+      ->check(CLI::IsMember({"bytes", "chars"}));
+  app->add_option("--valid-fraction", o.valid_fraction, "the validation part, at the end of the file")
+      ->capture_default_str();
+  app->add_option("--resume", state->resume, "continue the run in this folder from its checkpoint");
+  app->add_option("--out", o.out, "the run folder (default runs/<timestamp>)");
+
+  app->add_option("--mode", o.mode, "lstm, gru, rnn_tanh or rnn_relu")->capture_default_str();
+  app->add_option("--embedding", o.embedding, "embedding size")->capture_default_str();
+  app->add_option("--hidden", o.hidden, "hidden size")->capture_default_str();
+  app->add_option("--layers", o.layers, "RNN layers")->capture_default_str();
+  app->add_option("--dropout", o.dropout, "dropout between RNN layers and before the head")->capture_default_str();
+  app->add_option("--proj", o.proj, "LSTM projection size (0 = none)")->capture_default_str();
+  app->add_flag("--no-bias{false}", o.bias, "RNN without biases");
+  app->add_flag("--bidirectional", o.bidirectional, "(refused: a language model reads left to right)");
+  app->add_option("--input-mode", o.input_mode, "linear_input, skip_input or auto_select");
+  app->add_flag("--peepholes", o.peepholes, "LSTM peephole connections");
+  app->add_option("--cell-clip", o.cell_clip, "clip the LSTM cell state (0 = none)");
+  app->add_option("--proj-clip", o.proj_clip, "clip the LSTM projection (0 = none)");
+  app->add_option("--forget-bias", o.forget_bias, "added to the LSTM forget gate");
+  app->add_option("--lstm-activation", o.lstm_activation, "tanh or relu");
+  app->add_option("--gru-variant", o.gru_variant, "linear_before_reset or reset_before_linear");
+  app->add_option("--impl", o.impl, "CPU RNN implementation: auto, cells or fused");
+
+  app->add_option("--batch", o.batch, "parallel streams B")->capture_default_str();
+  app->add_option("--bptt", o.bptt, "truncated back-propagation length T")->capture_default_str();
+  app->add_option("--optimizer", o.optimizer, "adam, adamw, rmsprop or sgd")->capture_default_str();
+  app->add_option("--lr", o.lr, "learning rate (default: 3e-3 for adam/adamw, 2e-3 rmsprop, 1 sgd)");
+  app->add_option("--weight-decay", o.weight_decay, "weight decay (default 0; 0.01 for adamw)");
+  app->add_option("--momentum", o.momentum, "SGD momentum")->capture_default_str();
+  app->add_option("--lr-schedule", o.lr_schedule, "constant, cosine or step")->capture_default_str();
+  app->add_option("--warmup", o.warmup, "linear warm-up steps")->capture_default_str();
+  app->add_option("--min-lr", o.min_lr, "cosine floor, a fraction of --lr")->capture_default_str();
+  app->add_option("--lr-step-size", o.lr_step_size, "step schedule period in steps (0 = thirds of the run)");
+  app->add_option("--lr-gamma", o.lr_gamma, "step schedule factor")->capture_default_str();
+  app->add_option("--clip", o.clip, "clip the global gradient norm (0 = none)")->capture_default_str();
+
+  app->add_option("--steps", o.steps, "stop after this many steps");
+  app->add_option("--minutes", o.minutes, "stop after this much training time (evaluation excluded)");
+  app->add_option("--eval-every", o.eval_every, "evaluate every N steps (default: 5 times per run)");
+  app->add_option("--checkpoint-every", o.checkpoint_every, "checkpoint every N steps (default: at the end)");
+  app->add_option("--log-every", o.log_every, "a metrics.csv row every N steps (default: 200 per run)");
+  app->add_option("--eval-batch", o.eval_batch, "streams of the validation pass")->capture_default_str();
+  app->add_option("--eval-bptt", o.eval_bptt, "chunk length of the validation pass")->capture_default_str();
+  app->add_option("--max-bad-steps", o.max_bad_steps, "stop after this many non-finite steps in a row")
+      ->capture_default_str();
+  app->add_option("--seed", o.seed, "seed of the initialisation and dropout")->capture_default_str();
+  app->add_option("--device", o.device, "cpu or cuda[:N] (cuDNN RNN)")->capture_default_str();
+  app->add_option("--progress", state->progress, "auto (a bar on a terminal), bar, plain or quiet")
+      ->check(CLI::IsMember({"auto", "bar", "plain", "quiet"}));
+
+  return {app, [state, app] {
+            const lm::TrainOptions& options = state->options;
+            std::set<std::string> given;
+            for (const CLI::Option* option : app->get_options()) {
+              const std::string name = option->get_lnames().empty() ? "" : option->get_lnames().front();
+              if (option->count() == 0 || name.empty() || name == "resume" || name == "progress" || name == "help") {
+                continue;
+              }
+              given.insert(name == "no-bias" ? "bias" : name);
+            }
+            std::unique_ptr<lm::Reporter> reporter = lm::make_reporter(reporter_kind(state->progress));
+            std::unique_ptr<lm::Trainer> trainer;
+            if (!state->resume.empty()) {
+              trainer = lm::Trainer::resume(state->resume, options, given, *reporter);
+            } else {
+              if (options.data.empty()) throw Error("no data: give --data FILE (or --resume DIR)");
+              trainer = std::make_unique<lm::Trainer>(options, *reporter);
+            }
+            StopSignals signals;
+            const lm::TrainResult result = trainer->run(&g_stop_requests);
+            reporter->finish();
+            if (result.end == lm::RunEnd::Finished) {
+              reporter->message(fmt::format("trained {} steps ({} tokens) in {:.1f} s of training", result.step,
+                                            result.tokens, result.elapsed_s));
+              reporter->message(fmt::format("run folder: {} (metrics.csv, loss.svg, checkpoint/)", result.run_dir));
+              reporter->message(fmt::format("sample with: recur sample --checkpoint {}", result.run_dir));
+            }
+            return 0;
+          }};
+}
+
+}  // namespace recur::cli

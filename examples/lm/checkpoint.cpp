@@ -1,0 +1,227 @@
+#include "examples/lm/checkpoint.h"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "core/error.h"
+#include "nn/atomic_file.h"
+#include "nn/safetensors.h"
+#include "optim/optimizer.h"
+
+namespace recur::lm {
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr const char* kFormat = "recur-lm";
+constexpr int kStateVersion = 1;
+
+std::string read_small_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  RECUR_CHECK(in.good(), "cannot read '{}': {}", path, std::strerror(errno));
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+nlohmann::json parse_json(const std::string& text, const std::string& what) {
+  try {
+    return nlohmann::json::parse(text);
+  } catch (const nlohmann::json::exception& e) {
+    RECUR_FAIL("{} is corrupt: it is not valid JSON ({})", what, e.what());
+  }
+}
+
+double nan_from_null(const nlohmann::json& value) {
+  return value.is_null() ? std::numeric_limits<double>::quiet_NaN() : value.get<double>();
+}
+
+void sync_dir(const std::string& dir) {
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return;
+  ::fsync(fd);
+  ::close(fd);
+}
+
+// Makes `fresh` (a complete checkpoint folder) the checkpoint at `target`, atomically.
+void swap_into_place(const std::string& fresh, const std::string& target, const std::string& run_dir) {
+  std::error_code ignored;
+  if (!fs::exists(target)) {
+    RECUR_CHECK(std::rename(fresh.c_str(), target.c_str()) == 0, "cannot move the checkpoint '{}' to '{}': {}", fresh,
+                target, std::strerror(errno));
+  } else if (::renameat2(AT_FDCWD, fresh.c_str(), AT_FDCWD, target.c_str(), RENAME_EXCHANGE) == 0) {
+    fs::remove_all(fresh, ignored);  // now the previous checkpoint
+  } else {
+    // No atomic exchange on this file system: keep the old one as checkpoint.old until the new
+    // one is in place (find_checkpoint_dir falls back to it).
+    const std::string old = target + ".old";
+    fs::remove_all(old, ignored);
+    RECUR_CHECK(std::rename(target.c_str(), old.c_str()) == 0, "cannot move '{}' aside: {}", target,
+                std::strerror(errno));
+    RECUR_CHECK(std::rename(fresh.c_str(), target.c_str()) == 0, "cannot move the checkpoint '{}' to '{}': {}", fresh,
+                target, std::strerror(errno));
+    fs::remove_all(old, ignored);
+  }
+  sync_dir(run_dir);
+}
+
+}  // namespace
+
+void to_json(nlohmann::json& j, const TrainProgress& p) {
+  nlohmann::json generators = nlohmann::json::object();
+  for (const auto& [name, state] : p.generators) generators[name] = {{"seed", state.seed}, {"offset", state.offset}};
+  j = nlohmann::json{{"format", "recur-lm-state"},
+                     {"version", kStateVersion},
+                     {"step", p.step},
+                     {"epoch", p.epoch},
+                     {"batch_in_epoch", p.batch_in_epoch},
+                     {"tokens", p.tokens},
+                     {"elapsed_s", p.elapsed_s},
+                     {"skipped_steps", p.skipped_steps},
+                     {"bad_in_a_row", p.bad_in_a_row},
+                     {"has_carry", p.has_carry},
+                     {"interval",
+                      {{"steps", p.interval_steps},
+                       {"tokens", p.interval_tokens},
+                       {"norms", p.interval_norms},
+                       {"loss_sum", p.interval_loss_sum},
+                       {"norm_sum", p.interval_norm_sum},
+                       {"seconds", p.interval_seconds}}},
+                     {"last_val_loss", std::isfinite(p.last_val_loss) ? nlohmann::json(p.last_val_loss) : nullptr},
+                     {"generators", generators}};
+}
+
+void from_json(const nlohmann::json& j, TrainProgress& p) {
+  RECUR_CHECK(j.is_object() && j.value("format", "") == "recur-lm-state",
+              "expected a recur-lm-state object, got {}", j.dump().substr(0, 80));
+  RECUR_CHECK(j.value("version", 0) == kStateVersion, "state version {} is not supported (expected {})",
+              j.value("version", 0), kStateVersion);
+  try {
+    p.step = j.at("step").get<int64_t>();
+    p.epoch = j.at("epoch").get<int64_t>();
+    p.batch_in_epoch = j.at("batch_in_epoch").get<int64_t>();
+    p.tokens = j.at("tokens").get<int64_t>();
+    p.elapsed_s = j.at("elapsed_s").get<double>();
+    p.skipped_steps = j.at("skipped_steps").get<int64_t>();
+    p.bad_in_a_row = j.at("bad_in_a_row").get<int64_t>();
+    p.has_carry = j.at("has_carry").get<bool>();
+    const nlohmann::json& interval = j.at("interval");
+    p.interval_steps = interval.at("steps").get<int64_t>();
+    p.interval_tokens = interval.at("tokens").get<int64_t>();
+    p.interval_norms = interval.at("norms").get<int64_t>();
+    p.interval_loss_sum = interval.at("loss_sum").get<double>();
+    p.interval_norm_sum = interval.at("norm_sum").get<double>();
+    p.interval_seconds = interval.at("seconds").get<double>();
+    p.last_val_loss = nan_from_null(j.at("last_val_loss"));
+    p.generators.clear();
+    for (const auto& [name, state] : j.at("generators").items()) {
+      p.generators[name] = {state.at("seed").get<uint64_t>(), state.at("offset").get<uint64_t>()};
+    }
+  } catch (const nlohmann::json::exception& e) {
+    RECUR_FAIL("{}", e.what());
+  }
+  RECUR_CHECK(p.step >= 0 && p.epoch >= 0 && p.batch_in_epoch >= 0 && p.tokens >= 0,
+              "negative counters (step {}, epoch {}, batch {}, tokens {})", p.step, p.epoch, p.batch_in_epoch,
+              p.tokens);
+}
+
+std::map<std::string, std::string> model_metadata(const ModelConfig& model, const Vocabulary& vocab, int64_t step) {
+  return {{"format", kFormat},
+          {"model", nlohmann::json(model).dump()},
+          {"vocab", vocab.to_json().dump()},
+          {"step", std::to_string(step)}};
+}
+
+std::string find_checkpoint_dir(const std::string& path) {
+  RECUR_CHECK(!path.empty(), "no checkpoint given (--checkpoint DIR)");
+  RECUR_CHECK(fs::exists(path), "checkpoint '{}' does not exist", path);
+  for (const std::string& dir : {path, path + "/checkpoint", path + "/checkpoint.old"}) {
+    if (fs::is_regular_file(dir + "/model.safetensors")) return dir;
+  }
+  RECUR_FAIL("'{}' holds no checkpoint: expected {}/model.safetensors or {}/checkpoint/model.safetensors", path, path,
+             path);
+}
+
+Checkpoint load_checkpoint(const std::string& path, bool training_state) {
+  Checkpoint checkpoint;
+  checkpoint.dir = find_checkpoint_dir(path);
+  const std::string model_path = checkpoint.dir + "/model.safetensors";
+  nn::SafetensorsFile model_file = nn::load_safetensors(model_path);
+  const auto field = [&](const char* key) {
+    const auto it = model_file.metadata.find(key);
+    RECUR_CHECK(it != model_file.metadata.end(), "{} is not a recur language-model checkpoint: no \"{}\" in its metadata",
+                model_path, key);
+    return it->second;
+  };
+  RECUR_CHECK(field("format") == kFormat, "{} is not a recur language-model checkpoint: format '{}', expected '{}'",
+              model_path, field("format"), kFormat);
+  try {
+    checkpoint.model = parse_json(field("model"), model_path + "'s model metadata").get<ModelConfig>();
+    checkpoint.vocab = Vocabulary::from_json(parse_json(field("vocab"), model_path + "'s vocab metadata"));
+  } catch (const nlohmann::json::exception& e) {
+    RECUR_FAIL("{}: bad metadata: {}", model_path, e.what());
+  } catch (const Error& e) {
+    RECUR_FAIL("{}: bad metadata: {}", model_path, e.what());
+  }
+  RECUR_CHECK(checkpoint.vocab.size() == checkpoint.model.vocab_size,
+              "{}: the vocabulary has {} symbols but the model was built for {}", model_path, checkpoint.vocab.size(),
+              checkpoint.model.vocab_size);
+  checkpoint.weights = std::move(model_file.tensors);
+  if (!training_state) return checkpoint;
+
+  const std::string state_path = checkpoint.dir + "/state.json", config_path = checkpoint.dir + "/config.json";
+  try {
+    checkpoint.progress = parse_json(read_small_file(state_path), state_path).get<TrainProgress>();
+  } catch (const Error& e) {
+    RECUR_FAIL("{} is corrupt: {}", state_path, e.what());
+  }
+  checkpoint.config = parse_json(read_small_file(config_path), config_path);
+  checkpoint.optimizer = nn::load_safetensors(checkpoint.dir + "/optimizer.safetensors").tensors;
+  checkpoint.carry = nn::load_safetensors(checkpoint.dir + "/carry.safetensors").tensors;
+  return checkpoint;
+}
+
+std::unique_ptr<LanguageModel> model_from_checkpoint(const Checkpoint& checkpoint) {
+  auto model = std::make_unique<LanguageModel>(checkpoint.model, 0);
+  try {
+    model->load_state_dict(checkpoint.weights);
+  } catch (const Error& e) {
+    RECUR_FAIL("{}/model.safetensors does not match its own configuration ({}): {}", checkpoint.dir,
+               checkpoint.model.summary(), e.what());
+  }
+  return model;
+}
+
+void save_checkpoint(const std::string& run_dir, LanguageModel& model, const Vocabulary& vocab,
+                     const nlohmann::json& config, const optim::Optimizer& optimizer, const nn::RNNState& carry,
+                     const TrainProgress& progress) {
+  const std::string target = run_dir + "/checkpoint", fresh = run_dir + "/checkpoint.tmp";
+  std::error_code error;
+  fs::remove_all(fresh, error);  // a leftover of an interrupted save
+  RECUR_CHECK(fs::create_directories(fresh, error) || fs::is_directory(fresh), "cannot create '{}': {}", fresh,
+              error.message());
+
+  nn::save_safetensors(fresh + "/model.safetensors", model.state_dict(),
+                       model_metadata(model.config(), vocab, progress.step));
+  nn::save_safetensors(fresh + "/optimizer.safetensors", optimizer.state_dict(), {{"optimizer", optimizer.name()}});
+  nn::StateDict carry_tensors;
+  if (progress.has_carry) {
+    carry_tensors["h"] = carry.h;
+    if (carry.c.defined()) carry_tensors["c"] = carry.c;
+  }
+  nn::save_safetensors(fresh + "/carry.safetensors", carry_tensors);
+  nn::write_file_atomically(fresh + "/config.json", config.dump(2) + "\n");
+  nn::write_file_atomically(fresh + "/state.json", nlohmann::json(progress).dump(2) + "\n");
+  swap_into_place(fresh, target, run_dir);
+}
+
+}  // namespace recur::lm

@@ -1,0 +1,94 @@
+// Checkpoints of a language-model run. A run folder holds one checkpoint, RUN/checkpoint/:
+//
+//   model.safetensors      the weights under PyTorch's names (examples/lm/model.h); metadata
+//                          "format" = "recur-lm", "model" (ModelConfig JSON), "vocab" (the
+//                          vocabulary JSON), "step"
+//   optimizer.safetensors  the optimizer's state dict (optim/optimizer.h)
+//   carry.safetensors      the hidden state carried into the next batch: "h" (and "c")
+//   state.json             the position in the run: step, epoch, batch, tokens, training time,
+//                          every random stream's (seed, offset), counters, the open log interval
+//   config.json            the run's configuration (a copy of RUN/config.json)
+//
+// Atomicity: a checkpoint is written into RUN/checkpoint.tmp (each file fsync'ed), which then
+// replaces RUN/checkpoint in one renameat2(RENAME_EXCHANGE); so RUN/checkpoint is always either
+// the previous complete checkpoint or the new complete one, whatever happens. Where the file
+// system cannot exchange, the old one is first renamed RUN/checkpoint.old, which the reader uses
+// when RUN/checkpoint is missing.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <limits>
+#include <map>
+#include <string>
+
+#include "examples/lm/model.h"
+#include "examples/lm/vocab.h"
+#include "nn/state_dict.h"
+
+namespace recur::optim {
+class Optimizer;
+}
+
+namespace recur::lm {
+
+struct GeneratorState {
+  uint64_t seed = 0;
+  uint64_t offset = 0;
+};
+
+// Everything besides tensors that a resumed run needs to continue exactly.
+struct TrainProgress {
+  int64_t step = 0;            // batches processed (skipped ones included)
+  int64_t epoch = 0;
+  int64_t batch_in_epoch = 0;  // the next batch of the epoch
+  int64_t tokens = 0;          // tokens trained on
+  double elapsed_s = 0.0;      // training time (evaluation and checkpoints excluded)
+  int64_t skipped_steps = 0;   // steps with a non-finite loss or gradient, in total
+  int64_t bad_in_a_row = 0;
+  bool has_carry = false;      // false at an epoch start: the next batch starts from zeros
+  // The open log interval (metrics.csv's next row).
+  int64_t interval_steps = 0, interval_tokens = 0, interval_norms = 0;
+  double interval_loss_sum = 0.0, interval_norm_sum = 0.0, interval_seconds = 0.0;
+  double last_val_loss = std::numeric_limits<double>::quiet_NaN();
+  std::map<std::string, GeneratorState> generators;
+};
+
+void to_json(nlohmann::json& j, const TrainProgress& progress);
+void from_json(const nlohmann::json& j, TrainProgress& progress);
+
+// What a checkpoint holds, in memory.
+struct Checkpoint {
+  std::string dir;             // the checkpoint folder it was read from
+  ModelConfig model;
+  Vocabulary vocab;
+  nn::StateDict weights;
+  nlohmann::json config;       // config.json (training checkpoints only)
+  nn::StateDict optimizer;     // (training checkpoints only)
+  nn::StateDict carry;
+  TrainProgress progress;
+};
+
+// The checkpoint folder for `path`: path itself when it holds model.safetensors, else
+// path/checkpoint (or path/checkpoint.old after an interrupted swap). recur::Error when neither
+// exists, naming what was looked for.
+std::string find_checkpoint_dir(const std::string& path);
+
+// Reads the model part (model.safetensors: weights, configuration, vocabulary), and with
+// `training_state` the rest. Every file is checked (recur::Error naming it): a missing or
+// corrupt file, metadata that does not parse, weights that do not match their configuration.
+Checkpoint load_checkpoint(const std::string& path, bool training_state);
+
+// Builds the model a checkpoint describes and loads its weights.
+std::unique_ptr<LanguageModel> model_from_checkpoint(const Checkpoint& checkpoint);
+
+// Writes RUN/checkpoint atomically (see above).
+void save_checkpoint(const std::string& run_dir, LanguageModel& model, const Vocabulary& vocab,
+                     const nlohmann::json& config, const optim::Optimizer& optimizer, const nn::RNNState& carry,
+                     const TrainProgress& progress);
+
+// The model.safetensors metadata of a model (also used by tests).
+std::map<std::string, std::string> model_metadata(const ModelConfig& model, const Vocabulary& vocab, int64_t step);
+
+}  // namespace recur::lm

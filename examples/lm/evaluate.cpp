@@ -1,0 +1,35 @@
+#include "examples/lm/evaluate.h"
+
+#include <chrono>
+
+#include "autograd/grad_mode.h"
+#include "examples/lm/data.h"
+#include "nn/losses.h"
+
+namespace recur::lm {
+
+EvalResult evaluate(LanguageModel& model, const std::vector<int32_t>& tokens, int64_t batch, int64_t bptt,
+                    Device device, const std::string& what) {
+  const auto start = std::chrono::steady_clock::now();
+  const EvalChunks chunks(tokens, batch, bptt, what);
+  const bool was_training = model.is_training();
+  model.eval();
+  NoGradGuard no_grad;
+  nn::RNNState state;
+  double total = 0.0;  // summed in float64 over chunks
+  for (int64_t index = 0; index < chunks.num_chunks(); ++index) {
+    const Batch chunk = chunks.chunk(index);
+    auto [logits, next] = model.forward(chunk.input.to(device), state);
+    state = next;
+    const Tensor loss = nn::cross_entropy(logits, chunk.target.to(device), {.reduction = nn::Reduction::Sum});
+    total += loss.item();
+  }
+  model.train(was_training);
+  EvalResult result;
+  result.tokens = chunks.scored_tokens();
+  result.loss = total / static_cast<double>(result.tokens);
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return result;
+}
+
+}  // namespace recur::lm

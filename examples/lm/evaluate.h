@@ -1,0 +1,28 @@
+// Evaluation of a language model on a text: one pass over all of it with the hidden state carried
+// from chunk to chunk (examples/lm/data.h, EvalChunks), in eval mode (no dropout), without
+// recording the graph.
+#pragma once
+
+#include <atomic>
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/device.h"
+#include "examples/lm/model.h"
+
+namespace recur::lm {
+
+struct EvalResult {
+  double loss = 0.0;   // mean cross-entropy, nats per token
+  int64_t tokens = 0;  // tokens predicted
+  double seconds = 0.0;
+  double bits() const { return loss / std::log(2.0); }
+};
+
+// Leaves the model in the mode it found it in. `what` names the text in messages.
+EvalResult evaluate(LanguageModel& model, const std::vector<int32_t>& tokens, int64_t batch, int64_t bptt,
+                    Device device, const std::string& what);
+
+}  // namespace recur::lm

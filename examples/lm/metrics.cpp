@@ -1,0 +1,99 @@
+#include "examples/lm/metrics.h"
+
+#include <fmt/format.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <sstream>
+
+#include "core/error.h"
+#include "examples/lm/svg_plot.h"
+
+namespace recur::lm {
+namespace {
+
+std::string optional_number(double value, const char* format_spec) {
+  return std::isfinite(value) ? fmt::format(fmt::runtime(format_spec), value) : std::string();
+}
+
+std::vector<std::string> split_commas(const std::string& line) {
+  std::vector<std::string> fields;
+  size_t start = 0;
+  while (true) {
+    const size_t comma = line.find(',', start);
+    fields.push_back(line.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return fields;
+}
+
+}  // namespace
+
+std::string metrics_header() {
+  return "step,epoch,tokens,elapsed_s,lr,train_loss,val_loss,tokens_per_s,grad_norm";
+}
+
+std::string format_metrics_row(const MetricsRow& row) {
+  return fmt::format("{},{},{},{:.3f},{:.6g},{},{},{},{}", row.step, row.epoch, row.tokens, row.elapsed_s, row.lr,
+                     optional_number(row.train_loss, "{:.9g}"), optional_number(row.val_loss, "{:.9g}"),
+                     optional_number(row.tokens_per_s, "{:.1f}"), optional_number(row.grad_norm, "{:.6g}"));
+}
+
+std::string metrics_csv(const std::vector<MetricsRow>& rows) {
+  std::string text = metrics_header() + "\n";
+  for (const MetricsRow& row : rows) text += format_metrics_row(row) + "\n";
+  return text;
+}
+
+std::vector<MetricsRow> parse_metrics_csv(const std::string& text, const std::string& what) {
+  std::istringstream lines(text);
+  std::string line;
+  RECUR_CHECK(std::getline(lines, line) && line == metrics_header(), "{}: expected the header '{}', got '{}'", what,
+              metrics_header(), line.substr(0, 100));
+  std::vector<MetricsRow> rows;
+  int line_number = 1;
+  while (std::getline(lines, line)) {
+    ++line_number;
+    if (line.empty()) continue;
+    const std::vector<std::string> fields = split_commas(line);
+    RECUR_CHECK(fields.size() == 9, "{}: line {} has {} fields, expected 9", what, line_number, fields.size());
+    auto number = [&](size_t i) {
+      if (fields[i].empty()) return MetricsRow::kNone;
+      char* end = nullptr;
+      const double value = std::strtod(fields[i].c_str(), &end);
+      RECUR_CHECK(end != nullptr && *end == '\0', "{}: line {}: '{}' is not a number", what, line_number, fields[i]);
+      return value;
+    };
+    MetricsRow row;
+    row.step = static_cast<int64_t>(number(0));
+    row.epoch = static_cast<int64_t>(number(1));
+    row.tokens = static_cast<int64_t>(number(2));
+    row.elapsed_s = number(3);
+    row.lr = number(4);
+    row.train_loss = number(5);
+    row.val_loss = number(6);
+    row.tokens_per_s = number(7);
+    row.grad_norm = number(8);
+    rows.push_back(row);
+  }
+  return rows;
+}
+
+std::string loss_svg(const std::vector<MetricsRow>& rows, const std::string& title) {
+  PlotSeries train{"train loss", "#1f77b4", {}, false};
+  PlotSeries valid{"validation loss", "#d62728", {}, true};
+  for (const MetricsRow& row : rows) {
+    const auto tokens = static_cast<double>(row.tokens);
+    if (std::isfinite(row.train_loss)) train.points.emplace_back(tokens, row.train_loss);
+    if (std::isfinite(row.val_loss)) valid.points.emplace_back(tokens, row.val_loss);
+  }
+  LinePlot plot;
+  plot.title = title;
+  plot.x_label = "tokens seen";
+  plot.y_label = "loss (nats per char)";
+  plot.series = {train, valid};
+  return render_svg(plot);
+}
+
+}  // namespace recur::lm

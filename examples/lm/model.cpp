@@ -1,0 +1,106 @@
+#include "examples/lm/model.h"
+
+#include <fmt/format.h>
+
+#include <nlohmann/json.hpp>
+
+#include "core/error.h"
+
+namespace recur::lm {
+
+void ModelConfig::validate() const {
+  RECUR_CHECK(vocab_size >= 1, "the vocabulary must have at least 1 symbol, got {}", vocab_size);
+  RECUR_CHECK(embedding_dim >= 1, "--embedding must be >= 1, got {}", embedding_dim);
+  RECUR_CHECK(dropout >= 0.0 && dropout < 1.0, "--dropout must be in [0, 1), got {}", dropout);
+  RECUR_CHECK(rnn.direction == nn::Direction::Unidirectional,
+              "a language model cannot use a bidirectional RNN: its reverse direction would read the characters it "
+              "must predict (drop --bidirectional)");
+  RECUR_CHECK(!rnn.batch_first, "the language model runs its RNN sequence-first, got batch_first");
+  RECUR_CHECK(rnn.input_size == embedding_dim, "the RNN's input_size ({}) must equal the embedding size ({})",
+              rnn.input_size, embedding_dim);
+  rnn.validate();
+}
+
+std::string ModelConfig::summary() const {
+  std::string kind = nn::mode_name(rnn.mode);
+  for (char& c : kind) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  std::string text = fmt::format("{}-layer {}, hidden {}", rnn.num_layers, kind, rnn.hidden_size);
+  if (rnn.proj_size > 0) text += fmt::format(", projection {}", rnn.proj_size);
+  return text + fmt::format(", embedding {}, vocabulary {}", embedding_dim, vocab_size);
+}
+
+void to_json(nlohmann::json& j, const ModelConfig& c) {
+  j = nlohmann::json{{"vocab_size", c.vocab_size}, {"embedding_dim", c.embedding_dim}, {"dropout", c.dropout},
+                     {"rnn", c.rnn}};
+}
+
+void from_json(const nlohmann::json& j, ModelConfig& c) {
+  RECUR_CHECK(j.is_object(), "model configuration: expected a JSON object, got {}", j.type_name());
+  for (const char* key : {"vocab_size", "embedding_dim", "dropout", "rnn"}) {
+    RECUR_CHECK(j.contains(key), "model configuration: missing \"{}\"", key);
+  }
+  try {
+    c.vocab_size = j.at("vocab_size").get<int64_t>();
+    c.embedding_dim = j.at("embedding_dim").get<int64_t>();
+    c.dropout = j.at("dropout").get<double>();
+    c.rnn = j.at("rnn").get<nn::RNNOptions>();
+  } catch (const nlohmann::json::exception& e) {
+    RECUR_FAIL("model configuration: {}", e.what());
+  }
+  c.validate();
+}
+
+std::string config_difference(const ModelConfig& saved, const ModelConfig& requested) {
+  const nlohmann::json a = saved, b = requested;
+  for (const auto& [key, value] : a.items()) {
+    if (key == "rnn") continue;
+    if (!b.contains(key) || b[key] != value) {
+      return fmt::format("{}: {} in the checkpoint, {} requested", key, value.dump(), b.value(key, nlohmann::json()).dump());
+    }
+  }
+  for (const auto& [key, value] : a["rnn"].items()) {
+    if (key == "dropout_seed") continue;  // derived from --seed, not a shape
+    if (!b["rnn"].contains(key) || b["rnn"][key] != value) {
+      return fmt::format("{}: {} in the checkpoint, {} requested", key, value.dump(),
+                         b["rnn"].value(key, nlohmann::json()).dump());
+    }
+  }
+  return "";
+}
+
+namespace {
+
+// A seed for stream `index` derived from the run's seed (one Philox block, so that nearby seeds
+// give unrelated streams).
+uint64_t derived_seed(uint64_t seed, uint64_t index) {
+  const auto block = Philox::block(seed, index, 0x6c6d5f7365656473ull);  // "lm_seeds"
+  return (static_cast<uint64_t>(block[0]) << 32) | block[1];
+}
+
+}  // namespace
+
+LanguageModel::LanguageModel(const ModelConfig& config, uint64_t seed) : config_(config) {
+  config_.rnn.dropout_seed = derived_seed(seed, 1);
+  config_.validate();
+  Generator init(seed);
+  embedding = register_module(
+      "embedding", std::make_shared<nn::Embedding>(config_.vocab_size, config_.embedding_dim,
+                                                   nn::EmbeddingOptions{.generator = &init}));
+  rnn = register_module("rnn", std::make_shared<nn::RNN>(config_.rnn, &init));
+  dropout = register_module("dropout", std::make_shared<nn::Dropout>(config_.dropout, derived_seed(seed, 2)));
+  head = register_module("head", std::make_shared<nn::Linear>(config_.rnn.output_hidden_size(), config_.vocab_size,
+                                                              nn::LinearOptions{.generator = &init}));
+}
+
+std::pair<Tensor, nn::RNNState> LanguageModel::forward(const Tensor& tokens, const nn::RNNState& state) {
+  RECUR_CHECK(tokens.dim() == 2, "the language model takes tokens [T, B], got {}", tokens.describe());
+  const Tensor embedded = embedding->forward(tokens);
+  auto [output, next] = rnn->forward(embedded, state);
+  return {head->forward(dropout->forward(output)), next};
+}
+
+std::vector<std::pair<std::string, Generator*>> LanguageModel::generators() {
+  return {{"rnn_dropout", &rnn->dropout_generator()}, {"output_dropout", &dropout->generator()}};
+}
+
+}  // namespace recur::lm

@@ -1,0 +1,71 @@
+// The character-level language model: Embedding -> RNN -> Dropout -> Linear head.
+//
+// T = time steps, B = batch (streams), V = vocabulary size, E = embedding size, R = the RNN's
+// output size (hidden_size, or proj_size with a projection).
+//
+//   tokens [T, B] int64 -> embedding [T, B, E] -> rnn [T, B, R] -> dropout -> head [T, B, V]
+//
+// The state dict uses PyTorch's names, so model.safetensors loads into a torch.nn.Module with
+// the attributes `embedding` (nn.Embedding), `rnn` (nn.LSTM, nn.GRU or nn.RNN) and `head`
+// (nn.Linear): "embedding.weight", "rnn.weight_ih_l0", ..., "head.weight", "head.bias".
+#pragma once
+
+#include <nlohmann/json_fwd.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/tensor.h"
+#include "nn/layers.h"
+#include "nn/module.h"
+#include "nn/rnn.h"
+
+namespace recur::lm {
+
+struct ModelConfig {
+  int64_t vocab_size = 0;
+  int64_t embedding_dim = 64;
+  double dropout = 0.0;  // after the RNN (the RNN's own dropout, between layers, is rnn.dropout)
+  nn::RNNOptions rnn;    // input_size = embedding_dim; always unidirectional, sequence-first
+
+  // Throws recur::Error naming the option (a bidirectional RNN is refused: it would see the
+  // characters it must predict).
+  void validate() const;
+  // "2-layer LSTM, hidden 256, embedding 64, vocabulary 65": for messages.
+  std::string summary() const;
+};
+
+void to_json(nlohmann::json& j, const ModelConfig& config);
+void from_json(const nlohmann::json& j, ModelConfig& config);
+// The first difference between two configurations ("hidden_size: 256 in the checkpoint, 512
+// requested"), or "" when they describe the same model.
+std::string config_difference(const ModelConfig& saved, const ModelConfig& requested);
+
+class LanguageModel : public nn::Module {
+ public:
+  // Initialises every weight from Generator(seed) (PyTorch's schemes); the dropout masks come
+  // from two further streams derived from the seed.
+  LanguageModel(const ModelConfig& config, uint64_t seed);
+  std::string name() const override { return "LanguageModel"; }
+
+  // tokens: int64 [T, B]; state: the RNN's (undefined tensors = zeros). Returns the logits
+  // [T, B, V] and the final state.
+  std::pair<Tensor, nn::RNNState> forward(const Tensor& tokens, const nn::RNNState& state);
+
+  const ModelConfig& config() const { return config_; }
+  // The random streams whose state a checkpoint must keep, by name.
+  std::vector<std::pair<std::string, Generator*>> generators();
+
+  std::shared_ptr<nn::Embedding> embedding;
+  std::shared_ptr<nn::RNN> rnn;
+  std::shared_ptr<nn::Dropout> dropout;
+  std::shared_ptr<nn::Linear> head;
+
+ private:
+  ModelConfig config_;
+};
+
+}  // namespace recur::lm

@@ -1,0 +1,192 @@
+#include "examples/lm/train_options.h"
+
+#include <fmt/format.h>
+
+#include <cmath>
+#include <nlohmann/json.hpp>
+
+#include "core/device.h"
+#include "core/error.h"
+#include "nn/rnn_functional.h"
+
+namespace recur::lm {
+namespace {
+
+// Calls fn(name, field) for every option, in the order config.json lists them.
+template <typename Options, typename Fn> void visit_options(Options& o, Fn&& fn) {
+  fn("data", o.data);
+  fn("vocab", o.vocab);
+  fn("valid-fraction", o.valid_fraction);
+  fn("mode", o.mode);
+  fn("embedding", o.embedding);
+  fn("hidden", o.hidden);
+  fn("layers", o.layers);
+  fn("dropout", o.dropout);
+  fn("proj", o.proj);
+  fn("bias", o.bias);
+  fn("bidirectional", o.bidirectional);
+  fn("input-mode", o.input_mode);
+  fn("peepholes", o.peepholes);
+  fn("cell-clip", o.cell_clip);
+  fn("proj-clip", o.proj_clip);
+  fn("forget-bias", o.forget_bias);
+  fn("lstm-activation", o.lstm_activation);
+  fn("gru-variant", o.gru_variant);
+  fn("impl", o.impl);
+  fn("batch", o.batch);
+  fn("bptt", o.bptt);
+  fn("optimizer", o.optimizer);
+  fn("lr", o.lr);
+  fn("weight-decay", o.weight_decay);
+  fn("momentum", o.momentum);
+  fn("lr-schedule", o.lr_schedule);
+  fn("warmup", o.warmup);
+  fn("min-lr", o.min_lr);
+  fn("lr-step-size", o.lr_step_size);
+  fn("lr-gamma", o.lr_gamma);
+  fn("clip", o.clip);
+  fn("steps", o.steps);
+  fn("minutes", o.minutes);
+  fn("eval-every", o.eval_every);
+  fn("checkpoint-every", o.checkpoint_every);
+  fn("log-every", o.log_every);
+  fn("eval-batch", o.eval_batch);
+  fn("eval-bptt", o.eval_bptt);
+  fn("max-bad-steps", o.max_bad_steps);
+  fn("seed", o.seed);
+  fn("device", o.device);
+  fn("out", o.out);
+}
+
+bool one_of(const std::string& value, std::initializer_list<const char*> allowed) {
+  for (const char* a : allowed) {
+    if (value == a) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+void TrainOptions::validate() const {
+  (void)parse_vocab_kind(vocab);
+  RECUR_CHECK(valid_fraction > 0.0 && valid_fraction < 1.0, "--valid-fraction must be in (0, 1), got {}",
+              valid_fraction);
+  (void)nn::parse_mode(mode);
+  RECUR_CHECK(!bidirectional,
+              "--bidirectional cannot be used for a language model: the reverse direction would read the characters "
+              "it must predict");
+  RECUR_CHECK(embedding >= 1 && hidden >= 1 && layers >= 1,
+              "--embedding, --hidden and --layers must be >= 1, got {}, {} and {}", embedding, hidden, layers);
+  RECUR_CHECK(dropout >= 0.0 && dropout < 1.0, "--dropout must be in [0, 1), got {}", dropout);
+  (void)nn::parse_impl(impl);
+  RECUR_CHECK(batch >= 1 && bptt >= 1, "--batch and --bptt must be >= 1, got {} and {}", batch, bptt);
+  RECUR_CHECK(one_of(optimizer, {"adam", "adamw", "rmsprop", "sgd"}),
+              "unknown --optimizer '{}' (expected adam, adamw, rmsprop or sgd)", optimizer);
+  RECUR_CHECK(std::isfinite(lr) && lr >= 0.0, "--lr must be a positive number, got {}", lr);
+  RECUR_CHECK(std::isfinite(momentum) && momentum >= 0.0 && momentum < 1.0, "--momentum must be in [0, 1), got {}",
+              momentum);
+  RECUR_CHECK(one_of(lr_schedule, {"constant", "cosine", "step"}),
+              "unknown --lr-schedule '{}' (expected constant, cosine or step)", lr_schedule);
+  RECUR_CHECK(warmup >= 0, "--warmup must be >= 0, got {}", warmup);
+  RECUR_CHECK(min_lr >= 0.0 && min_lr <= 1.0, "--min-lr is a fraction of --lr in [0, 1], got {}", min_lr);
+  RECUR_CHECK(lr_step_size >= 0, "--lr-step-size must be >= 0, got {}", lr_step_size);
+  RECUR_CHECK(lr_gamma > 0.0 && lr_gamma <= 1.0, "--lr-gamma must be in (0, 1], got {}", lr_gamma);
+  RECUR_CHECK(std::isfinite(clip) && clip >= 0.0, "--clip must be >= 0 (0 = no clipping), got {}", clip);
+  RECUR_CHECK(steps >= 0, "--steps must be >= 0, got {}", steps);
+  RECUR_CHECK(std::isfinite(minutes) && minutes >= 0.0, "--minutes must be >= 0, got {}", minutes);
+  RECUR_CHECK(steps > 0 || minutes > 0.0, "give the length of the run: --steps N or --minutes M");
+  RECUR_CHECK(eval_every >= 0 && checkpoint_every >= 0 && log_every >= 0,
+              "--eval-every, --checkpoint-every and --log-every must be >= 0, got {}, {} and {}", eval_every,
+              checkpoint_every, log_every);
+  RECUR_CHECK(eval_batch >= 1 && eval_bptt >= 1, "--eval-batch and --eval-bptt must be >= 1, got {} and {}",
+              eval_batch, eval_bptt);
+  RECUR_CHECK(max_bad_steps >= 1, "--max-bad-steps must be >= 1, got {}", max_bad_steps);
+  (void)Device::parse(device);
+  (void)model_config(1);  // the RNN's own checks (proj < hidden, LSTM-only options, ...)
+}
+
+ModelConfig TrainOptions::model_config(int64_t vocab_size) const {
+  nlohmann::json rnn = {{"mode", mode},
+                        {"input_size", embedding},
+                        {"hidden_size", hidden},
+                        {"num_layers", layers},
+                        {"bias", bias},
+                        {"direction", bidirectional ? "bidirectional" : "unidirectional"},
+                        {"dropout", layers > 1 ? dropout : 0.0},
+                        {"proj_size", proj},
+                        {"input_mode", input_mode},
+                        {"use_peepholes", peepholes},
+                        {"cell_clip", cell_clip},
+                        {"proj_clip", proj_clip},
+                        {"forget_bias", forget_bias},
+                        {"activation", lstm_activation},
+                        {"gru_variant", gru_variant}};
+  ModelConfig config;
+  config.vocab_size = vocab_size;
+  config.embedding_dim = embedding;
+  config.dropout = dropout;
+  config.rnn = rnn.get<nn::RNNOptions>();
+  config.validate();
+  return config;
+}
+
+double TrainOptions::effective_lr() const {
+  if (lr > 0.0) return lr;
+  if (optimizer == "sgd") return 1.0;
+  if (optimizer == "rmsprop") return 2e-3;
+  return 3e-3;  // adam, adamw
+}
+
+double TrainOptions::effective_weight_decay() const {
+  if (weight_decay >= 0.0) return weight_decay;
+  return optimizer == "adamw" ? 0.01 : 0.0;
+}
+
+void to_json(nlohmann::json& j, const TrainOptions& options) {
+  j = nlohmann::json::object();
+  visit_options(options, [&](const char* name, const auto& field) { j[name] = field; });
+}
+
+void from_json(const nlohmann::json& j, TrainOptions& options) {
+  RECUR_CHECK(j.is_object(), "training options: expected a JSON object, got {}", j.type_name());
+  std::set<std::string> known;
+  visit_options(options, [&](const char* name, auto& field) {
+    known.insert(name);
+    if (!j.contains(name)) return;
+    try {
+      j.at(name).get_to(field);
+    } catch (const nlohmann::json::exception& e) {
+      RECUR_FAIL("training option \"{}\": {}", name, e.what());
+    }
+  });
+  for (const auto& [key, value] : j.items()) {
+    RECUR_CHECK(known.count(key) > 0, "training options: unknown option \"{}\"", key);
+  }
+}
+
+const std::set<std::string>& resumable_option_names() {
+  static const std::set<std::string> names = {"steps",      "minutes",   "eval-every",    "checkpoint-every",
+                                              "log-every",  "eval-batch", "eval-bptt",    "max-bad-steps",
+                                              "device",     "out",        "data"};
+  return names;
+}
+
+void apply_resume_overrides(TrainOptions& saved, const TrainOptions& requested, const std::set<std::string>& given) {
+  const nlohmann::json old_json = saved, new_json = requested;
+  for (const std::string& name : given) {
+    RECUR_CHECK(new_json.contains(name), "unknown training option --{}", name);
+    if (name == "data" || name == "out") continue;  // checked by the caller (the data's fingerprint, the folder)
+    if (resumable_option_names().count(name) > 0) continue;
+    RECUR_CHECK(old_json[name] == new_json[name],
+                "--{} is {} but the run being resumed used {}: a resumed run keeps its model, data and optimizer "
+                "(drop the option, or start a new run with --out)",
+                name, new_json[name].dump(), old_json[name].dump());
+  }
+  nlohmann::json merged = old_json;
+  for (const std::string& name : given) {
+    if (resumable_option_names().count(name) > 0 && name != "data" && name != "out") merged[name] = new_json[name];
+  }
+  saved = merged.get<TrainOptions>();
+}
+
+}  // namespace recur::lm

@@ -1,0 +1,436 @@
+#include "examples/lm/trainer.h"
+
+#include <fmt/chrono.h>
+#include <fmt/format.h>
+
+#include <chrono>
+#include <cmath>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "backends/backend.h"
+#include "backends/threading.h"
+#include "nn/atomic_file.h"
+#include "nn/losses.h"
+#include "optim/adam.h"
+#include "optim/clip.h"
+#include "optim/rmsprop.h"
+#include "optim/sgd.h"
+#include "recur/config.h"
+
+namespace recur::lm {
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+constexpr int kAutoEvals = 5;     // evaluations per run when --eval-every is 0
+constexpr int kAutoRows = 200;    // metrics rows per run when --log-every is 0
+
+Device checked_device(const std::string& name) {
+  const Device device = Device::parse(name);
+  if (device.is_cuda()) {
+    std::string why;
+    const int count = cuda_device_count(&why);
+    RECUR_CHECK(count > 0, "--device {}: no usable GPU ({})", name,
+                why.empty() ? (cuda_compiled() ? "no device visible" : "recur was built without CUDA") : why);
+    RECUR_CHECK(device.index < count, "--device {}: only {} GPU{} visible", name, count, count == 1 ? "" : "s");
+  }
+  return device;
+}
+
+std::unique_ptr<optim::Optimizer> make_optimizer(const TrainOptions& o, const std::vector<Tensor>& params) {
+  const double lr = o.effective_lr(), decay = o.effective_weight_decay();
+  if (o.optimizer == "adam") return std::make_unique<optim::Adam>(params, optim::AdamOptions{.lr = lr, .weight_decay = decay});
+  if (o.optimizer == "adamw") {
+    return std::make_unique<optim::AdamW>(params, optim::AdamWOptions{.lr = lr, .weight_decay = decay});
+  }
+  if (o.optimizer == "rmsprop") {
+    return std::make_unique<optim::RMSprop>(params, optim::RMSpropOptions{.lr = lr, .weight_decay = decay});
+  }
+  RECUR_CHECK(o.optimizer == "sgd", "unknown --optimizer '{}' (expected adam, adamw, rmsprop or sgd)", o.optimizer);
+  return std::make_unique<optim::SGD>(params,
+                                      optim::SGDOptions{.lr = lr, .momentum = o.momentum, .weight_decay = decay});
+}
+
+std::string default_run_dir() {
+  const std::time_t now = std::time(nullptr);
+  std::tm local{};
+  localtime_r(&now, &local);
+  const std::string base = fmt::format("runs/{:%Y%m%d-%H%M%S}", local);
+  std::string dir = base;
+  for (int suffix = 2; fs::exists(dir); ++suffix) dir = fmt::format("{}-{}", base, suffix);
+  return dir;
+}
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+}  // namespace
+
+Trainer::Trainer(ResumeTag, Reporter& reporter, TrainHooks hooks) : reporter_(reporter), hooks_(std::move(hooks)) {}
+
+Trainer::~Trainer() = default;
+
+Trainer::Trainer(const TrainOptions& options, Reporter& reporter, TrainHooks hooks)
+    : options_(options), reporter_(reporter), hooks_(std::move(hooks)) {
+  options_.validate();
+  device_ = checked_device(options_.device);
+  load_data(nullptr);
+  build_model_and_optimizer();
+
+  run_dir_ = options_.out.empty() ? default_run_dir() : options_.out;
+  options_.out = run_dir_;
+  RECUR_CHECK(!fs::exists(run_dir_ + "/config.json") && !fs::exists(run_dir_ + "/checkpoint"),
+              "'{}' already holds a run: continue it with --resume {}, or choose another --out", run_dir_, run_dir_);
+  std::error_code error;
+  fs::create_directories(run_dir_, error);
+  RECUR_CHECK(fs::is_directory(run_dir_), "cannot create the run folder '{}': {}", run_dir_, error.message());
+  nn::write_file_atomically(run_dir_ + "/config.json", config_json().dump(2) + "\n");
+}
+
+std::unique_ptr<Trainer> Trainer::resume(const std::string& run_dir, const TrainOptions& requested,
+                                         const std::set<std::string>& given, Reporter& reporter, TrainHooks hooks) {
+  std::unique_ptr<Trainer> trainer(new Trainer(ResumeTag{}, reporter, std::move(hooks)));
+  Trainer& t = *trainer;
+  RECUR_CHECK(fs::is_directory(run_dir), "--resume {}: no such run folder", run_dir);
+  const Checkpoint checkpoint = load_checkpoint(run_dir, /*training_state=*/true);
+  RECUR_CHECK(checkpoint.config.contains("train") && checkpoint.config.contains("data"),
+              "{}/config.json is not a recur training configuration (no \"train\" or \"data\")", checkpoint.dir);
+  try {
+    t.options_ = checkpoint.config.at("train").get<TrainOptions>();
+  } catch (const Error& e) {
+    RECUR_FAIL("{}/config.json: {}", checkpoint.dir, e.what());
+  }
+  if (given.count("out") > 0) {
+    RECUR_CHECK(fs::equivalent(requested.out, run_dir),
+                "--out {} cannot be combined with --resume {}: a resumed run continues in its own folder",
+                requested.out, run_dir);
+  }
+  apply_resume_overrides(t.options_, requested, given);
+  if (given.count("data") > 0) t.options_.data = requested.data;
+  t.options_.out = t.run_dir_ = run_dir;
+  t.options_.validate();
+  t.device_ = checked_device(t.options_.device);
+
+  t.load_data(&checkpoint.vocab);
+  const std::string saved_fingerprint = checkpoint.config["data"].value("fingerprint", "");
+  RECUR_CHECK(t.data_fingerprint_ == saved_fingerprint,
+              "data file '{}' is not the one this run was trained on (fingerprint {}, the checkpoint's {}): pass the "
+              "original file with --data",
+              t.options_.data, t.data_fingerprint_, saved_fingerprint);
+
+  t.build_model_and_optimizer();
+  const std::string difference = config_difference(checkpoint.model, t.model_->config());
+  RECUR_CHECK(difference.empty(), "the checkpoint in {} is a {}, but the options ask for another model ({})",
+              checkpoint.dir, checkpoint.model.summary(), difference);
+  try {
+    t.model_->load_state_dict(checkpoint.weights);
+    t.optimizer_->load_state_dict(checkpoint.optimizer);
+  } catch (const Error& e) {
+    RECUR_FAIL("cannot resume from {}: {}", checkpoint.dir, e.what());
+  }
+  t.progress_ = checkpoint.progress;
+  for (auto& [name, generator] : t.model_->generators()) {
+    const auto it = t.progress_.generators.find(name);
+    RECUR_CHECK(it != t.progress_.generators.end(), "{}/state.json has no state for the random stream '{}'",
+                checkpoint.dir, name);
+    generator->set_state(it->second.seed, it->second.offset);
+  }
+  RECUR_CHECK(t.progress_.batch_in_epoch <= t.batcher_->batches_per_epoch(),
+              "{}/state.json: batch {} is past the epoch's {} batches", checkpoint.dir, t.progress_.batch_in_epoch,
+              t.batcher_->batches_per_epoch());
+  if (t.progress_.has_carry) {
+    const nn::RNN& rnn = *t.model_->rnn;
+    const auto carried = [&](const char* name, const Shape& shape) {
+      const auto it = checkpoint.carry.find(name);
+      RECUR_CHECK(it != checkpoint.carry.end() && it->second.shape() == shape,
+                  "{}/carry.safetensors: expected '{}' of shape {}", checkpoint.dir, name, shape_str(shape));
+      return it->second.to(t.device_);
+    };
+    t.carry_.h = carried("h", rnn.state_shape(t.options_.batch));
+    if (rnn.options().mode == nn::RNNMode::LSTM) t.carry_.c = carried("c", rnn.cell_state_shape(t.options_.batch));
+  }
+  // metrics.csv up to the checkpoint's step (rows written after it belong to the lost future).
+  const std::string metrics_path = run_dir + "/metrics.csv";
+  if (fs::exists(metrics_path)) {
+    for (const MetricsRow& row : parse_metrics_csv(read_text(metrics_path), metrics_path)) {
+      if (row.step <= t.progress_.step) t.rows_.push_back(row);
+    }
+  }
+  t.last_checkpoint_step_ = t.progress_.step;
+  nn::write_file_atomically(run_dir + "/config.json", t.config_json().dump(2) + "\n");
+  return trainer;
+}
+
+void Trainer::load_data(const Vocabulary* expected) {
+  const std::string text = read_text_file(options_.data);
+  data_fingerprint_ = fingerprint(text);
+  data_bytes_ = static_cast<int64_t>(text.size());
+  const std::string what = fmt::format("data file '{}'", options_.data);
+  vocab_ = expected != nullptr ? *expected : Vocabulary::build(text, options_.vocab_kind(), what);
+  split_ = split_tokens(vocab_.encode(text, what), options_.valid_fraction);
+  batcher_ = std::make_unique<StreamBatcher>(
+      split_.train, options_.batch, options_.bptt,
+      fmt::format("the training part of '{}' ({:.0f}%)", options_.data, 100 * (1 - options_.valid_fraction)));
+  // Checks now that the validation part can be evaluated.
+  (void)EvalChunks(split_.valid, options_.eval_batch, options_.eval_bptt,
+                   fmt::format("the validation part of '{}' (the last {:.0f}%)", options_.data,
+                               100 * options_.valid_fraction));
+}
+
+void Trainer::build_model_and_optimizer() {
+  model_ = std::make_unique<LanguageModel>(options_.model_config(vocab_.size()), options_.seed);
+  model_->rnn->set_implementation(nn::parse_impl(options_.impl));
+  if (!device_.is_cpu()) model_->to(device_);
+  parameters_ = model_->parameters();
+  optimizer_ = make_optimizer(options_, parameters_);
+  schedule_ = LrSchedule{options_.lr_schedule, options_.effective_lr(), options_.min_lr, options_.warmup,
+                         options_.lr_step_size, options_.lr_gamma};
+}
+
+nlohmann::json Trainer::config_json() const {
+  return nlohmann::json{
+      {"recur_version", RECUR_VERSION},
+      {"threads", get_num_threads()},
+      {"data",
+       {{"path", options_.data},
+        {"bytes", data_bytes_},
+        {"fingerprint", data_fingerprint_},
+        {"train_tokens", split_.train.size()},
+        {"valid_tokens", split_.valid.size()},
+        {"batches_per_epoch", batcher_->batches_per_epoch()}}},
+      {"vocab", vocab_.to_json()},
+      {"model", model_->config()},
+      {"parameters", model_->num_parameters()},
+      {"train", options_}};
+}
+
+double Trainer::fraction_done() const {
+  double fraction = 0.0;
+  if (options_.steps > 0) fraction = static_cast<double>(progress_.step) / static_cast<double>(options_.steps);
+  if (options_.minutes > 0) fraction = std::max(fraction, progress_.elapsed_s / (options_.minutes * 60.0));
+  return std::min(fraction, 1.0);
+}
+
+bool Trainer::row_due(double previous_fraction) const {
+  if (options_.log_every > 0) return progress_.step % options_.log_every == 0;
+  return std::floor(fraction_done() * kAutoRows) > std::floor(previous_fraction * kAutoRows);
+}
+
+bool Trainer::eval_due(double previous_fraction) const {
+  if (options_.eval_every > 0) return progress_.step % options_.eval_every == 0;
+  // Auto: a few times per run, not at its very end (the final evaluation follows then).
+  const double now = fraction_done();
+  return now < 1.0 && std::floor(now * kAutoEvals) > std::floor(previous_fraction * kAutoEvals);
+}
+
+TrainResult Trainer::run(const std::atomic<int>* stop) {
+  reporter_.message(fmt::format("recur train: {} ({} parameters) on '{}': {} training and {} validation tokens, "
+                                "vocabulary {} {}, {} batches of {}x{} per epoch, {} threads; run folder {}",
+                                model_->config().summary(), model_->num_parameters(), options_.data,
+                                split_.train.size(), split_.valid.size(), vocab_.size(), options_.vocab,
+                                batcher_->batches_per_epoch(), options_.batch, options_.bptt, get_num_threads(),
+                                run_dir_));
+  if (progress_.step > 0) reporter_.message(fmt::format("resuming at step {} (epoch {})", progress_.step, progress_.epoch));
+  TrainResult result;
+  result.run_dir = run_dir_;
+  const auto done = [&] {
+    return (options_.steps > 0 && progress_.step >= options_.steps) ||
+           (options_.minutes > 0 && progress_.elapsed_s >= options_.minutes * 60.0);
+  };
+  while (!done()) {
+    const double previous_fraction = fraction_done();
+    train_step();
+    if (progress_.bad_in_a_row >= options_.max_bad_steps) {
+      write_logs();
+      reporter_.finish();
+      RECUR_FAIL("training stopped at step {}: {} steps in a row had a non-finite loss or gradient; {} (try a lower "
+                 "--lr or a --clip)",
+                 progress_.step, progress_.bad_in_a_row,
+                 last_checkpoint_step_ >= 0
+                     ? fmt::format("the last checkpoint, of step {}, in {}/checkpoint is intact", last_checkpoint_step_,
+                                   run_dir_)
+                     : std::string("no checkpoint was written"));
+    }
+    if (done()) break;  // the final evaluation, row and checkpoint follow the loop
+    if (eval_due(previous_fraction)) {
+      evaluate_now();
+    } else if (row_due(previous_fraction)) {
+      close_row(kNaN);
+    }
+    if (options_.checkpoint_every > 0 && progress_.step % options_.checkpoint_every == 0) save();
+    if (stop != nullptr && stop->load() > 0) {
+      save();
+      reporter_.finish();
+      reporter_.message(fmt::format("interrupted at step {}: checkpoint written to {}/checkpoint; continue with "
+                                    "`recur train --resume {}`",
+                                    progress_.step, run_dir_, run_dir_));
+      result.end = RunEnd::Interrupted;
+      result.step = progress_.step, result.tokens = progress_.tokens;
+      result.elapsed_s = progress_.elapsed_s, result.skipped_steps = progress_.skipped_steps;
+      return result;
+    }
+  }
+  // The end: a full evaluation, then the final checkpoint.
+  const EvalResult validation =
+      evaluate(*model_, split_.valid, options_.eval_batch, options_.eval_bptt, device_, "the validation text");
+  progress_.last_val_loss = validation.loss;
+  if (!rows_.empty() && rows_.back().step == progress_.step && progress_.interval_steps == 0) {
+    rows_.back().val_loss = validation.loss;  // a resumed run that had already finished
+  } else {
+    close_row(validation.loss);
+  }
+  save();
+  reporter_.finish();
+  reporter_.message(fmt::format("step {}: validation loss {:.4f} nats/char ({:.4f} bits/char) over {} chars, "
+                                "evaluated in {:.1f} s",
+                                progress_.step, validation.loss, validation.bits(), validation.tokens,
+                                validation.seconds));
+  if (progress_.skipped_steps > 0) {
+    reporter_.message(fmt::format("{} step{} skipped for a non-finite loss or gradient", progress_.skipped_steps,
+                                  progress_.skipped_steps == 1 ? " was" : "s were"));
+  }
+  result.end = RunEnd::Finished;
+  result.step = progress_.step, result.tokens = progress_.tokens;
+  result.elapsed_s = progress_.elapsed_s, result.skipped_steps = progress_.skipped_steps;
+  result.validation = validation;
+  return result;
+}
+
+void Trainer::train_step() {
+  const auto start = std::chrono::steady_clock::now();
+  if (progress_.batch_in_epoch >= batcher_->batches_per_epoch()) {  // a new epoch: the state restarts
+    progress_.epoch += 1;
+    progress_.batch_in_epoch = 0;
+    progress_.has_carry = false;
+  }
+  lr_ = schedule_.at(progress_.step, fraction_done());
+  optimizer_->set_lr(lr_);
+
+  const Batch batch = batcher_->batch(progress_.batch_in_epoch);
+  model_->train();
+  auto [logits, state] =
+      model_->forward(batch.input.to(device_), progress_.has_carry ? carry_ : nn::RNNState{});
+  const Tensor loss = nn::cross_entropy(logits, batch.target.to(device_));
+  const double loss_value = loss.item();
+  double norm = kNaN;
+  bool good = std::isfinite(loss_value);
+  if (good) {
+    loss.backward();
+    if (hooks_.after_backward) hooks_.after_backward(progress_.step, *model_);
+    const double max_norm = options_.clip > 0 ? options_.clip : std::numeric_limits<double>::infinity();
+    const optim::ClipResult clip = optim::clip_grad_norm_detailed(parameters_, max_norm);
+    norm = clip.norm;
+    good = clip.finite;
+    if (good) optimizer_->step();
+  }
+  optimizer_->zero_grad();
+  if (good) {
+    carry_ = {state.h.detach(), state.c.defined() ? state.c.detach() : Tensor()};
+    progress_.has_carry = true;
+    progress_.bad_in_a_row = 0;
+  } else {
+    carry_ = {};
+    progress_.has_carry = false;
+    progress_.skipped_steps += 1;
+    progress_.bad_in_a_row += 1;
+  }
+  const int64_t tokens = options_.batch * options_.bptt;
+  progress_.step += 1;
+  progress_.batch_in_epoch += 1;
+  progress_.tokens += tokens;
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  progress_.elapsed_s += seconds;
+  recent_step_seconds_ = recent_step_seconds_ == 0.0 ? seconds : 0.9 * recent_step_seconds_ + 0.1 * seconds;
+
+  progress_.interval_steps += 1;
+  progress_.interval_tokens += tokens;
+  progress_.interval_seconds += seconds;
+  if (std::isfinite(loss_value)) progress_.interval_loss_sum += loss_value;
+  if (good) progress_.interval_norm_sum += norm, progress_.interval_norms += 1;
+  if (hooks_.on_step) hooks_.on_step(progress_.step - 1, std::isfinite(loss_value) ? loss_value : kNaN);
+  reporter_.step(progress_info());
+}
+
+ProgressInfo Trainer::progress_info() const {
+  ProgressInfo info;
+  info.step = progress_.step;
+  info.total_steps = options_.steps;
+  info.epoch = progress_.epoch;
+  const int64_t finite = progress_.interval_steps;
+  info.loss = finite > 0 ? progress_.interval_loss_sum / static_cast<double>(finite)
+                         : (rows_.empty() ? kNaN : rows_.back().train_loss);
+  info.lr = lr_;
+  info.tokens_per_s = recent_step_seconds_ > 0
+                          ? static_cast<double>(options_.batch * options_.bptt) / recent_step_seconds_
+                          : 0.0;
+  info.elapsed_s = progress_.elapsed_s;
+  info.fraction = fraction_done();
+  double eta = -1.0;
+  if (options_.steps > 0 && recent_step_seconds_ > 0) {
+    eta = static_cast<double>(options_.steps - progress_.step) * recent_step_seconds_;
+  }
+  if (options_.minutes > 0) {
+    const double left = std::max(0.0, options_.minutes * 60.0 - progress_.elapsed_s);
+    eta = eta < 0 ? left : std::min(eta, left);
+  }
+  info.eta_s = eta;
+  return info;
+}
+
+void Trainer::close_row(double val_loss) {
+  MetricsRow row;
+  row.step = progress_.step;
+  row.epoch = progress_.epoch;
+  row.tokens = progress_.tokens;
+  row.elapsed_s = progress_.elapsed_s;
+  row.lr = lr_;
+  const int64_t finite_losses = progress_.interval_steps;
+  if (finite_losses > 0) row.train_loss = progress_.interval_loss_sum / static_cast<double>(finite_losses);
+  row.val_loss = val_loss;
+  if (progress_.interval_seconds > 0) {
+    row.tokens_per_s = static_cast<double>(progress_.interval_tokens) / progress_.interval_seconds;
+  }
+  if (progress_.interval_norms > 0) {
+    row.grad_norm = progress_.interval_norm_sum / static_cast<double>(progress_.interval_norms);
+  }
+  rows_.push_back(row);
+  reporter_.log(progress_info());
+  progress_.interval_steps = progress_.interval_tokens = progress_.interval_norms = 0;
+  progress_.interval_loss_sum = progress_.interval_norm_sum = progress_.interval_seconds = 0.0;
+}
+
+void Trainer::evaluate_now() {
+  const EvalResult result =
+      evaluate(*model_, split_.valid, options_.eval_batch, options_.eval_bptt, device_, "the validation text");
+  progress_.last_val_loss = result.loss;
+  close_row(result.loss);
+  reporter_.message(fmt::format("step {}: validation loss {:.4f} nats/char ({:.4f} bits/char), {:.1f} s", progress_.step,
+                                result.loss, result.bits(), result.seconds));
+  write_logs();
+}
+
+void Trainer::save() {
+  progress_.generators.clear();
+  for (auto& [name, generator] : model_->generators()) {
+    progress_.generators[name] = {generator->seed(), generator->offset()};
+  }
+  save_checkpoint(run_dir_, *model_, vocab_, config_json(), *optimizer_, carry_, progress_);
+  last_checkpoint_step_ = progress_.step;
+  write_logs();
+}
+
+void Trainer::write_logs() {
+  nn::write_file_atomically(run_dir_ + "/metrics.csv", metrics_csv(rows_));
+  const std::string title = fmt::format("{} on {}", model_->config().summary(), fs::path(options_.data).filename().string());
+  nn::write_file_atomically(run_dir_ + "/loss.svg", loss_svg(rows_, title));
+}
+
+}  // namespace recur::lm

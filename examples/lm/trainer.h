@@ -1,0 +1,129 @@
+// Training a character-level language model: the loop behind `recur train`.
+//
+// Each step takes the next batch of B streams x T steps (examples/lm/data.h), runs the model from
+// the hidden state carried (detached) from the previous batch, computes the mean cross-entropy,
+// back-propagates, clips the global gradient norm, and lets the optimizer update the weights.
+// The carried state restarts from zeros at every epoch. A step whose loss or gradient norm is
+// not finite changes no weight: it is counted, the carried state is reset, and after
+// --max-bad-steps of them in a row the run stops with a recur::Error, leaving the last
+// checkpoint as it was.
+//
+// Everything that influences the numbers is saved in a checkpoint (examples/lm/checkpoint.h):
+// weights, optimizer state, every random stream, the position in the data, the carried state
+// and the step. On the CPU, with the same thread count, a run stopped at step k and resumed
+// computes bit for bit the losses of an uninterrupted run (with a step-bounded schedule; a
+// time-bounded one follows the clock).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <limits>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/device.h"
+#include "examples/lm/checkpoint.h"
+#include "examples/lm/data.h"
+#include "examples/lm/evaluate.h"
+#include "examples/lm/metrics.h"
+#include "examples/lm/model.h"
+#include "examples/lm/progress.h"
+#include "examples/lm/schedule.h"
+#include "examples/lm/train_options.h"
+#include "examples/lm/vocab.h"
+#include "optim/optimizer.h"
+
+namespace recur::lm {
+
+struct TrainHooks {
+  // After the backward pass of a step, before clipping (tests inject bad gradients here).
+  std::function<void(int64_t step, LanguageModel& model)> after_backward;
+  // After every step with its loss (NaN when its loss was not finite).
+  std::function<void(int64_t step, double loss)> on_step;
+};
+
+enum class RunEnd : uint8_t { Finished, Interrupted };
+
+struct TrainResult {
+  RunEnd end = RunEnd::Finished;
+  int64_t step = 0;
+  int64_t tokens = 0;
+  double elapsed_s = 0.0;
+  int64_t skipped_steps = 0;
+  EvalResult validation;  // the final evaluation (Finished only)
+  std::string run_dir;
+};
+
+class Trainer {
+ public:
+  // A new run: reads and checks the data, builds the vocabulary, the model and the optimizer,
+  // creates the run folder and writes config.json. Every check happens before the folder is
+  // created, so a bad option or data file leaves nothing behind.
+  Trainer(const TrainOptions& options, Reporter& reporter, TrainHooks hooks = {});
+  // Continues the run in `run_dir` from its checkpoint. `given` names the options the user set
+  // (without dashes); see apply_resume_overrides for what may change.
+  static std::unique_ptr<Trainer> resume(const std::string& run_dir, const TrainOptions& requested,
+                                         const std::set<std::string>& given, Reporter& reporter, TrainHooks hooks = {});
+  ~Trainer();
+
+  // Trains until --steps or --minutes is reached (then evaluates and checkpoints), or until
+  // *stop becomes non-zero (a signal: then checkpoints and returns Interrupted).
+  TrainResult run(const std::atomic<int>* stop = nullptr);
+
+  const std::string& run_dir() const { return run_dir_; }
+  const TrainOptions& options() const { return options_; }
+  LanguageModel& model() { return *model_; }
+  const Vocabulary& vocab() const { return vocab_; }
+  const TrainProgress& progress() const { return progress_; }
+  const std::vector<MetricsRow>& metrics() const { return rows_; }
+
+ private:
+  struct ResumeTag {};
+  Trainer(ResumeTag, Reporter& reporter, TrainHooks hooks);
+
+  // Reads the data file, builds the vocabulary (or checks it against `expected`) and the split.
+  void load_data(const Vocabulary* expected);
+  void build_model_and_optimizer();
+  nlohmann::json config_json() const;
+
+  double fraction_done() const;
+  void train_step();
+  void evaluate_now();
+  void close_row(double val_loss);
+  void save();
+  void write_logs();
+  ProgressInfo progress_info() const;
+  bool row_due(double previous_fraction) const;
+  bool eval_due(double previous_fraction) const;
+
+  TrainOptions options_;
+  Reporter& reporter_;
+  TrainHooks hooks_;
+  Device device_ = Device::cpu();
+  std::string run_dir_;
+
+  std::string data_fingerprint_;
+  int64_t data_bytes_ = 0;
+  Vocabulary vocab_;
+  TokenSplit split_;
+  std::unique_ptr<StreamBatcher> batcher_;
+
+  std::unique_ptr<LanguageModel> model_;
+  std::vector<Tensor> parameters_;
+  std::unique_ptr<optim::Optimizer> optimizer_;
+  LrSchedule schedule_;
+
+  nn::RNNState carry_;
+  TrainProgress progress_;
+  std::vector<MetricsRow> rows_;
+  int64_t last_checkpoint_step_ = -1;
+  double lr_ = 0.0;
+  double recent_step_seconds_ = 0.0;  // a moving average, for the bar's speed and ETA
+};
+
+}  // namespace recur::lm

@@ -1,0 +1,176 @@
+#include "examples/lm/vocab.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <array>
+#include <nlohmann/json.hpp>
+
+#include "core/error.h"
+
+namespace recur::lm {
+
+std::string vocab_kind_name(VocabKind kind) { return kind == VocabKind::Bytes ? "bytes" : "chars"; }
+
+VocabKind parse_vocab_kind(const std::string& name) {
+  if (name == "bytes") return VocabKind::Bytes;
+  if (name == "chars") return VocabKind::Chars;
+  RECUR_FAIL("unknown vocabulary kind '{}' (expected bytes or chars)", name);
+}
+
+Utf8Symbol decode_utf8(std::string_view text, size_t pos) {
+  const auto byte = [&](size_t i) { return static_cast<uint8_t>(text[i]); };
+  const uint8_t lead = byte(pos);
+  if (lead < 0x80) return {lead, 1};
+  int length = 0;
+  uint32_t code = 0, min_code = 0;
+  if ((lead & 0xE0) == 0xC0) length = 2, code = lead & 0x1F, min_code = 0x80;
+  else if ((lead & 0xF0) == 0xE0) length = 3, code = lead & 0x0F, min_code = 0x800;
+  else if ((lead & 0xF8) == 0xF0) length = 4, code = lead & 0x07, min_code = 0x10000;
+  else return {};  // a continuation byte or 0xF8..0xFF
+  if (pos + static_cast<size_t>(length) > text.size()) return {};
+  for (int i = 1; i < length; ++i) {
+    const uint8_t next = byte(pos + static_cast<size_t>(i));
+    if ((next & 0xC0) != 0x80) return {};
+    code = (code << 6) | (next & 0x3F);
+  }
+  if (code < min_code || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF)) return {};
+  return {code, length};
+}
+
+std::string encode_utf8(uint32_t c) {
+  std::string out;
+  if (c < 0x80) {
+    out += static_cast<char>(c);
+  } else if (c < 0x800) {
+    out += static_cast<char>(0xC0 | (c >> 6));
+    out += static_cast<char>(0x80 | (c & 0x3F));
+  } else if (c < 0x10000) {
+    out += static_cast<char>(0xE0 | (c >> 12));
+    out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (c & 0x3F));
+  } else {
+    out += static_cast<char>(0xF0 | (c >> 18));
+    out += static_cast<char>(0x80 | ((c >> 12) & 0x3F));
+    out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (c & 0x3F));
+  }
+  return out;
+}
+
+std::string describe_symbol(uint32_t symbol, VocabKind kind) {
+  if (kind == VocabKind::Bytes && symbol >= 0x80) return fmt::format("byte 0x{:02X}", symbol);
+  switch (symbol) {
+    case '\n': return "'\\n'";
+    case '\t': return "'\\t'";
+    case '\r': return "'\\r'";
+    default: break;
+  }
+  if (symbol < 0x20 || symbol == 0x7F) return fmt::format("control character U+{:04X}", symbol);
+  if (symbol < 0x80) return fmt::format("'{}'", static_cast<char>(symbol));
+  return fmt::format("'{}' (U+{:04X})", encode_utf8(symbol), symbol);
+}
+
+namespace {
+
+// Calls fn(symbol, byte offset) for every symbol of the text; recur::Error at invalid UTF-8.
+template <typename Fn> void for_each_symbol(std::string_view text, VocabKind kind, std::string_view what, Fn&& fn) {
+  if (kind == VocabKind::Bytes) {
+    for (size_t pos = 0; pos < text.size(); ++pos) fn(static_cast<uint8_t>(text[pos]), pos);
+    return;
+  }
+  size_t pos = 0;
+  while (pos < text.size()) {
+    const Utf8Symbol symbol = decode_utf8(text, pos);
+    RECUR_CHECK(symbol.length > 0, "{} is not valid UTF-8: byte 0x{:02X} at offset {} (use --vocab bytes for any file)",
+                what, static_cast<uint8_t>(text[pos]), pos);
+    fn(symbol.code_point, pos);
+    pos += static_cast<size_t>(symbol.length);
+  }
+}
+
+}  // namespace
+
+Vocabulary::Vocabulary(VocabKind kind, std::vector<uint32_t> symbols)
+    : kind_(kind), symbols_(std::move(symbols)), low_ids_(256, -1) {
+  for (size_t id = 0; id < symbols_.size(); ++id) {
+    if (symbols_[id] < 256) low_ids_[symbols_[id]] = static_cast<int32_t>(id);
+    else other_[symbols_[id]] = static_cast<int32_t>(id);
+  }
+}
+
+Vocabulary Vocabulary::build(std::string_view text, VocabKind kind, std::string_view what) {
+  RECUR_CHECK(!text.empty(), "{} is empty: a vocabulary needs at least one symbol", what);
+  std::array<bool, 256> seen_low{};
+  std::vector<uint32_t> others;
+  for_each_symbol(text, kind, what, [&](uint32_t symbol, size_t) {
+    if (symbol < 256) seen_low[symbol] = true;
+    else others.push_back(symbol);
+  });
+  std::vector<uint32_t> symbols;
+  for (uint32_t s = 0; s < 256; ++s) {
+    if (seen_low[s]) symbols.push_back(s);
+  }
+  std::sort(others.begin(), others.end());
+  others.erase(std::unique(others.begin(), others.end()), others.end());
+  symbols.insert(symbols.end(), others.begin(), others.end());
+  return Vocabulary(kind, std::move(symbols));
+}
+
+Vocabulary Vocabulary::from_json(const nlohmann::json& json) {
+  RECUR_CHECK(json.is_object() && json.contains("kind") && json.contains("symbols") && json["kind"].is_string() &&
+                  json["symbols"].is_array(),
+              "vocabulary: expected an object with \"kind\" and \"symbols\", got {}", json.dump().substr(0, 80));
+  const VocabKind kind = parse_vocab_kind(json["kind"].get<std::string>());
+  const uint32_t limit = kind == VocabKind::Bytes ? 0xFF : 0x10FFFF;
+  std::vector<uint32_t> symbols;
+  for (const nlohmann::json& value : json["symbols"]) {
+    RECUR_CHECK(value.is_number_unsigned() && value.get<uint64_t>() <= limit,
+                "vocabulary: symbols must be integers in [0, {}], got {}", limit, value.dump());
+    const auto symbol = static_cast<uint32_t>(value.get<uint64_t>());
+    RECUR_CHECK(symbols.empty() || symbol > symbols.back(),
+                "vocabulary: symbols must be sorted and distinct, got {} after {}", symbol, symbols.back());
+    RECUR_CHECK(kind == VocabKind::Bytes || symbol < 0xD800 || symbol > 0xDFFF,
+                "vocabulary: symbol {} is a UTF-16 surrogate, not a character", symbol);
+    symbols.push_back(symbol);
+  }
+  RECUR_CHECK(!symbols.empty(), "vocabulary: no symbols");
+  return Vocabulary(kind, std::move(symbols));
+}
+
+nlohmann::json Vocabulary::to_json() const {
+  return nlohmann::json{{"kind", vocab_kind_name(kind_)}, {"symbols", symbols_}};
+}
+
+int64_t Vocabulary::id_of(uint32_t symbol) const {
+  if (symbol < 256) return low_ids_.empty() ? -1 : low_ids_[symbol];
+  const auto it = other_.find(symbol);
+  return it == other_.end() ? -1 : it->second;
+}
+
+std::vector<int32_t> Vocabulary::encode(std::string_view text, std::string_view what) const {
+  std::vector<int32_t> ids;
+  ids.reserve(text.size());
+  for_each_symbol(text, kind_, what, [&](uint32_t symbol, size_t pos) {
+    const int64_t id = id_of(symbol);
+    RECUR_CHECK(id >= 0, "{}: {} at byte {} is not in the model's vocabulary of {} {}", what,
+                describe_symbol(symbol, kind_), pos, symbols_.size(), vocab_kind_name(kind_));
+    ids.push_back(static_cast<int32_t>(id));
+  });
+  return ids;
+}
+
+std::string Vocabulary::decode(int64_t id) const {
+  RECUR_CHECK(id >= 0 && id < size(), "token id {} is outside the vocabulary [0, {})", id, size());
+  const uint32_t symbol = symbols_[static_cast<size_t>(id)];
+  if (kind_ == VocabKind::Bytes) return std::string(1, static_cast<char>(symbol));
+  return encode_utf8(symbol);
+}
+
+std::string Vocabulary::decode(const std::vector<int32_t>& ids) const {
+  std::string out;
+  for (int32_t id : ids) out += decode(id);
+  return out;
+}
+
+}  // namespace recur::lm
