@@ -81,6 +81,20 @@ TEST_P(CpuFloat, CopyHandlesTransposedAndSlicedViewsOnBothSides) {
   });
 }
 
+TEST_P(CpuFloat, CopyOfLargeTransposedViewsWalksTilesCorrectly) {
+  const DType dtype = GetParam();
+  // Big enough for the tiled transpose loop, with partial tiles at both edges and an outer axis;
+  // all axes reversed, then only the last two swapped.
+  Tensor src = reversed_layout({3, 70, 97}, dtype, 2);
+  Tensor dst = empty({3, 70, 97}, options_for(dtype));
+  cpu().copy(dst, src);
+  expect_values_near(dst, values_of(src), 0.0);
+  Tensor base = random_tensor({3, 97, 70}, dtype, 3);
+  Tensor swapped = base.as_strided_raw({3, 70, 97}, {97 * 70, 1, 70}, 0);
+  cpu().copy(dst, swapped);
+  expect_values_near(dst, values_of(swapped), 0.0);
+}
+
 TEST_P(CpuFloat, CopyBroadcastsStrideZeroSource) {
   const DType dtype = GetParam();
   Tensor row = from_vector<double>({1, 2, 3}, {3}, options_for(dtype));

@@ -81,7 +81,9 @@ TEST(OptimFixtures, HoldEveryCaseTheTestsRun) {
 
 class OptimizerMatchesPyTorch : public testing::TestWithParam<std::tuple<std::string, std::string>> {};
 
-// float64: within 1e-12 (absolute; the values are of order 1). float32: within 1e-6 relative.
+// float64: within 1e-12 (absolute; the values are of order 1). float32: within 1e-6 relative to
+// the tensor's largest value (norm-wise: an element near 0 that came from cancelling terms, such
+// as AdamW's decayed p plus its update, carries the rounding of those terms, not of itself).
 TEST_P(OptimizerMatchesPyTorch, FiveStepsOfTwoParameters) {
   const auto& [case_name, dtype_tag] = GetParam();
   const nn::StateDict& t = fixtures().tensors;
@@ -97,8 +99,10 @@ TEST_P(OptimizerMatchesPyTorch, FiveStepsOfTwoParameters) {
       const std::vector<double> got = params[i].to_vector<double>();
       const std::vector<double> want = t.at(fmt::format("{}p{}.step{}", prefix, i, k)).to_vector<double>();
       ASSERT_EQ(got.size(), want.size());
+      double scale = 0;
+      for (const double w : want) scale = std::max(scale, std::abs(w));
       for (size_t e = 0; e < got.size(); ++e) {
-        const double tolerance = f64 ? 1e-12 : 1e-6 * std::max(std::abs(want[e]), 1e-3);
+        const double tolerance = f64 ? 1e-12 : 1e-6 * scale;
         ASSERT_NEAR(got[e], want[e], tolerance) << "step " << k << ", p" << i << "[" << e << "]";
       }
     }

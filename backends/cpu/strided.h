@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <array>
 #include <cstdint>
+#include <cstdlib>
 #include <vector>
 
 #include "backends/threading.h"
@@ -109,9 +110,56 @@ void for_range(const StridedSpace<N>& space, int64_t begin, int64_t end, const R
   }
 }
 
-// for_range over the whole space, on several threads when it is large.
+// Side of the square tiles that transposing loops walk (cpu/strided.h, for_each_tiled).
+constexpr int64_t kTile = 32;
+
+// Whether some operand steps through memory faster along the second-to-last axis than along
+// the last (a transpose): row-by-row order would then touch a new cache line per element.
+template <size_t N> bool needs_tiles(const StridedSpace<N>& space) {
+  const size_t rank = space.shape.size();
+  if (rank < 2 || space.shape[rank - 1] < 2 * kTile || space.shape[rank - 2] < 2 * kTile) return false;
+  for (size_t k = 0; k < N; ++k) {
+    const int64_t row_step = std::abs(space.strides[k][rank - 2]), column_step = std::abs(space.strides[k][rank - 1]);
+    if (row_step != 0 && row_step < column_step && column_step != 1) return true;
+  }
+  return false;
+}
+
+// Like for_range over the whole space, but the last two axes are walked in kTile x kTile
+// tiles (rows of one tile, then the next tile), so both a row-major and a transposed operand
+// stay in cache. Tiles are split across threads.
+template <size_t N, typename Row> void for_each_tiled(const StridedSpace<N>& space, const Row& row) {
+  const size_t rank = space.shape.size();
+  const int64_t rows = space.shape[rank - 2], cols = space.shape[rank - 1];
+  const int64_t row_tiles = (rows + kTile - 1) / kTile, col_tiles = (cols + kTile - 1) / kTile;
+  const int64_t outer = space.numel / (rows * cols), tiles = outer * row_tiles * col_tiles;
+  std::array<int64_t, N> steps;
+  for (size_t k = 0; k < N; ++k) steps[k] = space.strides[k][rank - 1];
+  parallel_for(tiles, std::max<int64_t>(1, kParallelGrain / (kTile * kTile)), [&](int64_t begin, int64_t end) {
+    for (int64_t tile = begin; tile < end; ++tile) {
+      const int64_t c0 = tile % col_tiles * kTile, r0 = tile / col_tiles % row_tiles * kTile;
+      std::array<int64_t, N> base{};
+      int64_t rest = tile / (col_tiles * row_tiles);
+      for (size_t axis = rank - 2; axis-- > 0;) {
+        const int64_t index = rest % space.shape[axis];
+        rest /= space.shape[axis];
+        for (size_t k = 0; k < N; ++k) base[k] += index * space.strides[k][axis];
+      }
+      const int64_t count = std::min(kTile, cols - c0);
+      for (int64_t r = r0; r < std::min(rows, r0 + kTile); ++r) {
+        std::array<int64_t, N> offsets;
+        for (size_t k = 0; k < N; ++k) offsets[k] = base[k] + r * space.strides[k][rank - 2] + c0 * steps[k];
+        row(offsets, steps, count);
+      }
+    }
+  });
+}
+
+// Every element of the space, each exactly once, in no particular order: row pieces as in
+// for_range (tiles for transposes), on several threads when the space is large.
 template <size_t N, typename Row>
 void parallel_for_each(const StridedSpace<N>& space, const Row& row, int64_t grain = kParallelGrain) {
+  if (needs_tiles(space)) return for_each_tiled(space, row);
   parallel_for(space.numel, grain, [&](int64_t begin, int64_t end) { for_range(space, begin, end, row); });
 }
 
@@ -122,12 +170,13 @@ inline std::vector<int64_t> drop_axis(const std::vector<int64_t>& values, int ax
   return out;
 }
 
-// Calls lane(offsets) once per lane along `axis` of N operands of one shape: offsets are
-// each operand's offset of the lane's first element; the lane itself is walked by the caller
-// with the operands' strides on `axis`. lane_length sets how many lanes a thread needs.
-template <size_t N, typename Lane> void parallel_for_each_lane(const Shape& shape, int axis,
-                                                               const std::array<const Strides*, N>& strides,
-                                                               int64_t lane_length, const Lane& lane) {
+// Walks the lanes along `axis` of N operands of one shape (a lane: the elements that differ
+// only in their index on `axis`), calling lanes(offsets, steps, count) for runs of `count`
+// lanes whose first elements sit at offsets + i * steps (i < count). The caller walks each
+// lane with the operands' strides on `axis`. lane_length sets how many lanes a thread needs.
+template <size_t N, typename Lanes> void parallel_for_each_lane(const Shape& shape, int axis,
+                                                                const std::array<const Strides*, N>& strides,
+                                                                int64_t lane_length, const Lanes& lanes) {
   const Shape lanes_shape = drop_axis(shape, axis);
   std::array<Strides, N> lanes_strides;
   std::array<const Strides*, N> pointers;
@@ -137,16 +186,7 @@ template <size_t N, typename Lane> void parallel_for_each_lane(const Shape& shap
   }
   const auto space = make_space<N>(lanes_shape, pointers);
   const int64_t grain = std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(lane_length, 1));
-  parallel_for(space.numel, grain, [&](int64_t begin, int64_t end) {
-    for_range(space, begin, end,
-              [&](const std::array<int64_t, N>& at, const std::array<int64_t, N>& step, int64_t count) {
-                for (int64_t i = 0; i < count; ++i) {
-                  std::array<int64_t, N> offsets;
-                  for (size_t k = 0; k < N; ++k) offsets[k] = at[k] + i * step[k];
-                  lane(offsets);
-                }
-              });
-  });
+  parallel_for(space.numel, grain, [&](int64_t begin, int64_t end) { for_range(space, begin, end, lanes); });
 }
 
 }  // namespace recur::cpu

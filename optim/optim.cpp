@@ -1,2 +1,0 @@
-// optim/: optimizers, gradient clipping and learning-rate schedules.
-namespace recur::optim {}
