@@ -19,6 +19,12 @@ Command add_info_command(CLI::App& parent);
 // recur inspect FILE.safetensors: tensors, sizes and metadata of a checkpoint.
 Command add_inspect_command(CLI::App& parent);
 
+// recur rnn-eval: run an RNN case file forward and backward (cmd_rnn_eval.cpp).
+Command add_rnn_eval_command(CLI::App& parent);
+
+// recur bench train-step: time a language-model training step (cmd_bench.cpp).
+Command add_bench_command(CLI::App& parent);
+
 // recur train: train a character-level language model (cmd_train.cpp, examples/lm/).
 Command add_train_command(CLI::App& parent);
 // recur sample: generate text with a trained language model.

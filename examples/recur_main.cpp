@@ -30,6 +30,8 @@ int main(int argc, char** argv) {
       recur::cli::add_eval_command(app),
       recur::cli::add_corpus_command(app),
       recur::cli::add_inspect_command(app),
+      recur::cli::add_rnn_eval_command(app),
+      recur::cli::add_bench_command(app),
   };
 
   try {

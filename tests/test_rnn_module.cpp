@@ -9,6 +9,7 @@
 #include "autograd/node.h"
 #include "autograd/ops.h"
 #include "nn/rnn.h"
+#include "nn/rnn_case.h"
 #include "nn/rnn_cells.h"
 
 namespace recur {
@@ -300,6 +301,39 @@ TEST(RnnErrors, MessagesNameExpectedAndActual) {
   gru.mode = nn::RNNMode::GRU;
   nn::RNN other(gru);
   expect_message([&] { rnn.load_state_dict(other.state_dict()); }, "weight_ih_l0");
+}
+
+}  // namespace
+}  // namespace recur
+
+namespace recur {
+namespace {
+
+TEST(RnnCase, MalformedCasesNameTheProblem) {
+  nn::StateDict tensors;
+  std::map<std::string, std::string> meta{{"mode", "gru"}, {"input_size", "3"}, {"hidden_size", "4"}};
+  tensors["x"] = zeros({2, 1, 3}, f64());
+  auto expect_message = [&](const std::string& text) {
+    try {
+      nn::evaluate_rnn_case(tensors, meta);
+      ADD_FAILURE() << "expected recur::Error containing '" << text << "'";
+    } catch (const Error& e) {
+      EXPECT_THAT(e.what(), HasSubstr(text));
+    }
+  };
+  expect_message("weight 'weight_ih_l0' is missing");
+  nn::RNN gru(nn::case_options(meta));
+  gru.to(DType::Float64);
+  for (const auto& [name, t] : gru.state_dict()) tensors[name] = t;
+  expect_message("tensor 'dy' is missing");
+  tensors["dy"] = zeros({2, 1, 5}, f64());
+  expect_message("dy must be float64[2, 1, 4]");
+  tensors["dy"] = zeros({2, 1, 4}, f64());
+  EXPECT_NO_THROW(nn::evaluate_rnn_case(tensors, meta));
+  meta["hidden_size"] = "four";
+  expect_message("'hidden_size' must be an integer, got 'four'");
+  meta.erase("hidden_size");
+  expect_message("metadata 'hidden_size' is missing");
 }
 
 }  // namespace

@@ -51,32 +51,46 @@ std::string capitalised(std::string_view word) {
   return out;
 }
 
+// Each draw is its own statement: the order of the draws (and so the text) must not depend on
+// the compiler's order of evaluating operands.
 std::string noun_phrase(Draw& draw) {
-  std::string phrase = draw.chance(50) ? "the " : (draw.chance(50) ? "my " : "thy ");
-  if (draw.chance(55)) phrase += std::string(draw.pick(kAdjectives)) + " ";
-  phrase += draw.pick(kNouns);
-  if (draw.chance(20)) phrase += " of " + std::string(draw.chance(50) ? "the " : "my ") + std::string(draw.pick(kNouns));
+  std::string phrase(draw.chance(50) ? "the " : (draw.chance(50) ? "my " : "thy "));
+  if (draw.chance(55)) phrase.append(draw.pick(kAdjectives)).append(" ");
+  phrase.append(draw.pick(kNouns));
+  if (draw.chance(20)) {
+    phrase.append(draw.chance(50) ? " of the " : " of my ");
+    phrase.append(draw.pick(kNouns));
+  }
   return phrase;
 }
 
 std::string sentence(Draw& draw) {
   std::string s;
-  if (draw.chance(25)) s += std::string(draw.pick(kOpeners)) + ", ";
+  if (draw.chance(25)) s.append(draw.pick(kOpeners)).append(", ");
   switch (draw.below(4)) {
     case 0:
-      s += std::string(draw.pick(kPronouns)) + " " + std::string(draw.chance(40) ? "shall " : "do ") +
-           std::string(draw.pick(kVerbs)) + " " + noun_phrase(draw);
+      s.append(draw.pick(kPronouns));
+      s.append(draw.chance(40) ? " shall " : " do ");
+      s.append(draw.pick(kVerbs)).append(" ");
+      s.append(noun_phrase(draw));
       break;
-    case 1: s += noun_phrase(draw) + " is " + std::string(draw.pick(kAdjectives)); break;
+    case 1:
+      s.append(noun_phrase(draw)).append(" is ");
+      s.append(draw.pick(kAdjectives));
+      break;
     case 2:
-      s += std::string(draw.pick(kVerbs)) + " " + noun_phrase(draw) + ", and " + std::string(draw.pick(kVerbs)) + " " +
-           noun_phrase(draw);
+      s.append(draw.pick(kVerbs)).append(" ");
+      s.append(noun_phrase(draw)).append(", and ");
+      s.append(draw.pick(kVerbs)).append(" ");
+      s.append(noun_phrase(draw));
       break;
     default:
-      s += "what " + std::string(draw.pick(kNouns)) + " is this, that " + std::string(draw.pick(kPronouns)) + " " +
-           std::string(draw.pick(kVerbs)) + " " + noun_phrase(draw);
+      s.append("what ").append(draw.pick(kNouns)).append(" is this, that ");
+      s.append(draw.pick(kPronouns)).append(" ");
+      s.append(draw.pick(kVerbs)).append(" ");
+      s.append(noun_phrase(draw));
   }
-  if (draw.chance(30)) s += " " + std::string(draw.pick(kAdverbs));
+  if (draw.chance(30)) s.append(" ").append(draw.pick(kAdverbs));
   s = capitalised(s);
   const size_t end = draw.below(10);
   s += end < 6 ? "." : end < 8 ? "!" : end < 9 ? "?" : ";";
@@ -90,11 +104,11 @@ std::string generate_corpus(int64_t chars, uint64_t seed) {
   Draw draw(seed);
   std::string text;
   while (static_cast<int64_t>(text.size()) < chars) {
-    text += std::string(draw.pick(kSpeakers)) + ":\n";
+    text.append(draw.pick(kSpeakers)).append(":\n");
     const size_t lines = 1 + draw.below(4);
     for (size_t line = 0; line < lines; ++line) {
       text += sentence(draw);
-      if (draw.chance(40)) text += " " + sentence(draw);
+      if (draw.chance(40)) text.append(" ").append(sentence(draw));
       text += "\n";
     }
     text += "\n";

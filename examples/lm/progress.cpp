@@ -66,8 +66,8 @@ class BarReporter final : public Reporter {
     std::string bar;
     if (bar_width >= 5) {
       const int filled = static_cast<int>(std::lround(std::clamp(info.fraction, 0.0, 1.0) * bar_width));
-      bar = "[" + std::string(static_cast<size_t>(filled), '#') +
-            std::string(static_cast<size_t>(bar_width - filled), '.') + "]";
+      bar = fmt::format("[{}{}]", std::string(static_cast<size_t>(filled), '#'),
+                        std::string(static_cast<size_t>(bar_width - filled), '.'));
     }
     std::string line = head + bar + tail;
     if (static_cast<int>(line.size()) >= columns) line.resize(static_cast<size_t>(std::max(columns - 1, 10)));

@@ -58,7 +58,7 @@ struct TrainOptions {
   int64_t eval_every = 0;            // --eval-every steps (0 = a few times per run)
   int64_t checkpoint_every = 0;      // --checkpoint-every steps (0 = at the end and on a signal)
   int64_t log_every = 0;             // --log-every steps (0 = automatic)
-  int64_t eval_batch = 128;          // --eval-batch: streams of the validation pass
+  int64_t eval_batch = 32;           // --eval-batch: streams of the validation pass
   int64_t eval_bptt = 256;           // --eval-bptt
   int64_t max_bad_steps = 5;         // --max-bad-steps: non-finite steps in a row before stopping
   uint64_t seed = 1;                 // --seed

@@ -265,7 +265,11 @@ TrainResult Trainer::run(const std::atomic<int>* stop) {
     } else if (row_due(previous_fraction)) {
       close_row(kNaN);
     }
-    if (options_.checkpoint_every > 0 && progress_.step % options_.checkpoint_every == 0) save();
+    // No checkpoint in the middle of non-finite steps: the last good one stays.
+    if (options_.checkpoint_every > 0 && progress_.step % options_.checkpoint_every == 0 &&
+        progress_.bad_in_a_row == 0) {
+      save();
+    }
     if (stop != nullptr && stop->load() > 0) {
       save();
       reporter_.finish();

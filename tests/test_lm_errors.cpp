@@ -1,0 +1,166 @@
+// Bad input to the language-model trainer: one clear recur::Error, and nothing half-written.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <functional>
+
+#include "core/error.h"
+#include "examples/lm/checkpoint.h"
+#include "examples/lm/evaluate.h"
+#include "examples/lm/trainer.h"
+#include "test_lm_util.h"
+
+namespace recur::lm {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::ScratchDir;
+using testing::tiny_corpus;
+using testing::tiny_options;
+
+// The message of the recur::Error fn throws ("" when it throws none).
+std::string error_of(const std::function<void()>& fn) {
+  try {
+    fn();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+#define EXPECT_ERROR_CONTAINS(statement, text)                                            \
+  do {                                                                                   \
+    const std::string message_ = error_of([&] { statement; });                           \
+    EXPECT_NE(message_.find(text), std::string::npos) << "error: '" << message_ << "'"; \
+    EXPECT_EQ(message_.find('\n'), std::string::npos) << "one line: '" << message_ << "'"; \
+  } while (0)
+
+std::string trained_run(ScratchDir& dir, const std::string& name, const std::function<void(TrainOptions&)>& edit = {}) {
+  TrainOptions options = tiny_options(tiny_corpus(dir), dir / name);
+  options.steps = 4;
+  if (edit) edit(options);
+  CollectingReporter reporter;
+  Trainer trainer(options, reporter);
+  (void)trainer.run();
+  return options.out;
+}
+
+TEST(LmErrors, BadDataLeavesNoRunFolder) {
+  ScratchDir dir("bad_data");
+  CollectingReporter reporter;
+  TrainOptions options = tiny_options(dir / "missing.txt", dir / "run");
+  EXPECT_ERROR_CONTAINS(Trainer(options, reporter), "cannot read data file '" + options.data + "'");
+  testing::write_text(dir / "empty.txt", "");
+  options.data = dir / "empty.txt";
+  EXPECT_ERROR_CONTAINS(Trainer(options, reporter), "is empty");
+  testing::write_text(dir / "short.txt", "To be, or not to be.");
+  options.data = dir / "short.txt";
+  EXPECT_ERROR_CONTAINS(Trainer(options, reporter), "shorter than one batch");
+  testing::write_text(dir / "latin1.txt", std::string(500, 'a') + "\xe9t\xe9");
+  options.data = dir / "latin1.txt";
+  EXPECT_ERROR_CONTAINS(Trainer(options, reporter), "is not valid UTF-8");
+  EXPECT_FALSE(fs::exists(dir / "run"));
+}
+
+TEST(LmErrors, BadOptionValuesNameTheOption) {
+  ScratchDir dir("bad_options");
+  CollectingReporter reporter;
+  const TrainOptions good = tiny_options(tiny_corpus(dir), dir / "run");
+  auto with = [&](const std::function<void(TrainOptions&)>& edit) {
+    TrainOptions options = good;
+    edit(options);
+    return options;
+  };
+  EXPECT_ERROR_CONTAINS(Trainer(with([](TrainOptions& o) { o.optimizer = "adamax"; }), reporter),
+                        "unknown --optimizer 'adamax'");
+  EXPECT_ERROR_CONTAINS(Trainer(with([](TrainOptions& o) { o.lr_schedule = "linear"; }), reporter),
+                        "unknown --lr-schedule 'linear'");
+  EXPECT_ERROR_CONTAINS(Trainer(with([](TrainOptions& o) { o.mode = "transformer"; }), reporter), "'transformer'");
+  EXPECT_ERROR_CONTAINS(Trainer(with([](TrainOptions& o) { o.bidirectional = true; }), reporter),
+                        "--bidirectional cannot be used for a language model");
+  EXPECT_ERROR_CONTAINS(Trainer(with([](TrainOptions& o) { o.steps = 0, o.minutes = 0; }), reporter), "--steps");
+  EXPECT_ERROR_CONTAINS(Trainer(with([](TrainOptions& o) { o.dropout = 1.5; }), reporter), "--dropout");
+  EXPECT_ERROR_CONTAINS(Trainer(with([](TrainOptions& o) { o.proj = 32; }), reporter), "proj_size");
+  EXPECT_ERROR_CONTAINS(Trainer(with([](TrainOptions& o) { o.device = "tpu"; }), reporter), "tpu");
+  EXPECT_FALSE(fs::exists(dir / "run"));
+}
+
+TEST(LmErrors, CudaWithoutAGpuIsAClearError) {
+  if (cuda_device_count() > 0) GTEST_SKIP() << "a GPU is visible";
+  ScratchDir dir("cuda");
+  CollectingReporter reporter;
+  TrainOptions options = tiny_options(tiny_corpus(dir), dir / "run");
+  options.device = "cuda";
+  EXPECT_ERROR_CONTAINS(Trainer(options, reporter), "--device cuda: no usable GPU");
+}
+
+TEST(LmErrors, ResumingWithAnotherModelOrDataIsRefused) {
+  ScratchDir dir("resume_mismatch");
+  const std::string run = trained_run(dir, "run");
+  CollectingReporter reporter;
+  TrainOptions requested;
+  requested.hidden = 32;
+  EXPECT_ERROR_CONTAINS((void)Trainer::resume(run, requested, {"hidden"}, reporter),
+                        "--hidden is 32 but the run being resumed used 16");
+  requested = TrainOptions{};
+  requested.vocab = "bytes";
+  EXPECT_ERROR_CONTAINS((void)Trainer::resume(run, requested, {"vocab"}, reporter),
+                        "--vocab is \"bytes\" but the run being resumed used \"chars\"");
+  testing::write_text(dir / "other.txt", generate_corpus(1500, 99));
+  requested = TrainOptions{};
+  requested.data = dir / "other.txt";
+  EXPECT_ERROR_CONTAINS((void)Trainer::resume(run, requested, {"data"}, reporter),
+                        "is not the one this run was trained on");
+  EXPECT_ERROR_CONTAINS((void)Trainer::resume(dir / "nothing", TrainOptions{}, {}, reporter), "no such run folder");
+  // A new run into a folder that holds one is refused too.
+  TrainOptions again = tiny_options(dir / "corpus.txt", run);
+  EXPECT_ERROR_CONTAINS(Trainer(again, reporter), "already holds a run");
+}
+
+TEST(LmErrors, CheckpointOfAnotherShapeOrVocabularyIsRefused) {
+  ScratchDir dir("other_shape");
+  const std::string small = trained_run(dir, "small");
+  const std::string large = trained_run(dir, "large", [](TrainOptions& o) { o.hidden = 24; });
+  // Weights of one model under the other's configuration.
+  fs::copy_file(large + "/checkpoint/model.safetensors", small + "/checkpoint/model.safetensors",
+                fs::copy_options::overwrite_existing);
+  // The metadata describes the large model: loading gives the large model.
+  EXPECT_EQ(load_checkpoint(small, false).model.rnn.hidden_size, 24);
+  // Resuming the small run with it: refused, naming both.
+  CollectingReporter reporter;
+  EXPECT_ERROR_CONTAINS((void)Trainer::resume(small, TrainOptions{}, {}, reporter), "hidden_size: 24 in the checkpoint");
+  // A text with symbols the vocabulary lacks cannot be evaluated.
+  const Checkpoint checkpoint = load_checkpoint(large, false);
+  auto model = model_from_checkpoint(checkpoint);
+  EXPECT_ERROR_CONTAINS((void)checkpoint.vocab.encode("zebra ~ \xc3\xa9", "data file 'x'"),
+                        "is not in the model's vocabulary");
+}
+
+TEST(LmErrors, CorruptCheckpointsAreClearErrors) {
+  ScratchDir dir("corrupt");
+  const std::string run = trained_run(dir, "run");
+  const std::string model_path = run + "/checkpoint/model.safetensors";
+  const std::string original = testing::read_text(model_path);
+  CollectingReporter reporter;
+
+  testing::write_text(model_path, original.substr(0, original.size() / 2));  // truncated
+  EXPECT_ERROR_CONTAINS((void)load_checkpoint(run, false), "model.safetensors");
+  EXPECT_ERROR_CONTAINS((void)Trainer::resume(run, TrainOptions{}, {}, reporter), "model.safetensors");
+  testing::write_text(model_path, "garbage");
+  EXPECT_ERROR_CONTAINS((void)load_checkpoint(run, false), "model.safetensors");
+  testing::write_text(model_path, original);
+  EXPECT_NO_THROW((void)load_checkpoint(run, true));
+
+  testing::write_text(run + "/checkpoint/state.json", "{\"step\": ");
+  EXPECT_ERROR_CONTAINS((void)load_checkpoint(run, true), "state.json is corrupt");
+  testing::write_text(run + "/checkpoint/state.json", "{\"format\": \"recur-lm-state\", \"version\": 1}");
+  EXPECT_ERROR_CONTAINS((void)load_checkpoint(run, true), "state.json is corrupt");
+  fs::remove(run + "/checkpoint/optimizer.safetensors");
+  EXPECT_ERROR_CONTAINS((void)Trainer::resume(run, TrainOptions{}, {}, reporter), "optimizer.safetensors");
+
+  EXPECT_ERROR_CONTAINS((void)load_checkpoint(dir / "none", false), "does not exist");
+  EXPECT_ERROR_CONTAINS((void)load_checkpoint(dir.str(), false), "holds no checkpoint");
+}
+
+}  // namespace
+}  // namespace recur::lm

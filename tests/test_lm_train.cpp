@@ -1,0 +1,222 @@
+// Training a language model (examples/lm/trainer.h): exact resumption, non-finite steps, the
+// run folder, and sampling.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <limits>
+
+#include "core/error.h"
+#include "examples/lm/checkpoint.h"
+#include "examples/lm/sampler.h"
+#include "examples/lm/trainer.h"
+#include "test_lm_util.h"
+
+namespace recur::lm {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::ScratchDir;
+using testing::tiny_corpus;
+using testing::tiny_options;
+
+struct Run {
+  std::vector<double> losses;  // by step
+  TrainResult result;
+  std::string metrics;         // metrics.csv without the time-dependent columns
+};
+
+// metrics.csv with elapsed_s and tokens_per_s blanked (they follow the clock).
+std::string deterministic_metrics(const std::string& run_dir) {
+  std::vector<MetricsRow> rows = parse_metrics_csv(testing::read_text(run_dir + "/metrics.csv"), "metrics.csv");
+  for (MetricsRow& row : rows) row.elapsed_s = 0, row.tokens_per_s = MetricsRow::kNone;
+  return metrics_csv(rows);
+}
+
+TrainHooks recording(std::vector<double>& losses) {
+  TrainHooks hooks;
+  hooks.on_step = [&losses](int64_t step, double loss) {
+    if (static_cast<int64_t>(losses.size()) <= step) losses.resize(static_cast<size_t>(step) + 1, -1.0);
+    losses[static_cast<size_t>(step)] = loss;
+  };
+  return hooks;
+}
+
+Run train(const TrainOptions& options) {
+  Run run;
+  CollectingReporter reporter;
+  Trainer trainer(options, reporter, recording(run.losses));
+  run.result = trainer.run();
+  run.metrics = deterministic_metrics(options.out);
+  return run;
+}
+
+void expect_bit_identical(const std::vector<double>& a, const std::vector<double>& b, size_t from) {
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = from; i < a.size(); ++i) {
+    EXPECT_EQ(std::memcmp(&a[i], &b[i], sizeof(double)), 0) << "step " << i << ": " << a[i] << " vs " << b[i];
+  }
+}
+
+TEST(LmTrain, ResumeAfterStepsLimitIsBitIdentical) {
+  ScratchDir dir("resume_steps");
+  const std::string data = tiny_corpus(dir);
+  TrainOptions options = tiny_options(data, dir / "straight");
+  options.lr_schedule = "constant";  // the schedule must not depend on --steps
+  const Run straight = train(options);
+  EXPECT_EQ(straight.result.step, 40);
+
+  TrainOptions first = options;
+  first.out = dir / "split";
+  first.steps = 20;
+  Run split = train(first);
+  CollectingReporter reporter;
+  TrainOptions more;
+  more.steps = 40;
+  auto resumed = Trainer::resume(first.out, more, {"steps"}, reporter, recording(split.losses));
+  const TrainResult result = resumed->run();
+  EXPECT_EQ(result.step, 40);
+  expect_bit_identical(straight.losses, split.losses, 0);
+  EXPECT_EQ(result.validation.loss, straight.result.validation.loss);
+  // The resumed run's metrics.csv continues the first one's (steps 1..40, the same losses).
+  EXPECT_EQ(deterministic_metrics(first.out), straight.metrics);
+}
+
+TEST(LmTrain, ResumeAfterInterruptIsBitIdenticalWithCosineDropoutAndEpochs) {
+  ScratchDir dir("resume_stop");
+  const std::string data = tiny_corpus(dir);
+  TrainOptions options = tiny_options(data, dir / "straight");  // 40 steps cross an epoch (33 batches)
+  const Run straight = train(options);
+
+  options.out = dir / "split";
+  std::vector<double> losses;
+  std::atomic<int> stop{0};
+  TrainHooks hooks = recording(losses);
+  hooks.on_step = [&losses, &stop, record = hooks.on_step](int64_t step, double loss) {
+    record(step, loss);
+    if (step == 16) stop.store(1);  // as SIGINT would, after step 17
+  };
+  CollectingReporter reporter;
+  {
+    Trainer trainer(options, reporter, hooks);
+    const TrainResult interrupted = trainer.run(&stop);
+    EXPECT_EQ(interrupted.end, RunEnd::Interrupted);
+    EXPECT_EQ(interrupted.step, 17);
+  }
+  EXPECT_TRUE(fs::exists(options.out + "/checkpoint/model.safetensors"));
+  EXPECT_FALSE(fs::exists(options.out + "/checkpoint.tmp"));
+  auto resumed = Trainer::resume(options.out, TrainOptions{}, {}, reporter, recording(losses));
+  const TrainResult result = resumed->run();
+  EXPECT_EQ(result.end, RunEnd::Finished);
+  expect_bit_identical(straight.losses, losses, 0);
+  EXPECT_EQ(result.validation.loss, straight.result.validation.loss);
+  EXPECT_EQ(deterministic_metrics(options.out), straight.metrics);
+}
+
+TEST(LmTrain, RunFolderHoldsConfigMetricsPlotAndCheckpoint) {
+  ScratchDir dir("folder");
+  TrainOptions options = tiny_options(tiny_corpus(dir), dir / "run");
+  options.steps = 12;
+  const Run run = train(options);
+  for (const char* name : {"config.json", "metrics.csv", "loss.svg", "checkpoint/model.safetensors",
+                           "checkpoint/optimizer.safetensors", "checkpoint/carry.safetensors", "checkpoint/state.json",
+                           "checkpoint/config.json"}) {
+    EXPECT_TRUE(fs::exists(options.out + "/" + name)) << name;
+  }
+  const nlohmann::json config = nlohmann::json::parse(testing::read_text(options.out + "/config.json"));
+  EXPECT_EQ(config["model"]["rnn"]["hidden_size"], 16);
+  EXPECT_EQ(config["model"]["rnn"]["mode"], "lstm");
+  EXPECT_EQ(config["train"]["lr-schedule"], "cosine");
+  EXPECT_EQ(config["vocab"]["kind"], "chars");
+  const Checkpoint checkpoint = load_checkpoint(options.out, true);
+  EXPECT_EQ(checkpoint.progress.step, 12);
+  EXPECT_TRUE(checkpoint.weights.count("rnn.weight_ih_l1"));
+  EXPECT_TRUE(checkpoint.weights.count("embedding.weight"));
+  EXPECT_TRUE(checkpoint.weights.count("head.bias"));
+  EXPECT_TRUE(std::isfinite(run.result.validation.loss));
+  EXPECT_LT(run.result.validation.loss, std::log(static_cast<double>(checkpoint.vocab.size())) + 0.2);
+}
+
+TEST(LmTrain, NonFiniteGradientSkipsTheStepAndCountsIt) {
+  ScratchDir dir("nan_grad");
+  TrainOptions options = tiny_options(tiny_corpus(dir), dir / "run");
+  options.steps = 8;
+  std::vector<double> losses;
+  TrainHooks hooks = recording(losses);
+  hooks.after_backward = [&](int64_t step, LanguageModel& model) {
+    if (step == 4) model.head->bias.grad().data<float>()[0] = std::numeric_limits<float>::quiet_NaN();
+  };
+  CollectingReporter reporter;
+  Trainer trainer(options, reporter, hooks);
+  const TrainResult result = trainer.run();
+  EXPECT_EQ(result.step, 8);
+  EXPECT_EQ(result.skipped_steps, 1);
+  EXPECT_TRUE(std::isfinite(result.validation.loss));
+  bool reported = false;
+  for (const std::string& message : reporter.messages) reported |= message.find("1 step was skipped") != std::string::npos;
+  EXPECT_TRUE(reported);
+}
+
+TEST(LmTrain, NonFiniteLossesInARowStopTheRunAndKeepTheLastCheckpoint) {
+  ScratchDir dir("nan_loss");
+  TrainOptions options = tiny_options(tiny_corpus(dir), dir / "run");
+  options.steps = 30;
+  options.checkpoint_every = 4;
+  options.max_bad_steps = 3;
+  TrainHooks hooks;
+  hooks.after_backward = [](int64_t step, LanguageModel& model) {
+    if (step == 5) model.head->bias.fill_(std::numeric_limits<double>::infinity());  // every later loss is NaN
+  };
+  CollectingReporter reporter;
+  Trainer trainer(options, reporter, hooks);
+  try {
+    (void)trainer.run();
+    FAIL() << "expected the run to stop";
+  } catch (const Error& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find("3 steps in a row had a non-finite loss or gradient"), std::string::npos) << message;
+    EXPECT_NE(message.find("the last checkpoint, of step 4"), std::string::npos) << message;
+  }
+  const Checkpoint checkpoint = load_checkpoint(options.out, true);
+  EXPECT_EQ(checkpoint.progress.step, 4);
+  for (const auto& [name, tensor] : checkpoint.weights) {
+    for (const float value : tensor.to_vector<float>()) ASSERT_TRUE(std::isfinite(value)) << name;
+  }
+}
+
+TEST(LmTrain, SampleIsDeterministicBySeed) {
+  ScratchDir dir("sample");
+  TrainOptions options = tiny_options(tiny_corpus(dir), dir / "run");
+  options.steps = 10;
+  (void)train(options);
+  const Checkpoint checkpoint = load_checkpoint(options.out, false);
+  auto model = model_from_checkpoint(checkpoint);
+  SampleOptions sample_options{.prompt = "KING", .length = 60, .temperature = 0.8, .top_k = 10, .seed = 5};
+  std::string streamed;
+  const std::string a = sample(*model, checkpoint.vocab, sample_options, Device::cpu(),
+                               [&](const std::string& piece) { streamed += piece; });
+  EXPECT_EQ(a.size(), 60u);  // ASCII corpus: one byte per symbol
+  EXPECT_EQ(streamed, a);
+  auto reloaded = model_from_checkpoint(load_checkpoint(options.out, false));
+  EXPECT_EQ(sample(*reloaded, checkpoint.vocab, sample_options, Device::cpu()), a);
+  sample_options.seed = 6;
+  EXPECT_NE(sample(*model, checkpoint.vocab, sample_options, Device::cpu()), a);
+  // Greedy decoding is top-k 1 at any temperature.
+  const SampleOptions greedy{.prompt = "The ", .length = 30, .temperature = 0.0, .seed = 1};
+  const SampleOptions top1{.prompt = "The ", .length = 30, .temperature = 1.5, .top_k = 1, .seed = 9};
+  EXPECT_EQ(sample(*model, checkpoint.vocab, greedy, Device::cpu()), sample(*model, checkpoint.vocab, top1, Device::cpu()));
+}
+
+TEST(LmTrain, DrawSymbolFollowsTemperatureAndTopK) {
+  const std::vector<float> logits = {0.0f, 2.0f, 1.0f};
+  EXPECT_EQ(draw_symbol(logits, 0.0, 0, 0.999), 1);
+  EXPECT_EQ(draw_symbol(logits, 1.0, 1, 0.999), 1);
+  EXPECT_EQ(draw_symbol(logits, 1.0, 0, 1e-6), 1);   // the most likely comes first
+  EXPECT_EQ(draw_symbol(logits, 1.0, 0, 1.0), 0);    // the least likely last
+  EXPECT_EQ(draw_symbol(logits, 1.0, 2, 1.0), 2);    // top-2 excludes symbol 0
+}
+
+}  // namespace
+}  // namespace recur::lm

@@ -1,0 +1,83 @@
+// The language model's vocabulary (examples/lm/vocab.h): bytes and UTF-8 characters.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "core/error.h"
+#include "examples/lm/vocab.h"
+
+namespace recur::lm {
+namespace {
+
+TEST(LmVocab, BytesAreTheSortedDistinctBytesOfTheText) {
+  const Vocabulary vocab = Vocabulary::build("hello\xff", VocabKind::Bytes);
+  EXPECT_EQ(vocab.symbols(), (std::vector<uint32_t>{'e', 'h', 'l', 'o', 0xff}));
+  EXPECT_EQ(vocab.encode("hole"), (std::vector<int32_t>{1, 3, 2, 0}));
+  EXPECT_EQ(vocab.decode(std::vector<int32_t>{1, 0, 2, 2, 3, 4}), "hello\xff");
+}
+
+TEST(LmVocab, BytesSplitAMultiByteCharacterIntoItsBytes) {
+  const std::string text = "caf\xc3\xa9";  // café
+  const Vocabulary vocab = Vocabulary::build(text, VocabKind::Bytes);
+  EXPECT_EQ(vocab.size(), 5);
+  EXPECT_EQ(vocab.encode(text).size(), 5u);
+  EXPECT_EQ(vocab.decode(vocab.encode(text)), text);
+}
+
+TEST(LmVocab, CharsAreCodePointsIncludingMultiByteOnes) {
+  const std::string text = "a\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80" "a";  // a é € 😀 a
+  const Vocabulary vocab = Vocabulary::build(text, VocabKind::Chars);
+  EXPECT_EQ(vocab.symbols(), (std::vector<uint32_t>{'a', 0xe9, 0x20ac, 0x1f600}));
+  EXPECT_EQ(vocab.encode(text), (std::vector<int32_t>{0, 1, 2, 3, 0}));
+  EXPECT_EQ(vocab.decode(vocab.encode(text)), text);
+  EXPECT_EQ(vocab.decode(2), "\xe2\x82\xac");
+}
+
+TEST(LmVocab, CharsRejectInvalidUtf8WithItsOffset) {
+  for (const std::string bad : {std::string("ab\xff"), std::string("ab\xc3"), std::string("\xc0\xaf"),  // overlong
+                                std::string("x\xed\xa0\x80")}) {                                       // surrogate
+    try {
+      (void)Vocabulary::build(bad, VocabKind::Chars, "data file 'x.txt'");
+      FAIL() << "expected an error";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("data file 'x.txt' is not valid UTF-8"), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("--vocab bytes"), std::string::npos) << e.what();
+    }
+  }
+}
+
+TEST(LmVocab, EncodingAnUnknownSymbolNamesItAndItsOffset) {
+  const Vocabulary vocab = Vocabulary::build("abc", VocabKind::Chars);
+  try {
+    (void)vocab.encode("ab\xc3\xa9", "the prompt");
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("the prompt: '\xc3\xa9' (U+00E9) at byte 2 is not in the model's vocabulary"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
+TEST(LmVocab, EmptyTextIsAnError) { EXPECT_THROW((void)Vocabulary::build("", VocabKind::Bytes), Error); }
+
+TEST(LmVocab, JsonRoundTripAndValidation) {
+  const Vocabulary vocab = Vocabulary::build("h\xc3\xa9llo\n", VocabKind::Chars);
+  const Vocabulary back = Vocabulary::from_json(nlohmann::json::parse(vocab.to_json().dump()));
+  EXPECT_EQ(back, vocab);
+  EXPECT_THROW((void)Vocabulary::from_json(nlohmann::json::parse(R"({"kind": "chars", "symbols": [5, 3]})")), Error);
+  EXPECT_THROW((void)Vocabulary::from_json(nlohmann::json::parse(R"({"kind": "bytes", "symbols": [300]})")), Error);
+  EXPECT_THROW((void)Vocabulary::from_json(nlohmann::json::parse(R"({"kind": "words", "symbols": [1]})")), Error);
+  EXPECT_THROW((void)Vocabulary::from_json(nlohmann::json::parse(R"({"kind": "chars", "symbols": []})")), Error);
+}
+
+TEST(LmVocab, Utf8EncodeDecodeAgree) {
+  for (const uint32_t code : {0x41u, 0x7fu, 0x80u, 0x7ffu, 0x800u, 0xffffu, 0x10000u, 0x10ffffu}) {
+    const std::string bytes = encode_utf8(code);
+    const Utf8Symbol symbol = decode_utf8(bytes, 0);
+    EXPECT_EQ(symbol.code_point, code);
+    EXPECT_EQ(symbol.length, static_cast<int>(bytes.size()));
+  }
+}
+
+}  // namespace
+}  // namespace recur::lm
