@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <functional>
 
+#include "backends/backend.h"
 #include "core/error.h"
 #include "examples/lm/checkpoint.h"
 #include "examples/lm/evaluate.h"

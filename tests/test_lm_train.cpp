@@ -22,7 +22,7 @@ using testing::ScratchDir;
 using testing::tiny_corpus;
 using testing::tiny_options;
 
-struct Run {
+struct TrainedRun {
   std::vector<double> losses;  // by step
   TrainResult result;
   std::string metrics;         // metrics.csv without the time-dependent columns
@@ -44,8 +44,8 @@ TrainHooks recording(std::vector<double>& losses) {
   return hooks;
 }
 
-Run train(const TrainOptions& options) {
-  Run run;
+TrainedRun train(const TrainOptions& options) {
+  TrainedRun run;
   CollectingReporter reporter;
   Trainer trainer(options, reporter, recording(run.losses));
   run.result = trainer.run();
@@ -65,13 +65,13 @@ TEST(LmTrain, ResumeAfterStepsLimitIsBitIdentical) {
   const std::string data = tiny_corpus(dir);
   TrainOptions options = tiny_options(data, dir / "straight");
   options.lr_schedule = "constant";  // the schedule must not depend on --steps
-  const Run straight = train(options);
+  const TrainedRun straight = train(options);
   EXPECT_EQ(straight.result.step, 40);
 
   TrainOptions first = options;
   first.out = dir / "split";
   first.steps = 20;
-  Run split = train(first);
+  TrainedRun split = train(first);
   CollectingReporter reporter;
   TrainOptions more;
   more.steps = 40;
@@ -88,7 +88,7 @@ TEST(LmTrain, ResumeAfterInterruptIsBitIdenticalWithCosineDropoutAndEpochs) {
   ScratchDir dir("resume_stop");
   const std::string data = tiny_corpus(dir);
   TrainOptions options = tiny_options(data, dir / "straight");  // 40 steps cross an epoch (33 batches)
-  const Run straight = train(options);
+  const TrainedRun straight = train(options);
 
   options.out = dir / "split";
   std::vector<double> losses;
@@ -119,7 +119,7 @@ TEST(LmTrain, RunFolderHoldsConfigMetricsPlotAndCheckpoint) {
   ScratchDir dir("folder");
   TrainOptions options = tiny_options(tiny_corpus(dir), dir / "run");
   options.steps = 12;
-  const Run run = train(options);
+  const TrainedRun run = train(options);
   for (const char* name : {"config.json", "metrics.csv", "loss.svg", "checkpoint/model.safetensors",
                            "checkpoint/optimizer.safetensors", "checkpoint/carry.safetensors", "checkpoint/state.json",
                            "checkpoint/config.json"}) {

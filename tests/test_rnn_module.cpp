@@ -338,3 +338,39 @@ TEST(RnnCase, MalformedCasesNameTheProblem) {
 
 }  // namespace
 }  // namespace recur
+
+#include "backends/cpu/cpu_backend.h"
+
+namespace recur {
+namespace {
+
+// The fused path allocates its buffers once per call: the number of allocations of a forward
+// and backward pass does not grow with the number of time steps.
+TEST(RnnFused, NoAllocationPerTimeStep) {
+  for (nn::RNNMode mode : {nn::RNNMode::LSTM, nn::RNNMode::GRU, nn::RNNMode::RNN_TANH}) {
+    nn::RNNOptions o;
+    o.mode = mode;
+    o.input_size = 8;
+    o.hidden_size = 16;
+    o.num_layers = 2;
+    o.proj_size = mode == nn::RNNMode::LSTM ? 8 : 0;
+    nn::RNN rnn(o);
+    auto count = [&](int64_t steps) {
+      Tensor x = randn({steps, 4, 8});
+      x.requires_grad_();
+      auto [y, state] = rnn.forward(x);  // warm-up
+      sum(y).backward();
+      const uint64_t before = cpu_backend().cpu_allocator().allocation_count();
+      auto [y2, state2] = rnn.forward(x);
+      Tensor loss = sum(y2);
+      loss.backward();
+      return cpu_backend().cpu_allocator().allocation_count() - before;
+    };
+    const uint64_t short_run = count(4), long_run = count(40);
+    EXPECT_EQ(short_run, long_run) << nn::mode_name(mode) << ": allocations grow with the sequence length";
+    EXPECT_GT(short_run, 0u);
+  }
+}
+
+}  // namespace
+}  // namespace recur

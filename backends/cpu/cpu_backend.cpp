@@ -17,6 +17,7 @@ void* CpuAllocator::allocate(size_t nbytes) {
   const size_t rounded = (std::max<size_t>(nbytes, 1) + kAlignment - 1) / kAlignment * kAlignment;
   void* ptr = std::aligned_alloc(kAlignment, rounded);
   RECUR_CHECK(ptr != nullptr, "out of memory: could not allocate {} bytes on the cpu", nbytes);
+  allocations_.fetch_add(1, std::memory_order_relaxed);
   return ptr;
 }
 

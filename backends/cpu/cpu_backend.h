@@ -9,6 +9,8 @@
 // above a size threshold.
 #pragma once
 
+#include <atomic>
+
 #include "backends/backend.h"
 
 namespace recur {
@@ -19,6 +21,11 @@ class CpuAllocator final : public Allocator {
  public:
   void* allocate(size_t nbytes) override;
   void deallocate(void* ptr, size_t nbytes) override;
+  // How many allocations were made so far (tests check that hot loops make none).
+  uint64_t allocation_count() const { return allocations_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<uint64_t> allocations_{0};
 };
 
 class CpuBackend final : public Backend {
@@ -27,6 +34,7 @@ class CpuBackend final : public Backend {
   Device device() const override { return Device::cpu(); }
   std::string name() const override { return "cpu"; }
   Allocator& allocator() override { return allocator_; }
+  const CpuAllocator& cpu_allocator() const { return allocator_; }
 
   void copy(Tensor& dst, const Tensor& src) override;
   void copy_from_host(Tensor& dst, const void* host, size_t nbytes) override;
