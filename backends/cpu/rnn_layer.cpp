@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 
 #include "backends/cpu/gemm.h"
 
@@ -18,8 +19,10 @@ namespace {
 // float: a branch-free exp (Cody-Waite reduction, degree-6 polynomial, ~2 ulp) that the
 // compiler vectorises; double: the C library's, for float64's 1e-10 agreement.
 inline float exp_fast(float x) {
-  x = std::clamp(x, -87.0f, 88.0f);
-  const float n = std::nearbyint(x * 1.44269504088896341f);
+  x = x < -87.0f ? -87.0f : x;  // written as selects (no branches) so that loops vectorise
+  x = x > 88.0f ? 88.0f : x;
+  // n = round(x / ln 2) by the 1.5 * 2^23 trick (round to nearest even, branch-free)
+  const float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
   const float r = (x - n * 0.693359375f) + n * 2.12194440e-4f;
   float p = 1.9875691500e-4f;
   p = p * r + 1.3981999507e-3f;
@@ -55,6 +58,18 @@ void gemm_bt(int64_t m, int64_t n, int64_t k, const T* a, int64_t lda, const T* 
   } else {
     gemm<T>(false, true, m, n, k, T(1), a, lda, weight, k, beta, c, ldc);
   }
+}
+
+// clamp(x, -limit, limit) as selects; limit = infinity disables it (NaN passes through).
+template <typename T>
+inline T clip_to(T x, T limit) {
+  x = x < -limit ? -limit : x;
+  return x > limit ? limit : x;
+}
+
+template <typename T>
+T clip_limit(double clip) {
+  return clip > 0.0 ? static_cast<T>(clip) : std::numeric_limits<T>::infinity();
 }
 
 bool active(const RnnLayerShape& s, int64_t t, int64_t b) { return s.lengths == nullptr || t < s.lengths[b]; }
@@ -133,7 +148,7 @@ void rnn_layer_forward(T* output, T* h_n, T* c_n, RnnLayerBuffers<T> buf, const 
       gemm_bt<T>(batch, gh, rec, h_prev, rec, w.weight_hh, w.weight_hh_t, T(1), g, gh);
       T* c_out = buf.cell + t * batch * hidden;
       T* r_out = s.proj_size > 0 ? buf.extra + t * batch * hidden : h_out;
-      const T forget_bias = static_cast<T>(s.forget_bias), clip = static_cast<T>(s.cell_clip);
+      const T forget_bias = static_cast<T>(s.forget_bias), clip = clip_limit<T>(s.cell_clip);
 #pragma omp parallel for if (batch * hidden >= 32768)
       for (int64_t b = 0; b < batch; ++b) {
         T* gi = g + b * gh;
@@ -152,13 +167,13 @@ void rnn_layer_forward(T* output, T* h_n, T* c_n, RnnLayerBuffers<T> buf, const 
           }
           continue;
         }
+#pragma omp simd
         for (int64_t j = 0; j < hidden; ++j) {
           const T i = sigmoid_of(gi[j]);
           const T f = sigmoid_of(gf[j] + forget_bias);
           const T gc = tanh_of(gg[j]);
           const T o = sigmoid_of(go[j]);
-          T cj = f * cp[j] + i * gc;
-          if (clip > T(0)) cj = std::clamp(cj, -clip, clip);
+          const T cj = clip_to(f * cp[j] + i * gc, clip);
           gi[j] = i, gf[j] = f, gg[j] = gc, go[j] = o;
           c[j] = cj;
           r[j] = o * tanh_of(cj);
@@ -198,6 +213,7 @@ void rnn_layer_forward(T* output, T* h_n, T* c_n, RnnLayerBuffers<T> buf, const 
           std::memset(hn_saved, 0, sizeof(T) * hidden);
           continue;
         }
+#pragma omp simd
         for (int64_t j = 0; j < hidden; ++j) {
           const T r = sigmoid_of(gr[j] + hr[j]);
           const T z = sigmoid_of(gz[j] + hz[j]);
@@ -297,7 +313,7 @@ void rnn_layer_backward(T* dx, T* dh0, T* dc0, const RnnLayerGrads<T>& grads, Rn
         gemm<T>(false, false, batch, hidden, proj, T(1), dp, proj, w.weight_hr, hidden, T(0), work.dr, hidden);
         dr = work.dr;
       }
-      const T clip = static_cast<T>(s.cell_clip);
+      const T clip = clip_limit<T>(s.cell_clip);
 #pragma omp parallel for if (batch * hidden >= 32768)
       for (int64_t b = 0; b < batch; ++b) {
         T* d = dg + b * gh;
@@ -313,12 +329,14 @@ void rnn_layer_backward(T* dx, T* dh0, T* dc0, const RnnLayerGrads<T>& grads, Rn
         const T* cp = c_prev + b * hidden;
         const T* drb = dr + b * hidden;
         T* dcb = dc + b * hidden;
+#pragma omp simd
         for (int64_t j = 0; j < hidden; ++j) {
           const T i = gi[j], f = gf[j], gc = gg[j], o = go[j];
           const T tc = tanh_of(c[j]);
-          // c_t feeds h_t = o * tanh(c_t) and c_{t+1} (through dc)
-          T dct = dcb[j] + drb[j] * o * (T(1) - tc * tc);
-          if (clip > T(0) && std::abs(c[j]) >= clip) dct = T(0);
+          // c_t feeds h_t = o * tanh(c_t) and c_{t+1} (through dc); a clipped c_t passes nothing
+          const T through = dcb[j] + drb[j] * o * (T(1) - tc * tc);
+          const T cabs = c[j] < T(0) ? -c[j] : c[j];
+          const T dct = cabs >= clip ? T(0) : through;
           d[j] = dct * gc * i * (T(1) - i);
           d[hidden + j] = dct * cp[j] * f * (T(1) - f);
           d[2 * hidden + j] = dct * i * (T(1) - gc * gc);
@@ -349,6 +367,7 @@ void rnn_layer_backward(T* dx, T* dh0, T* dc0, const RnnLayerGrads<T>& grads, Rn
         const T* hn = hn_saved + b * hidden;
         const T* hp = h_prev + b * hidden;
         T* dhb = dh + b * hidden;
+#pragma omp simd
         for (int64_t j = 0; j < hidden; ++j) {
           const T r = gr[j], z = gz[j], n = gn[j], d = dhb[j];
           const T dn_pre = d * (T(1) - z) * (T(1) - n * n);
