@@ -6,17 +6,29 @@
 #include "backends/cuda/cuda_info.h"
 #include "recur/config.h"
 
+#if RECUR_HAVE_CUDA
+#include "backends/cuda/cuda_backend.h"
+#endif
+
 namespace recur {
 
 Backend& backend_for(Device device) {
   if (device.is_cpu()) return cpu_backend();
 #if RECUR_HAVE_CUDA
-  std::string why;
-  const int count = cuda_device_count(&why);
-  RECUR_CHECK(count > 0, "{} requested, but no CUDA device visible: {}", device, why);
-  RECUR_CHECK(device.index >= 0 && device.index < count, "{} requested, but only {} CUDA device(s) are visible", device,
-              count);
-  RECUR_FAIL("{} requested, but the CUDA backend has no device ops yet", device);
+  // Devices are counted once per process (every op asks for its backend).
+  struct Visible {
+    int count;
+    std::string why;
+  };
+  static const Visible visible = [] {
+    Visible v;
+    v.count = cuda_device_count(&v.why);
+    return v;
+  }();
+  RECUR_CHECK(visible.count > 0, "{} requested, but no CUDA device visible: {}", device, visible.why);
+  RECUR_CHECK(device.index >= 0 && device.index < visible.count, "{} requested, but only {} CUDA device(s) are visible",
+              device, visible.count);
+  return cuda_backend(device.index);
 #else
   RECUR_FAIL("{} requested, but recur was built without the CUDA backend", device);
 #endif

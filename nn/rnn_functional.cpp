@@ -4,6 +4,7 @@
 #include "autograd/ops.h"
 #include "backends/compute.h"
 #include "backends/cpu/rnn_layer.h"
+#include "nn/rnn_cudnn.h"
 
 namespace recur::nn {
 
@@ -288,7 +289,7 @@ bool fused_supports(const RNNOptions& o, Device device, std::string* why) {
     if (why) *why = reason;
     return false;
   };
-  if (!device.is_cpu()) return no("the fused path runs on the CPU");
+  if (device.is_cuda()) return cudnn_supports(o, device, why);  // "fused" on a GPU is cuDNN's RNN
   if (o.use_peepholes) return no("peepholes run on the cell graph");
   if (o.proj_clip > 0.0) return no("proj_clip runs on the cell graph");
   if (o.activation != Activation::Tanh) return no("a non-tanh LSTM activation runs on the cell graph");
@@ -313,7 +314,8 @@ RNNOutput rnn_forward(const RNNOptions& o, const std::vector<CellWeights>& weigh
               o.num_layers * o.num_directions());
   Tensor x_tbi = o.batch_first ? transpose(x, 0, 1) : x;
   RNNOutput out = resolve_impl(o, x.device(), impl) == RNNImpl::Fused
-                      ? forward_fused(o, weights, x_tbi, h0, c0, lengths, training, generator, dims)
+                      ? (x.device().is_cuda() ? rnn_forward_cudnn(o, weights, x_tbi, h0, c0, lengths, training, generator)
+                                              : forward_fused(o, weights, x_tbi, h0, c0, lengths, training, generator, dims))
                       : forward_cells(o, weights, x_tbi, h0, c0, lengths, training, generator, dims);
   if (o.batch_first) out.output = transpose(out.output, 0, 1);
   return out;

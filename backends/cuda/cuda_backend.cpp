@@ -1,0 +1,364 @@
+// The CUDA backend's host side: argument checks (the same messages as the CPU backend), layouts
+// for the kernels (layout.h), and the launches (kernels.h). GEMM is in gemm.cpp.
+#include "backends/cuda/cuda_backend.h"
+
+#include <fmt/format.h>
+
+#include <array>
+#include <mutex>
+
+#include "backends/cuda/check.h"
+#include "backends/cuda/context.h"
+#include "backends/cuda/layout.h"
+#include "backends/op_names.h"
+
+namespace recur {
+namespace {
+
+using cuda::elem_type;
+using cuda::ElemType;
+using cuda::make_layout;
+
+void check_same_shape(std::string_view op, const Tensor& out, const Tensor& in) {
+  RECUR_CHECK(out.shape() == in.shape(), "{}: output {} and input {} differ in shape", op, out.describe(),
+              in.describe());
+}
+
+void check_same_dtype(std::string_view op, const Tensor& out, const Tensor& in) {
+  RECUR_CHECK(out.dtype() == in.dtype(), "{}: output {} and input {} differ in dtype", op, out.describe(),
+              in.describe());
+}
+
+void check_floating(std::string_view op, DType dtype) {
+  RECUR_CHECK(dtype == DType::Float32 || dtype == DType::Float64,
+              "{}: expected a float32 or float64 tensor on the GPU, got {}", op, dtype);
+}
+
+void check_computing(std::string_view op, DType dtype) {
+  RECUR_CHECK(dtype == DType::Float32 || dtype == DType::Float64 || dtype == DType::Int64,
+              "{}: expected a float32, float64 or int64 tensor on the GPU, got {}", op, dtype);
+}
+
+Shape drop_axis(const Shape& shape, int axis) {
+  Shape out = shape;
+  out.erase(out.begin() + axis);
+  return out;
+}
+
+Shape with_axis_size(Shape shape, int axis, int64_t size) {
+  shape[axis] = size;
+  return shape;
+}
+
+}  // namespace
+
+CudaBackend::CudaBackend(int device_index) : device_index_(device_index), context_(&cuda::cuda_context(device_index)) {}
+
+std::string CudaBackend::name() const { return fmt::format("cuda:{}", device_index_); }
+
+Allocator& CudaBackend::allocator() { return context_->allocator(); }
+
+cuda::AllocatorStats CudaBackend::allocator_stats() const { return context_->allocator().stats(); }
+
+void CudaBackend::synchronize() { context_->synchronize(); }
+
+void CudaBackend::set_allow_tf32(bool allow) { context_->set_allow_tf32(allow); }
+
+void CudaBackend::check_here(std::string_view op, const Tensor& t) const {
+  RECUR_CHECK(t.device() == device(), "{}: the {} backend got a tensor on another device: {}", op, name(),
+              t.describe());
+}
+
+void CudaBackend::check_indices(std::string_view op, const Tensor& index, int axis, int64_t axis_size) {
+  RECUR_CHECK(index.dtype() == DType::Int64 && index.dim() == 1, "{}: index must be a 1-D int64 tensor, got {}", op,
+              index.describe());
+  check_here(op, index);
+  for (int64_t value : index.to_vector<int64_t>()) {
+    RECUR_CHECK(value >= 0 && value < axis_size, "{}: index {} is out of range for axis {} of size {}", op, value, axis,
+                axis_size);
+  }
+}
+
+// ---- memory -------------------------------------------------------------------------------
+
+void CudaBackend::copy(Tensor& dst, const Tensor& src) {
+  check_here("copy", dst);
+  check_here("copy", src);
+  check_same_shape("copy", dst, src);
+  if (dst.numel() == 0) return;
+  if (dst.raw_data() == src.raw_data() && dst.dtype() == src.dtype() && dst.strides() == src.strides()) return;
+  cuda::DeviceGuard guard(device_index_);
+  const cudaStream_t stream = context_->stream();
+  if (dst.dtype() == src.dtype() && dst.is_contiguous() && src.is_contiguous()) {
+    RECUR_CUDA_CHECK(cudaMemcpyAsync(dst.raw_data(), src.raw_data(), dst.nbytes(), cudaMemcpyDeviceToDevice, stream));
+    return;
+  }
+  const auto layout = make_layout<2>("copy", dst.shape(), {&dst.strides(), &src.strides()});
+  cuda::launch_copy(stream, dst.raw_data(), elem_type(dst.dtype()), src.raw_data(), elem_type(src.dtype()), layout);
+}
+
+void CudaBackend::copy_from_host(Tensor& dst, const void* host, size_t nbytes) {
+  check_here("copy_from_host", dst);
+  RECUR_CHECK(dst.is_contiguous() && nbytes == dst.nbytes(),
+              "copy_from_host: expected {} bytes into a contiguous tensor, got {} bytes for {}", dst.nbytes(), nbytes,
+              dst.describe());
+  context_->copy_from_host(dst.raw_data(), host, nbytes);
+}
+
+void CudaBackend::copy_to_host(void* host, const Tensor& src, size_t nbytes) {
+  check_here("copy_to_host", src);
+  RECUR_CHECK(src.is_contiguous() && nbytes == src.nbytes(),
+              "copy_to_host: expected {} bytes from a contiguous tensor, got {} bytes for {}", src.nbytes(), nbytes,
+              src.describe());
+  context_->copy_to_host(host, src.raw_data(), nbytes);
+}
+
+void CudaBackend::fill(Tensor& out, double value) {
+  check_here("fill", out);
+  if (out.numel() == 0) return;
+  cuda::DeviceGuard guard(device_index_);
+  cuda::launch_fill(context_->stream(), out.raw_data(), elem_type(out.dtype()),
+                    make_layout<1>("fill", out.shape(), {&out.strides()}), value);
+}
+
+// ---- random -------------------------------------------------------------------------------
+
+namespace {
+void random_fill(CudaBackend& backend, cuda::RandomCode kind, Tensor& out, uint64_t seed, uint64_t first_block,
+                 double p0, double p1) {
+  RECUR_CHECK(out.device() == backend.device(), "random fill: the {} backend got a tensor on another device: {}",
+              backend.name(), out.describe());
+  RECUR_CHECK(is_floating(out.dtype()), "random fill: expected a floating-point tensor, got {}", out.describe());
+  if (out.numel() == 0) return;
+  cuda::DeviceGuard guard(backend.device().index);
+  cuda::launch_random(backend.context().stream(), kind, out.raw_data(), elem_type(out.dtype()),
+                      make_layout<1>("random fill", out.shape(), {&out.strides()}), seed, first_block, p0, p1);
+}
+}  // namespace
+
+void CudaBackend::fill_uniform(Tensor& out, uint64_t seed, uint64_t first_block, double low, double high) {
+  random_fill(*this, cuda::RandomCode::Uniform, out, seed, first_block, low, high);
+}
+
+void CudaBackend::fill_normal(Tensor& out, uint64_t seed, uint64_t first_block, double mean, double std) {
+  random_fill(*this, cuda::RandomCode::Normal, out, seed, first_block, mean, std);
+}
+
+void CudaBackend::fill_bernoulli(Tensor& out, uint64_t seed, uint64_t first_block, double keep_prob, double scale) {
+  random_fill(*this, cuda::RandomCode::Bernoulli, out, seed, first_block, keep_prob, scale);
+}
+
+// ---- elementwise --------------------------------------------------------------------------
+
+void CudaBackend::unary(UnaryOp op, Tensor& out, const Tensor& in, UnaryParams params) {
+  const std::string_view name = op_name(op);
+  check_here(name, out);
+  check_here(name, in);
+  check_same_shape(name, out, in);
+  check_same_dtype(name, out, in);
+  check_floating(name, out.dtype());
+  if (out.numel() == 0) return;
+  cuda::DeviceGuard guard(device_index_);
+  cuda::launch_unary(context_->stream(), static_cast<cuda::UnaryCode>(op), out.raw_data(), in.raw_data(),
+                     elem_type(out.dtype()), make_layout<2>(name, out.shape(), {&out.strides(), &in.strides()}),
+                     params.a, params.b);
+}
+
+void CudaBackend::binary(BinaryOp op, Tensor& out, const Tensor& a, const Tensor& b) {
+  const std::string_view name = op_name(op);
+  for (const Tensor* t : {static_cast<const Tensor*>(&out), &a, &b}) check_here(name, *t);
+  check_same_shape(name, out, a);
+  check_same_shape(name, out, b);
+  check_same_dtype(name, out, a);
+  check_same_dtype(name, out, b);
+  check_computing(name, out.dtype());
+  RECUR_CHECK(out.dtype() != DType::Int64 || (op != BinaryOp::Div && op != BinaryOp::Pow),
+              "{}: not supported for {} tensors on the GPU (expected float32 or float64)", name, out.dtype());
+  if (out.numel() == 0) return;
+  cuda::DeviceGuard guard(device_index_);
+  cuda::launch_binary(context_->stream(), static_cast<cuda::BinaryCode>(op), out.raw_data(), a.raw_data(), b.raw_data(),
+                      elem_type(out.dtype()),
+                      make_layout<3>(name, out.shape(), {&out.strides(), &a.strides(), &b.strides()}));
+}
+
+void CudaBackend::where(Tensor& out, const Tensor& cond, const Tensor& a, const Tensor& b) {
+  check_here("where", out);
+  for (const Tensor* t : {&cond, &a, &b}) {
+    check_here("where", *t);
+    check_same_shape("where", out, *t);
+    check_same_dtype("where", out, *t);
+  }
+  check_computing("where", out.dtype());
+  if (out.numel() == 0) return;
+  cuda::DeviceGuard guard(device_index_);
+  cuda::launch_where(
+      context_->stream(), out.raw_data(), cond.raw_data(), a.raw_data(), b.raw_data(), elem_type(out.dtype()),
+      make_layout<4>("where", out.shape(), {&out.strides(), &cond.strides(), &a.strides(), &b.strides()}));
+}
+
+void CudaBackend::axpby(Tensor& out, double alpha, const Tensor& x, double beta) {
+  check_here("axpby", out);
+  check_here("axpby", x);
+  check_same_shape("axpby", out, x);
+  check_same_dtype("axpby", out, x);
+  check_floating("axpby", out.dtype());
+  if (out.numel() == 0) return;
+  cuda::DeviceGuard guard(device_index_);
+  cuda::launch_axpby(context_->stream(), out.raw_data(), x.raw_data(), elem_type(out.dtype()),
+                     make_layout<2>("axpby", out.shape(), {&out.strides(), &x.strides()}), alpha, beta);
+}
+
+// ---- reductions ---------------------------------------------------------------------------
+
+void CudaBackend::reduce(ReduceOp op, Tensor& out, const Tensor& in, const std::vector<int>& axes) {
+  const std::string_view name = op_name(op);
+  check_here(name, out);
+  check_here(name, in);
+  check_same_dtype(name, out, in);
+  check_computing(name, in.dtype());
+  const size_t rank = in.shape().size();
+  std::vector<bool> is_reduced(rank, false);
+  for (size_t i = 0; i < axes.size(); ++i) {
+    RECUR_CHECK(axes[i] >= 0 && static_cast<size_t>(axes[i]) < rank && (i == 0 || axes[i] > axes[i - 1]),
+                "{}: axes must be sorted, unique and in [0, {}), got axis {} for {}", name, rank, axes[i],
+                in.describe());
+    is_reduced[axes[i]] = true;
+  }
+  Shape expected = in.shape();
+  for (int axis : axes) expected[axis] = 1;
+  RECUR_CHECK(out.shape() == expected, "{}: output {} should have shape {} for input {} reduced over axes [{}]", name,
+              out.describe(), shape_str(expected), in.describe(), fmt::join(axes, ", "));
+  if (out.numel() == 0) return;
+  int64_t count = 1;
+  for (int axis : axes) count *= in.shape()[axis];
+  RECUR_CHECK(count > 0 || op == ReduceOp::Sum || op == ReduceOp::Mean,
+              "{}: cannot take the {} over zero elements of {} (axes [{}])", name, name, in.describe(),
+              fmt::join(axes, ", "));
+  RECUR_CHECK(op != ReduceOp::Mean || in.dtype() != DType::Int64,
+              "mean: expected a float32 or float64 tensor, got {} (convert it first)", in.describe());
+  Shape kept_shape, reduced_shape;
+  Strides kept_out, kept_in, reduced_in;
+  for (size_t axis = 0; axis < rank; ++axis) {
+    if (is_reduced[axis]) {
+      reduced_shape.push_back(in.shape()[axis]);
+      reduced_in.push_back(in.strides()[axis]);
+    } else {
+      kept_shape.push_back(in.shape()[axis]);
+      kept_out.push_back(out.strides()[axis]);
+      kept_in.push_back(in.strides()[axis]);
+    }
+  }
+  cuda::ReducePlan plan;
+  plan.kept = make_layout<2>(name, kept_shape, {&kept_out, &kept_in});
+  plan.reduced = make_layout<1>(name, reduced_shape, {&reduced_in});
+  cuda::DeviceGuard guard(device_index_);
+  cuda::launch_reduce(context_->stream(), static_cast<cuda::ReduceCode>(op), out.raw_data(), in.raw_data(),
+                      elem_type(in.dtype()), plan);
+}
+
+void CudaBackend::argmax(Tensor& out, const Tensor& in, int axis) {
+  check_here("argmax", out);
+  check_here("argmax", in);
+  RECUR_CHECK(axis >= 0 && axis < in.dim(), "argmax: axis {} is out of range for {}", axis, in.describe());
+  RECUR_CHECK(out.dtype() == DType::Int64, "argmax: output must be int64, got {}", out.describe());
+  check_computing("argmax", in.dtype());
+  Shape expected = in.shape();
+  expected[axis] = 1;
+  RECUR_CHECK(out.shape() == expected, "argmax: output {} should have shape {} for input {} along axis {}",
+              out.describe(), shape_str(expected), in.describe(), axis);
+  if (out.numel() == 0) return;
+  const int64_t length = in.shape()[axis];
+  RECUR_CHECK(length > 0, "argmax: axis {} of {} is empty", axis, in.describe());
+  const Strides out_strides = drop_axis(out.strides(), axis), in_strides = drop_axis(in.strides(), axis);
+  cuda::DeviceGuard guard(device_index_);
+  cuda::launch_argmax(context_->stream(), static_cast<int64_t*>(out.raw_data()), in.raw_data(), elem_type(in.dtype()),
+                      make_layout<2>("argmax", drop_axis(in.shape(), axis), {&out_strides, &in_strides}), length,
+                      in.strides()[axis]);
+}
+
+void CudaBackend::softmax(Tensor& out, const Tensor& in, int axis, bool log) {
+  const char* name = log ? "log_softmax" : "softmax";
+  check_here(name, out);
+  check_here(name, in);
+  check_same_shape(name, out, in);
+  check_same_dtype(name, out, in);
+  check_floating(name, in.dtype());
+  RECUR_CHECK(axis >= 0 && axis < in.dim(), "{}: axis {} is out of range for {}", name, axis, in.describe());
+  if (out.numel() == 0) return;
+  const Strides out_strides = drop_axis(out.strides(), axis), in_strides = drop_axis(in.strides(), axis);
+  cuda::DeviceGuard guard(device_index_);
+  cuda::launch_softmax(context_->stream(), out.raw_data(), in.raw_data(), elem_type(in.dtype()),
+                       make_layout<2>(name, drop_axis(in.shape(), axis), {&out_strides, &in_strides}), in.shape()[axis],
+                       out.strides()[axis], in.strides()[axis], log);
+}
+
+void CudaBackend::softmax_backward(Tensor& dx, const Tensor& y, const Tensor& dy, int axis, bool log) {
+  const char* name = log ? "log_softmax_backward" : "softmax_backward";
+  for (const Tensor* t : {static_cast<const Tensor*>(&dx), &y, &dy}) check_here(name, *t);
+  check_same_shape(name, dx, y);
+  check_same_shape(name, dx, dy);
+  check_same_dtype(name, dx, y);
+  check_same_dtype(name, dx, dy);
+  check_floating(name, y.dtype());
+  RECUR_CHECK(axis >= 0 && axis < y.dim(), "{}: axis {} is out of range for {}", name, axis, y.describe());
+  if (dx.numel() == 0) return;
+  const Strides dx_strides = drop_axis(dx.strides(), axis), y_strides = drop_axis(y.strides(), axis),
+                dy_strides = drop_axis(dy.strides(), axis);
+  cuda::DeviceGuard guard(device_index_);
+  cuda::launch_softmax_backward(
+      context_->stream(), dx.raw_data(), y.raw_data(), dy.raw_data(), elem_type(y.dtype()),
+      make_layout<3>(name, drop_axis(y.shape(), axis), {&dx_strides, &y_strides, &dy_strides}), y.shape()[axis],
+      dx.strides()[axis], y.strides()[axis], dy.strides()[axis], log);
+}
+
+// ---- indexing -----------------------------------------------------------------------------
+
+void CudaBackend::index_select(Tensor& out, const Tensor& in, int axis, const Tensor& index) {
+  check_here("index_select", out);
+  check_here("index_select", in);
+  RECUR_CHECK(axis >= 0 && axis < in.dim(), "index_select: axis {} is out of range for {}", axis, in.describe());
+  check_same_dtype("index_select", out, in);
+  check_indices("index_select", index, axis, in.shape()[axis]);
+  const int64_t count = index.numel();
+  RECUR_CHECK(out.shape() == with_axis_size(in.shape(), axis, count),
+              "index_select: output {} should have shape {} for input {} with {} indices along axis {}", out.describe(),
+              shape_str(with_axis_size(in.shape(), axis, count)), in.describe(), count, axis);
+  if (out.numel() == 0) return;
+  cuda::DeviceGuard guard(device_index_);
+  const auto layout = make_layout<2>("index_select", out.shape(), {&out.strides(), &in.strides()}, /*merge=*/false);
+  cuda::launch_index_select(context_->stream(), out.raw_data(), in.raw_data(), static_cast<int>(dtype_size(in.dtype())),
+                            layout, axis, static_cast<const int64_t*>(index.raw_data()), index.strides()[0],
+                            in.shape()[axis]);
+}
+
+void CudaBackend::index_add(Tensor& out, int axis, const Tensor& index, const Tensor& src) {
+  check_here("index_add", out);
+  check_here("index_add", src);
+  RECUR_CHECK(axis >= 0 && axis < out.dim(), "index_add: axis {} is out of range for {}", axis, out.describe());
+  check_same_dtype("index_add", out, src);
+  check_computing("index_add", out.dtype());
+  check_indices("index_add", index, axis, out.shape()[axis]);
+  const int64_t count = index.numel();
+  RECUR_CHECK(src.shape() == with_axis_size(out.shape(), axis, count),
+              "index_add: source {} should have shape {} to add into {} at {} indices along axis {}", src.describe(),
+              shape_str(with_axis_size(out.shape(), axis, count)), out.describe(), count, axis);
+  if (src.numel() == 0) return;
+  cuda::DeviceGuard guard(device_index_);
+  const auto layout = make_layout<2>("index_add", src.shape(), {&out.strides(), &src.strides()}, /*merge=*/false);
+  cuda::launch_index_add(context_->stream(), out.raw_data(), src.raw_data(), elem_type(out.dtype()), layout, axis,
+                         static_cast<const int64_t*>(index.raw_data()), index.strides()[0], out.shape()[axis]);
+}
+
+// ---- the backends, one per device ---------------------------------------------------------
+
+CudaBackend& cuda_backend(int index) {
+  // Never destroyed, like the contexts (context.cpp).
+  static std::mutex mutex;
+  static auto* backends = new std::array<CudaBackend*, 64>{};
+  std::lock_guard<std::mutex> lock(mutex);
+  RECUR_CHECK(index >= 0 && index < static_cast<int>(backends->size()), "cuda:{}: device index out of range", index);
+  if ((*backends)[index] == nullptr) (*backends)[index] = new CudaBackend(index);
+  return *(*backends)[index];
+}
+
+}  // namespace recur

@@ -1,0 +1,118 @@
+// The launchers of recur's CUDA kernels: plain C++ (no recur headers, so nvcc never sees fmt),
+// called by the backend's host code (cuda_backend.cpp), which checks arguments and builds the
+// layouts. Every launcher enqueues on `stream` and checks the launch error.
+//
+// Layouts: N operands walked together over one index space of up to kMaxDims axes; element
+// (i_0, ..., i_{r-1}) of operand k lives at base_k + sum_d i_d * strides[k][d] (in elements).
+// Linear indices are row-major over `sizes`.
+//
+// Signatures follow STYLE.md: outputs first, then inputs, then sizes and parameters.
+#pragma once
+
+#include <cuda_runtime_api.h>
+
+#include <cstdint>
+
+namespace recur::cuda {
+
+constexpr int kMaxDims = 8;
+
+// The same values as recur::DType (cuda_backend.cpp checks).
+enum class ElemType : uint8_t { Float32, Float64, Float16, BFloat16, Int64 };
+
+template <int N> struct StridedLayout {
+  int rank = 0;
+  int64_t numel = 1;
+  int64_t sizes[kMaxDims] = {};
+  int64_t strides[N][kMaxDims] = {};
+};
+using Layout1 = StridedLayout<1>;
+using Layout2 = StridedLayout<2>;
+using Layout3 = StridedLayout<3>;
+using Layout4 = StridedLayout<4>;
+
+// Mirrors of the backend's op enums (same order; cuda_backend.cpp casts).
+enum class UnaryCode : uint8_t {
+  Neg,
+  Exp,
+  Log,
+  Tanh,
+  Sigmoid,
+  Relu,
+  Sqrt,
+  Abs,
+  Sign,
+  Square,
+  Reciprocal,
+  PowScalar,
+  Clamp,
+  Affine,
+  GtScalar,
+  InRange,
+  IsFinite,
+};
+enum class BinaryCode : uint8_t { Add, Sub, Mul, Div, Pow, Maximum, Minimum, Eq, Gt, Ge, Lt, Le };
+enum class ReduceCode : uint8_t { Sum, Mean, Max, Min };
+enum class RandomCode : uint8_t { Uniform, Normal, Bernoulli };
+
+// ---- elementwise.cu ---------------------------------------------------------------------
+// dst = convert(src) for any dtype pair (float16/bfloat16 round to nearest even; floating to
+// int64 truncates, saturates and maps NaN to 0, as on the CPU). layout: [dst, src].
+void launch_copy(cudaStream_t stream, void* dst, ElemType dst_type, const void* src, ElemType src_type,
+                 const Layout2& layout);
+void launch_fill(cudaStream_t stream, void* out, ElemType type, const Layout1& layout, double value);
+// float32/float64. layout: [out, in].
+void launch_unary(cudaStream_t stream, UnaryCode op, void* out, const void* in, ElemType type, const Layout2& layout,
+                  double a, double b);
+// float32/float64/int64 (Div and Pow floating only; the host checks). layout: [out, a, b].
+void launch_binary(cudaStream_t stream, BinaryCode op, void* out, const void* a, const void* b, ElemType type,
+                   const Layout3& layout);
+// out = cond != 0 ? a : b. layout: [out, cond, a, b].
+void launch_where(cudaStream_t stream, void* out, const void* cond, const void* a, const void* b, ElemType type,
+                  const Layout4& layout);
+// out = alpha * x + beta * out (beta == 0 never reads out). layout: [out, x].
+void launch_axpby(cudaStream_t stream, void* out, const void* x, ElemType type, const Layout2& layout, double alpha,
+                  double beta);
+
+// ---- random.cu --------------------------------------------------------------------------
+// Philox fills (core/philox.h, backend.h): element i (row-major over the layout) from block
+// first_block + i / 4, word i % 4; values computed in double, rounded once to `type`
+// (float16/bfloat16 through float, as the CPU's staging copy does).
+// Uniform: p0 = low, p1 = high. Normal: p0 = mean, p1 = std. Bernoulli: p0 = keep_prob, p1 = scale.
+void launch_random(cudaStream_t stream, RandomCode kind, void* out, ElemType type, const Layout1& layout, uint64_t seed,
+                   uint64_t first_block, double p0, double p1);
+
+// ---- reduce.cu --------------------------------------------------------------------------
+// kept: the output index space, strides [out, in]; reduced: the reduced axes, in's strides.
+// Output o folds the `count` elements in[kept offset + reduced offset].
+struct ReducePlan {
+  Layout2 kept;
+  Layout1 reduced;
+};
+void launch_reduce(cudaStream_t stream, ReduceCode op, void* out, const void* in, ElemType type,
+                   const ReducePlan& plan);
+// lanes: every axis but the reduced one, strides [out, in]; each lane has `length` elements
+// `in_step` apart. First maximum wins; NaN beats everything. out is int64.
+void launch_argmax(cudaStream_t stream, int64_t* out, const void* in, ElemType type, const Layout2& lanes,
+                   int64_t length, int64_t in_step);
+
+// ---- softmax.cu -------------------------------------------------------------------------
+// lanes: strides [out, in]; steps along the axis.
+void launch_softmax(cudaStream_t stream, void* out, const void* in, ElemType type, const Layout2& lanes, int64_t length,
+                    int64_t out_step, int64_t in_step, bool log);
+// lanes: strides [dx, y, dy].
+void launch_softmax_backward(cudaStream_t stream, void* dx, const void* y, const void* dy, ElemType type,
+                             const Layout3& lanes, int64_t length, int64_t dx_step, int64_t y_step, int64_t dy_step,
+                             bool log);
+
+// ---- indexing.cu ------------------------------------------------------------------------
+// out = in.index_select(axis, index). layout: out's shape (no axes merged), strides [out, in];
+// along `axis` the coordinate c reads in at index[c * index_stride]. element_bytes: 2, 4 or 8.
+void launch_index_select(cudaStream_t stream, void* out, const void* in, int element_bytes, const Layout2& layout,
+                         int axis, const int64_t* index, int64_t index_stride, int64_t in_axis_size);
+// out[.., index[c], ..] += src[.., c, ..] with atomics (float32/float64/int64). layout: src's
+// shape, strides [out, src].
+void launch_index_add(cudaStream_t stream, void* out, const void* src, ElemType type, const Layout2& layout, int axis,
+                      const int64_t* index, int64_t index_stride, int64_t out_axis_size);
+
+}  // namespace recur::cuda

@@ -1,0 +1,146 @@
+// Reductions (sum, mean, max, min over any axes) and argmax.
+//
+// Two kernels for reduce, both correct for every plan:
+//  - one block per output (many elements per output: a row sum, a full sum): the block's
+//    threads stride over the reduced index space and combine with a shared-memory tree;
+//  - one thread per output (few elements per output, or the innermost kept axis unit-stride,
+//    e.g. a bias gradient summed over rows): neighbouring threads read neighbouring columns.
+// argmax: one thread per lane.
+#include <cfloat>
+
+#include "backends/cuda/device_common.cuh"
+
+namespace recur::cuda {
+namespace {
+
+template <typename T, ReduceCode Op> struct Reducer {
+  static constexpr bool kSum = Op == ReduceCode::Sum || Op == ReduceCode::Mean;
+  static __device__ __forceinline__ T identity() {
+    if constexpr (kSum) {
+      return T(0);
+    } else if constexpr (std::is_same_v<T, float>) {
+      return Op == ReduceCode::Max ? -INFINITY : INFINITY;
+    } else if constexpr (std::is_same_v<T, double>) {
+      return Op == ReduceCode::Max ? -static_cast<double>(INFINITY) : static_cast<double>(INFINITY);
+    } else {
+      return Op == ReduceCode::Max ? INT64_MIN : INT64_MAX;
+    }
+  }
+  // As the CPU: combine(acc, x) = nan_max(x, acc), so a NaN anywhere wins.
+  static __device__ __forceinline__ T combine(T acc, T x) {
+    if constexpr (kSum) {
+      return acc + x;
+    } else if constexpr (Op == ReduceCode::Max) {
+      return nan_max(x, acc);
+    } else {
+      return nan_min(x, acc);
+    }
+  }
+  static __device__ __forceinline__ T finish(T acc, int64_t count) {
+    if constexpr (Op == ReduceCode::Mean) {
+      return acc / static_cast<T>(count);  // 0 / 0 gives NaN for an empty mean, as on the CPU
+    } else {
+      return acc;
+    }
+  }
+};
+
+template <typename T, ReduceCode Op> __global__ void reduce_block_kernel(T* out, const T* in, ReducePlan plan) {
+  using R = Reducer<T, Op>;
+  __shared__ T scratch[kThreads];
+  const int64_t count = plan.reduced.numel;
+  for (int64_t output = blockIdx.x; output < plan.kept.numel; output += gridDim.x) {
+    int64_t at[2];
+    offsets_of(plan.kept, output, at);
+    T acc = R::identity();
+    for (int64_t r = threadIdx.x; r < count; r += blockDim.x) {
+      int64_t within[1];
+      offsets_of(plan.reduced, r, within);
+      acc = R::combine(acc, in[at[1] + within[0]]);
+    }
+    acc = block_reduce(acc, scratch, [](T x, T y) { return R::combine(x, y); });
+    if (threadIdx.x == 0) out[at[0]] = R::finish(acc, count);
+  }
+}
+
+template <typename T, ReduceCode Op> __global__ void reduce_thread_kernel(T* out, const T* in, ReducePlan plan) {
+  using R = Reducer<T, Op>;
+  const int64_t count = plan.reduced.numel;
+  for (int64_t output = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; output < plan.kept.numel;
+       output += int64_t{gridDim.x} * blockDim.x) {
+    int64_t at[2];
+    offsets_of(plan.kept, output, at);
+    T acc = R::identity();
+    for (int64_t r = 0; r < count; ++r) {
+      int64_t within[1];
+      offsets_of(plan.reduced, r, within);
+      acc = R::combine(acc, in[at[1] + within[0]]);
+    }
+    out[at[0]] = R::finish(acc, count);
+  }
+}
+
+template <typename T, ReduceCode Op>
+void reduce_typed(cudaStream_t stream, T* out, const T* in, const ReducePlan& plan) {
+  const int64_t outputs = plan.kept.numel, count = plan.reduced.numel;
+  const bool innermost_unit = plan.kept.rank > 0 && plan.kept.strides[1][plan.kept.rank - 1] == 1;
+  if (count <= 32 || (innermost_unit && outputs >= 1024)) {
+    reduce_thread_kernel<T, Op><<<blocks_for(outputs), kThreads, 0, stream>>>(out, in, plan);
+  } else {
+    const int64_t blocks = outputs < kMaxBlocks ? outputs : kMaxBlocks;
+    reduce_block_kernel<T, Op><<<static_cast<unsigned>(blocks), kThreads, 0, stream>>>(out, in, plan);
+  }
+}
+
+template <typename T>
+__global__ void argmax_kernel(int64_t* out, const T* in, Layout2 lanes, int64_t length, int64_t in_step) {
+  for (int64_t lane = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; lane < lanes.numel;
+       lane += int64_t{gridDim.x} * blockDim.x) {
+    int64_t at[2];
+    offsets_of(lanes, lane, at);
+    const T* x = in + at[1];
+    T best = x[0];
+    int64_t best_index = 0;
+    for (int64_t i = 1; i < length; ++i) {
+      const T value = x[i * in_step];
+      bool better = value > best;
+      if constexpr (std::is_floating_point_v<T>) better = better || (value != value && best == best);
+      if (better) best = value, best_index = i;
+    }
+    out[at[0]] = best_index;
+  }
+}
+
+}  // namespace
+
+void launch_reduce(cudaStream_t stream, ReduceCode op, void* out, const void* in, ElemType type,
+                   const ReducePlan& plan) {
+  if (plan.kept.numel == 0) return;
+  dispatch_computing<true>(type, [&](auto* tag) {
+    using T = std::remove_pointer_t<decltype(tag)>;
+    T* o = static_cast<T*>(out);
+    const T* x = static_cast<const T*>(in);
+    switch (op) {
+      case ReduceCode::Sum: return reduce_typed<T, ReduceCode::Sum>(stream, o, x, plan);
+      case ReduceCode::Mean:
+        if constexpr (std::is_floating_point_v<T>) reduce_typed<T, ReduceCode::Mean>(stream, o, x, plan);
+        return;  // int64 mean is rejected on the host
+      case ReduceCode::Max: return reduce_typed<T, ReduceCode::Max>(stream, o, x, plan);
+      case ReduceCode::Min: return reduce_typed<T, ReduceCode::Min>(stream, o, x, plan);
+    }
+  });
+  RECUR_CUDA_CHECK_LAUNCH();
+}
+
+void launch_argmax(cudaStream_t stream, int64_t* out, const void* in, ElemType type, const Layout2& lanes,
+                   int64_t length, int64_t in_step) {
+  if (lanes.numel == 0) return;
+  dispatch_computing<true>(type, [&](auto* tag) {
+    using T = std::remove_pointer_t<decltype(tag)>;
+    argmax_kernel<T>
+        <<<blocks_for(lanes.numel), kThreads, 0, stream>>>(out, static_cast<const T*>(in), lanes, length, in_step);
+  });
+  RECUR_CUDA_CHECK_LAUNCH();
+}
+
+}  // namespace recur::cuda

@@ -1,0 +1,413 @@
+// The cuDNN RNN (nn/rnn_cudnn.h). Compiled only in builds with the CUDA backend; otherwise the
+// two entry points answer "not available".
+#include "nn/rnn_cudnn.h"
+
+#include "recur/config.h"
+
+#if RECUR_HAVE_CUDA
+
+#include <memory>
+
+#include "autograd/node.h"
+#include "backends/compute.h"
+#include "backends/cuda/check.h"
+#include "backends/cuda/context.h"
+#include "backends/cuda/cudnn_descriptors.h"
+
+namespace recur::nn {
+namespace {
+
+using cuda::DropoutDescriptor;
+using cuda::RnnDataDescriptor;
+using cuda::RnnDescriptor;
+using cuda::TensorDescriptor;
+
+// Which CellWeights member a canonical block belongs to.
+enum class Member : uint8_t { WeightIh, WeightHh, BiasIh, BiasHh, WeightHr };
+
+const Tensor& member_of(const CellWeights& w, Member member) {
+  switch (member) {
+    case Member::WeightIh: return w.weight_ih;
+    case Member::WeightHh: return w.weight_hh;
+    case Member::BiasIh: return w.bias_ih;
+    case Member::BiasHh: return w.bias_hh;
+    case Member::WeightHr: return w.weight_hr;
+  }
+  return w.weight_ih;
+}
+
+// A block of rows [row, row + rows) of one member of layer-direction `index`.
+struct Block {
+  int64_t index = -1;
+  Member member = Member::WeightIh;
+  int64_t row = 0, rows = 0;
+  bool defined() const { return index >= 0; }
+};
+
+// One matrix or bias of cuDNN's weight space and the canonical block(s) it holds. `extra` is a
+// second block added in (an input bias that cuDNN has no slot for); `constant` is added too
+// (forget_bias).
+struct Slot {
+  Tensor space;  // a view into the weight space
+  Block block, extra;
+  double constant = 0.0;
+};
+
+// A raw view of `rows` rows of t starting at `row` (a 1-D bias or a 2-D matrix).
+Tensor rows_of(const Tensor& t, int64_t row, int64_t rows) {
+  Shape shape = t.shape();
+  shape[0] = rows;
+  return t.as_strided_raw(shape, t.strides(), t.offset() + row * t.strides()[0]);
+}
+
+// A device buffer of at least `nbytes` (RAII through the caching allocator).
+Tensor device_buffer(size_t nbytes, Device device) {
+  return make_contiguous_tensor({static_cast<int64_t>((nbytes + 3) / 4)}, DType::Float32, device);
+}
+
+Tensor zeros_or(const Tensor& t, const Shape& shape, const TensorOptions& like) {
+  return t.defined() ? compute::contiguous(t.detach()) : zeros(shape, like);
+}
+
+int checked_int(int64_t value, const char* what) {
+  RECUR_CHECK(value >= 0 && value <= INT32_MAX, "cuDNN RNN: {} = {} exceeds cuDNN's 32-bit range", what, value);
+  return static_cast<int>(value);
+}
+
+// Descriptors and buffers shared by forward and backward.
+struct CudnnRnnPlan {
+  Device device;
+  DType dtype = DType::Float32;
+  cudnnDataType_t data_type = CUDNN_DATA_FLOAT;
+  RnnDescriptor rnn;
+  DropoutDescriptor dropout;
+  Tensor dropout_states;
+  RnnDataDescriptor x_desc, y_desc;
+  TensorDescriptor h_desc, c_desc;
+  Tensor seq_lengths;  // int32 [B] on the device
+  size_t weight_bytes = 0;
+  int64_t steps = 0, batch = 0, input_size = 0, output_size = 0, states = 0, rec = 0, hidden = 0;
+  bool lstm = false;
+};
+
+cudnnRNNMode_t cell_mode(RNNMode mode) {
+  switch (mode) {
+    case RNNMode::LSTM: return CUDNN_LSTM;
+    case RNNMode::GRU: return CUDNN_GRU;
+    case RNNMode::RNN_TANH: return CUDNN_RNN_TANH;
+    case RNNMode::RNN_RELU: return CUDNN_RNN_RELU;
+  }
+  return CUDNN_LSTM;
+}
+
+std::shared_ptr<CudnnRnnPlan> make_plan(const RNNOptions& o, cuda::CudaContext& context, const Tensor& x_tbi,
+                                        const Tensor& lengths, bool training, Generator* generator) {
+  auto plan = std::make_shared<CudnnRnnPlan>();
+  cudnnHandle_t handle = context.cudnn();
+  plan->device = x_tbi.device();
+  plan->dtype = x_tbi.dtype();
+  plan->data_type = plan->dtype == DType::Float64 ? CUDNN_DATA_DOUBLE : CUDNN_DATA_FLOAT;
+  plan->steps = x_tbi.size(0);
+  plan->batch = x_tbi.size(1);
+  plan->input_size = x_tbi.size(2);
+  plan->rec = o.output_hidden_size();
+  plan->hidden = o.hidden_size;
+  plan->output_size = o.num_directions() * plan->rec;
+  plan->states = o.num_layers * o.num_directions();
+  plan->lstm = o.mode == RNNMode::LSTM;
+
+  // Dropout between layers (cuDNN's own generator, seeded from recur's stream).
+  const double dropout = training && o.num_layers > 1 ? o.dropout : 0.0;
+  size_t state_bytes = 0;
+  RECUR_CUDNN_CHECK(cudnnDropoutGetStatesSize(handle, &state_bytes));
+  unsigned long long seed = o.dropout_seed;
+  if (dropout > 0.0) {
+    Generator& stream = generator != nullptr ? *generator : default_generator();
+    seed = stream.seed() ^ (stream.reserve(4) * 0x9E3779B97F4A7C15ull);
+    plan->dropout_states = device_buffer(state_bytes, plan->device);
+    RECUR_CUDNN_CHECK(cudnnSetDropoutDescriptor(plan->dropout.get(), handle, static_cast<float>(dropout),
+                                                plan->dropout_states.raw_data(), state_bytes, seed));
+  } else {
+    RECUR_CUDNN_CHECK(cudnnSetDropoutDescriptor(plan->dropout.get(), handle, 0.0f, nullptr, 0, seed));
+  }
+
+  const cudnnMathType_t math =
+      plan->dtype == DType::Float32 && !context.allow_tf32() ? CUDNN_FMA_MATH : CUDNN_DEFAULT_MATH;
+  RECUR_CUDNN_CHECK(cudnnSetRNNDescriptor_v8(
+      plan->rnn.get(), CUDNN_RNN_ALGO_STANDARD, cell_mode(o.mode), o.bias ? CUDNN_RNN_DOUBLE_BIAS : CUDNN_RNN_NO_BIAS,
+      o.num_directions() == 2 ? CUDNN_BIDIRECTIONAL : CUDNN_UNIDIRECTIONAL,
+      o.skip_input() ? CUDNN_SKIP_INPUT : CUDNN_LINEAR_INPUT, plan->data_type, plan->data_type, math,
+      checked_int(o.input_size, "input_size"), checked_int(o.hidden_size, "hidden_size"),
+      checked_int(plan->rec, "proj_size"), checked_int(o.num_layers, "num_layers"), plan->dropout.get(),
+      CUDNN_RNN_PADDED_IO_ENABLED));
+  if (plan->lstm && o.cell_clip > 0.0) {
+    RECUR_CUDNN_CHECK(cudnnRNNSetClip_v9(plan->rnn.get(), CUDNN_RNN_CLIP_MINMAX, -o.cell_clip, o.cell_clip));
+  }
+  RECUR_CUDNN_CHECK(cudnnGetRNNWeightSpaceSize(handle, plan->rnn.get(), &plan->weight_bytes));
+
+  // Padded, time-major input and output with one length per sequence.
+  std::vector<int> seq_lengths(static_cast<size_t>(plan->batch), checked_int(plan->steps, "steps"));
+  if (lengths.defined()) {
+    const std::vector<int64_t> values = lengths.to_vector<int64_t>();
+    for (size_t b = 0; b < values.size(); ++b) seq_lengths[b] = static_cast<int>(values[b]);
+  }
+  double zero_double = 0.0;  // cuDNN reads the padding value in the data type
+  float zero_float = 0.0f;
+  void* padding = plan->dtype == DType::Float64 ? static_cast<void*>(&zero_double) : static_cast<void*>(&zero_float);
+  const int steps = static_cast<int>(plan->steps), batch = checked_int(plan->batch, "batch");
+  RECUR_CUDNN_CHECK(
+      cudnnSetRNNDataDescriptor(plan->x_desc.get(), plan->data_type, CUDNN_RNN_DATA_LAYOUT_SEQ_MAJOR_UNPACKED, steps,
+                                batch, checked_int(plan->input_size, "input_size"), seq_lengths.data(), padding));
+  RECUR_CUDNN_CHECK(
+      cudnnSetRNNDataDescriptor(plan->y_desc.get(), plan->data_type, CUDNN_RNN_DATA_LAYOUT_SEQ_MAJOR_UNPACKED, steps,
+                                batch, checked_int(plan->output_size, "output size"), seq_lengths.data(), padding));
+  const int states = checked_int(plan->states, "layers * directions");
+  cuda::set_packed_3d(plan->h_desc, plan->data_type, states, batch, static_cast<int>(plan->rec));
+  cuda::set_packed_3d(plan->c_desc, plan->data_type, states, batch, static_cast<int>(plan->hidden));
+  plan->seq_lengths = device_buffer(seq_lengths.size() * sizeof(int), plan->device);
+  context.copy_from_host(plan->seq_lengths.raw_data(), seq_lengths.data(), seq_lengths.size() * sizeof(int));
+  return plan;
+}
+
+// Where each canonical matrix and bias of `weights` lives in the weight space `space`.
+std::vector<Slot> weight_slots(const RNNOptions& o, cudnnHandle_t handle, const CudnnRnnPlan& plan, const Tensor& space,
+                               const std::vector<CellWeights>& weights) {
+  const int64_t gates = o.gates(), hidden = o.hidden_size;
+  const size_t element = dtype_size(plan.dtype);
+  const char* base = static_cast<const char*>(space.raw_data());
+  TensorDescriptor matrix_desc, bias_desc;
+  std::vector<Slot> slots;
+  const auto view_at = [&](void* address, const Tensor& like_block) {
+    const ptrdiff_t bytes = static_cast<const char*>(address) - base;
+    RECUR_CHECK(bytes >= 0 && static_cast<size_t>(bytes) % element == 0 &&
+                    static_cast<size_t>(bytes) + like_block.nbytes() <= plan.weight_bytes,
+                "cuDNN RNN: cudnnGetRNNWeightParams returned an address outside the weight space");
+    return space.as_strided_raw(like_block.shape(), contiguous_strides(like_block.shape()),
+                                static_cast<int64_t>(static_cast<size_t>(bytes) / element));
+  };
+  for (int64_t index = 0; index < static_cast<int64_t>(weights.size()); ++index) {
+    const CellWeights& w = weights[index];
+    // linLayerID: 0..G-1 the input matrices, G..2G-1 the recurrent ones, 8 the LSTM projection.
+    std::vector<int> layer_ids;
+    for (int id = 0; id < 2 * gates; ++id) layer_ids.push_back(id);
+    if (o.mode == RNNMode::LSTM && o.proj_size > 0) layer_ids.push_back(8);
+    for (int id : layer_ids) {
+      void* matrix = nullptr;
+      void* bias = nullptr;
+      RECUR_CUDNN_CHECK(cudnnGetRNNWeightParams(handle, plan.rnn.get(), static_cast<int32_t>(index), plan.weight_bytes,
+                                                space.raw_data(), id, matrix_desc.get(), &matrix, bias_desc.get(),
+                                                &bias));
+      const bool recurrent = id >= gates && id < 2 * gates, projection = id == 8;
+      const int64_t gate = projection ? 0 : id % gates;
+      const Member weight_member = projection ? Member::WeightHr : recurrent ? Member::WeightHh : Member::WeightIh;
+      const Tensor& source = member_of(w, weight_member);
+      if (matrix != nullptr && source.defined()) {
+        const int64_t rows = projection ? source.size(0) : hidden;
+        Slot slot;
+        slot.block = {index, weight_member, projection ? 0 : gate * hidden, rows};
+        const Tensor block = rows_of(source, slot.block.row, rows);
+        RECUR_CHECK(cuda::described_elements(matrix_desc) == block.numel(),
+                    "cuDNN RNN: cuDNN's matrix {} of layer-direction {} has {} elements, recur's block {} has {}", id,
+                    index, cuda::described_elements(matrix_desc), shape_str(block.shape()), block.numel());
+        slot.space = view_at(matrix, block);
+        slots.push_back(slot);
+      }
+      if (projection || !o.bias) continue;
+      const Member bias_member = recurrent ? Member::BiasHh : Member::BiasIh;
+      if (bias != nullptr) {
+        RECUR_CHECK(cuda::described_elements(bias_desc) == hidden,
+                    "cuDNN RNN: cuDNN's bias {} of layer-direction {} has {} elements, expected hidden_size={}", id,
+                    index, cuda::described_elements(bias_desc), hidden);
+        Slot slot;
+        slot.block = {index, bias_member, gate * hidden, hidden};
+        slot.space = view_at(bias, rows_of(member_of(w, bias_member), gate * hidden, hidden));
+        if (o.mode == RNNMode::LSTM && !recurrent && gate == 1) slot.constant = o.forget_bias;
+        slots.push_back(slot);
+      }
+    }
+  }
+  // An input bias without a slot of its own (cuDNN may drop it with skip input) is added into
+  // the recurrent bias of its gate: the two are only ever summed, so the gradient is the same.
+  for (Slot& slot : slots) {
+    if (slot.block.member != Member::BiasHh) continue;
+    const int64_t index = slot.block.index, gate = slot.block.row / hidden;
+    bool has_own = false;
+    for (const Slot& other : slots) {
+      has_own = has_own || (other.block.index == index && other.block.member == Member::BiasIh &&
+                            other.block.row == slot.block.row);
+    }
+    if (!has_own) {
+      slot.extra = {index, Member::BiasIh, slot.block.row, hidden};
+      if (o.mode == RNNMode::LSTM && gate == 1) slot.constant = o.forget_bias;
+    }
+  }
+  return slots;
+}
+
+void pack_weights(const std::vector<Slot>& slots, const std::vector<CellWeights>& weights, Tensor& space) {
+  Backend& backend = backend_of(space);
+  backend.fill(space, 0.0);
+  for (const Slot& slot : slots) {
+    Tensor target = slot.space;
+    backend.copy(target, rows_of(member_of(weights[slot.block.index], slot.block.member).detach(), slot.block.row,
+                                 slot.block.rows));
+    if (slot.extra.defined()) {
+      const Tensor extra =
+          rows_of(member_of(weights[slot.extra.index], slot.extra.member).detach(), slot.extra.row, slot.extra.rows);
+      backend.binary(BinaryOp::Add, target, target, extra);
+    }
+    if (slot.constant != 0.0) backend.unary(UnaryOp::Affine, target, target, {1.0, slot.constant});
+  }
+}
+
+}  // namespace
+
+bool cudnn_supports(const RNNOptions& o, Device device, std::string* why) {
+  auto no = [&](const char* reason) {
+    if (why) *why = reason;
+    return false;
+  };
+  if (!device.is_cuda()) return no("cuDNN runs on CUDA devices");
+  if (o.use_peepholes) return no("cuDNN has no peepholes");
+  if (o.proj_clip > 0.0) return no("cuDNN has no proj_clip");
+  if (o.activation != Activation::Tanh) return no("cuDNN's LSTM has no ReLU activation");
+  if (o.gru_variant != GRUVariant::LinearBeforeReset) return no("cuDNN's GRU applies the reset after the matmul");
+  if (o.forget_bias != 0.0 && !o.bias) return no("forget_bias without biases has nowhere to go in cuDNN");
+  return true;
+}
+
+RNNOutput rnn_forward_cudnn(const RNNOptions& o, const std::vector<CellWeights>& weights, const Tensor& x_tbi,
+                            const Tensor& h0, const Tensor& c0, const Tensor& lengths, bool training,
+                            Generator* generator) {
+  std::string why;
+  RECUR_CHECK(cudnn_supports(o, x_tbi.device(), &why), "RNN: cuDNN cannot run these options: {}", why);
+  cuda::CudaContext& context = cuda::cuda_context(x_tbi.device().index);
+  cuda::DeviceGuard guard(context.device());
+  cudnnHandle_t handle = context.cudnn();
+  const std::shared_ptr<CudnnRnnPlan> plan = make_plan(o, context, x_tbi, lengths, training, generator);
+  const TensorOptions like = TensorOptions{}.with_dtype(x_tbi.dtype()).with_device(x_tbi.device());
+
+  Tensor space = make_contiguous_tensor(
+      {static_cast<int64_t>((plan->weight_bytes + dtype_size(plan->dtype) - 1) / dtype_size(plan->dtype))}, plan->dtype,
+      plan->device);
+  const std::vector<Slot> slots = weight_slots(o, handle, *plan, space, weights);
+  pack_weights(slots, weights, space);
+
+  std::vector<Tensor> inputs{x_tbi, h0, c0};
+  for (const CellWeights& w : weights) {
+    for (const Tensor* t : {&w.weight_ih, &w.weight_hh, &w.bias_ih, &w.bias_hh, &w.weight_hr}) inputs.push_back(*t);
+  }
+  const bool record = autograd::needs_grad(inputs);
+  const cudnnForwardMode_t mode = record ? CUDNN_FWD_MODE_TRAINING : CUDNN_FWD_MODE_INFERENCE;
+
+  const Tensor x = compute::contiguous(x_tbi.detach());
+  const Tensor hx = h0.defined() ? compute::contiguous(h0.detach()) : Tensor();
+  const Tensor cx = plan->lstm && c0.defined() ? compute::contiguous(c0.detach()) : Tensor();
+  Tensor y = make_contiguous_tensor({plan->steps, plan->batch, plan->output_size}, plan->dtype, plan->device);
+  Tensor hy = make_contiguous_tensor({plan->states, plan->batch, plan->rec}, plan->dtype, plan->device);
+  Tensor cy = plan->lstm ? make_contiguous_tensor({plan->states, plan->batch, plan->hidden}, plan->dtype, plan->device)
+                         : Tensor();
+  size_t work_bytes = 0, reserve_bytes = 0;
+  RECUR_CUDNN_CHECK(
+      cudnnGetRNNTempSpaceSizes(handle, plan->rnn.get(), mode, plan->x_desc.get(), &work_bytes, &reserve_bytes));
+  Tensor work = device_buffer(work_bytes, plan->device);
+  Tensor reserve = record ? device_buffer(reserve_bytes, plan->device) : Tensor();
+  const auto ptr_or_null = [](const Tensor& t) { return t.defined() ? t.raw_data() : nullptr; };
+  RECUR_CUDNN_CHECK(cudnnRNNForward(
+      handle, plan->rnn.get(), mode, static_cast<const int32_t*>(plan->seq_lengths.raw_data()), plan->x_desc.get(),
+      x.raw_data(), plan->y_desc.get(), y.raw_data(), plan->h_desc.get(), ptr_or_null(hx), hy.raw_data(),
+      plan->c_desc.get(), ptr_or_null(cx), ptr_or_null(cy), plan->weight_bytes, space.raw_data(), work_bytes,
+      work.raw_data(), record ? reserve_bytes : 0, ptr_or_null(reserve)));
+
+  std::vector<Tensor> outputs{y, hy};
+  if (cy.defined()) outputs.push_back(cy);
+  if (record) {
+    std::vector<CellWeights> saved = weights;  // detached: shapes for the gradients, no graph cycle
+    for (CellWeights& w : saved) {
+      for (Tensor* t : {&w.weight_ih, &w.weight_hh, &w.bias_ih, &w.bias_hh, &w.weight_hr, &w.weight_peephole}) {
+        if (t->defined()) *t = t->detach();
+      }
+    }
+    bool consumed = false;
+    outputs = autograd::record(
+        "rnn_cudnn", inputs, outputs, [=](const std::vector<Tensor>& grads) mutable -> std::vector<Tensor> {
+          RECUR_CHECK(reserve.defined(),
+                      "RNN: backward through a cuDNN forward run in inference mode (no reserve space was kept)");
+          RECUR_CHECK(!consumed,
+                      "RNN: the cuDNN backward runs once per forward (cuDNN consumes its reserve space); "
+                      "run the forward again instead of retain_graph");
+          consumed = true;
+          cuda::CudaContext& ctx = cuda::cuda_context(plan->device.index);
+          cuda::DeviceGuard device_guard(ctx.device());
+          cudnnHandle_t h = ctx.cudnn();
+          const Tensor dy = zeros_or(grads[0], y.shape(), like);
+          const Tensor dhy = grads.size() > 1 && grads[1].defined() ? compute::contiguous(grads[1]) : Tensor();
+          const Tensor dcy = grads.size() > 2 && grads[2].defined() ? compute::contiguous(grads[2]) : Tensor();
+          Tensor dx = make_contiguous_tensor(x.shape(), plan->dtype, plan->device);
+          Tensor dhx = make_contiguous_tensor(hy.shape(), plan->dtype, plan->device);
+          Tensor dcx = plan->lstm ? make_contiguous_tensor(cy.shape(), plan->dtype, plan->device) : Tensor();
+          size_t work_size = 0, reserve_size = 0;
+          RECUR_CUDNN_CHECK(cudnnGetRNNTempSpaceSizes(h, plan->rnn.get(), CUDNN_FWD_MODE_TRAINING, plan->x_desc.get(),
+                                                      &work_size, &reserve_size));
+          Tensor workspace = device_buffer(work_size, plan->device);
+          const auto* seq = static_cast<const int32_t*>(plan->seq_lengths.raw_data());
+          const auto ptr = [](const Tensor& t) { return t.defined() ? t.raw_data() : nullptr; };
+          RECUR_CUDNN_CHECK(cudnnRNNBackwardData_v8(
+              h, plan->rnn.get(), seq, plan->y_desc.get(), y.raw_data(), dy.raw_data(), plan->x_desc.get(),
+              dx.raw_data(), plan->h_desc.get(), ptr(hx), ptr(dhy), dhx.raw_data(), plan->c_desc.get(), ptr(cx),
+              ptr(dcy), ptr(dcx), plan->weight_bytes, space.raw_data(), work_size, workspace.raw_data(), reserve_size,
+              reserve.raw_data()));
+          Tensor dspace = zeros(space.shape(), like);
+          RECUR_CUDNN_CHECK(cudnnRNNBackwardWeights_v8(
+              h, plan->rnn.get(), CUDNN_WGRAD_MODE_ADD, seq, plan->x_desc.get(), x.raw_data(), plan->h_desc.get(),
+              ptr(hx), plan->y_desc.get(), y.raw_data(), plan->weight_bytes, dspace.raw_data(), work_size,
+              workspace.raw_data(), reserve_size, reserve.raw_data()));
+          // Scatter the weight-space gradient back to recur's matrices.
+          std::vector<Tensor> result{dx, hx.defined() ? dhx : Tensor(), cx.defined() ? dcx : Tensor()};
+          const size_t first_weight = result.size();
+          for (const CellWeights& w : saved) {
+            for (const Tensor* t : {&w.weight_ih, &w.weight_hh, &w.bias_ih, &w.bias_hh, &w.weight_hr}) {
+              result.push_back(t->defined() ? zeros(t->shape(), like) : Tensor());
+            }
+          }
+          Backend& backend = backend_of(dspace);
+          for (const Slot& slot : slots) {
+            const Tensor gradient =
+                dspace.as_strided_raw(slot.space.shape(), slot.space.strides(), slot.space.offset());
+            for (const Block& block : {slot.block, slot.extra}) {
+              if (!block.defined()) continue;
+              Tensor& target =
+                  result[first_weight + static_cast<size_t>(block.index) * 5 + static_cast<size_t>(block.member)];
+              Tensor rows = rows_of(target, block.row, block.rows);
+              backend.copy(rows, gradient);
+            }
+          }
+          return result;
+        });
+  }
+  RNNOutput result;
+  result.output = outputs[0];
+  result.h_n = outputs[1];
+  if (plan->lstm) result.c_n = outputs[2];
+  return result;
+}
+
+}  // namespace recur::nn
+
+#else  // !RECUR_HAVE_CUDA
+
+namespace recur::nn {
+
+bool cudnn_supports(const RNNOptions&, Device, std::string* why) {
+  if (why) *why = "recur was built without the CUDA backend";
+  return false;
+}
+
+RNNOutput rnn_forward_cudnn(const RNNOptions&, const std::vector<CellWeights>&, const Tensor&, const Tensor&,
+                            const Tensor&, const Tensor&, bool, Generator*) {
+  RECUR_FAIL("RNN: cuDNN is not available: recur was built without the CUDA backend");
+}
+
+}  // namespace recur::nn
+
+#endif  // RECUR_HAVE_CUDA

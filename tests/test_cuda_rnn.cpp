@@ -1,0 +1,215 @@
+// The cuDNN RNN (nn/rnn_cudnn.h) against the CPU: forward outputs, final states and every
+// gradient, for each mode and option set cuDNN supports. Without a GPU these tests call
+// GTEST_SKIP() with the reason; the option checks run everywhere.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "autograd/ops.h"
+#include "backends/compute.h"
+#include "nn/rnn.h"
+#include "nn/rnn_cudnn.h"
+#include "recur/config.h"
+
+namespace recur::nn {
+namespace {
+
+using ::testing::HasSubstr;
+
+#define RECUR_REQUIRE_GPU()                                                        \
+  do {                                                                             \
+    std::string why_;                                                              \
+    if (cuda_device_count(&why_) == 0) GTEST_SKIP() << "no CUDA device: " << why_; \
+  } while (0)
+
+TEST(CudaRnn, SupportsSaysWhatCudnnLacks) {
+  RNNOptions options;
+  options.input_size = 3;
+  options.hidden_size = 4;
+  std::string why;
+  EXPECT_FALSE(cudnn_supports(options, Device::cpu(), &why));
+#if RECUR_HAVE_CUDA
+  EXPECT_TRUE(cudnn_supports(options, Device::cuda(0), &why));
+  options.use_peepholes = true;
+  EXPECT_FALSE(cudnn_supports(options, Device::cuda(0), &why));
+  EXPECT_THAT(why, HasSubstr("peepholes"));
+  options.use_peepholes = false;
+  options.mode = RNNMode::GRU;
+  options.gru_variant = GRUVariant::ResetBeforeLinear;
+  EXPECT_FALSE(cudnn_supports(options, Device::cuda(0), &why));
+  EXPECT_THAT(why, HasSubstr("reset"));
+#else
+  EXPECT_THAT(why, HasSubstr("without the CUDA backend"));
+#endif
+}
+
+struct RnnCase {
+  std::string name;
+  RNNOptions options;
+  bool with_state = true;
+  bool with_lengths = false;
+};
+
+std::vector<RnnCase> rnn_cases() {
+  const auto base = [](RNNMode mode) {
+    RNNOptions o;
+    o.mode = mode;
+    o.input_size = 5;
+    o.hidden_size = 6;
+    return o;
+  };
+  std::vector<RnnCase> cases;
+  cases.push_back({"lstm", base(RNNMode::LSTM)});
+  cases.push_back({"gru", base(RNNMode::GRU)});
+  cases.push_back({"rnn_tanh", base(RNNMode::RNN_TANH)});
+  cases.push_back({"rnn_relu", base(RNNMode::RNN_RELU)});
+  RNNOptions deep = base(RNNMode::LSTM);
+  deep.num_layers = 2;
+  deep.direction = Direction::Bidirectional;
+  cases.push_back({"lstm_2_layers_bidirectional", deep});
+  RNNOptions gru_deep = base(RNNMode::GRU);
+  gru_deep.num_layers = 3;
+  cases.push_back({"gru_3_layers_no_state", gru_deep, false});
+  RNNOptions projected = base(RNNMode::LSTM);
+  projected.proj_size = 3;
+  projected.num_layers = 2;
+  cases.push_back({"lstm_projection", projected});
+  RNNOptions clipped = base(RNNMode::LSTM);
+  clipped.cell_clip = 0.3;
+  cases.push_back({"lstm_cell_clip", clipped});
+  RNNOptions forget = base(RNNMode::LSTM);
+  forget.forget_bias = 1.0;
+  cases.push_back({"lstm_forget_bias", forget});
+  RNNOptions no_bias = base(RNNMode::GRU);
+  no_bias.bias = false;
+  cases.push_back({"gru_no_bias", no_bias});
+  RNNOptions skip = base(RNNMode::LSTM);
+  skip.input_size = 6;
+  skip.input_mode = InputMode::SkipInput;
+  cases.push_back({"lstm_skip_input", skip});
+  RNNOptions lengths = base(RNNMode::LSTM);
+  lengths.direction = Direction::Bidirectional;
+  cases.push_back({"lstm_bidirectional_lengths", lengths, true, true});
+  return cases;
+}
+
+CellWeights on_device(const CellWeights& w, DType dtype, Device device) {
+  CellWeights out;
+  const auto move = [&](const Tensor& t) {
+    if (!t.defined()) return Tensor();
+    Tensor moved = compute::convert(t.detach(), dtype, device);
+    moved.requires_grad_(true);
+    return moved;
+  };
+  out.weight_ih = move(w.weight_ih);
+  out.weight_hh = move(w.weight_hh);
+  out.bias_ih = move(w.bias_ih);
+  out.bias_hh = move(w.bias_hh);
+  out.weight_hr = move(w.weight_hr);
+  return out;
+}
+
+void expect_close(const Tensor& want, const Tensor& got, double tolerance, const std::string& what) {
+  ASSERT_EQ(want.defined(), got.defined()) << what;
+  if (!want.defined()) return;
+  ASSERT_EQ(want.shape(), got.shape()) << what;
+  const std::vector<double> a = want.to_vector<double>(), b = got.to_vector<double>();
+  for (size_t i = 0; i < a.size(); ++i) {
+    ASSERT_NEAR(a[i], b[i], tolerance * (1.0 + std::abs(a[i]))) << what << " element " << i;
+  }
+}
+
+TEST(CudaRnn, CudnnMatchesTheCpuForwardAndBackward) {
+  RECUR_REQUIRE_GPU();
+  const Device gpu = Device::cuda(0);
+  for (const RnnCase& c : rnn_cases()) {
+    for (DType dtype : {DType::Float64, DType::Float32}) {
+      SCOPED_TRACE(c.name + " " + std::string(dtype_name(dtype)));
+      Generator generator(11);
+      RNN rnn(c.options, &generator);
+      const RNNOptions& o = rnn.options();
+      const int64_t steps = 4, batch = 3, states = o.num_layers * o.num_directions();
+      const TensorOptions cpu_like = TensorOptions{}.with_dtype(dtype);
+      Tensor x = randn({steps, batch, o.input_size}, cpu_like, &generator);
+      Tensor h0 = c.with_state ? randn({states, batch, o.output_hidden_size()}, cpu_like, &generator) : Tensor();
+      Tensor c0 = c.with_state && o.mode == RNNMode::LSTM ? randn({states, batch, o.hidden_size}, cpu_like, &generator)
+                                                          : Tensor();
+      Tensor lengths =
+          c.with_lengths ? from_vector<int64_t>({4, 2, 3}, {3}, TensorOptions{}.with_dtype(DType::Int64)) : Tensor();
+      // The same leaves on both devices.
+      std::vector<CellWeights> cpu_weights, gpu_weights;
+      for (int64_t l = 0; l < o.num_layers; ++l) {
+        for (int64_t d = 0; d < o.num_directions(); ++d) {
+          cpu_weights.push_back(on_device(rnn.layer_weights(l, d), dtype, Device::cpu()));
+          gpu_weights.push_back(on_device(rnn.layer_weights(l, d), dtype, gpu));
+        }
+      }
+      const auto leaf = [](const Tensor& t, DType type, Device device) {
+        if (!t.defined()) return Tensor();
+        Tensor out = compute::convert(t, type, device);
+        out.requires_grad_(true);
+        return out;
+      };
+      Tensor x_cpu = leaf(x, dtype, Device::cpu()), x_gpu = leaf(x, dtype, gpu);
+      Tensor h_cpu = leaf(h0, dtype, Device::cpu()), h_gpu = leaf(h0, dtype, gpu);
+      Tensor c_cpu = leaf(c0, dtype, Device::cpu()), c_gpu = leaf(c0, dtype, gpu);
+      const RNNOutput want = rnn_forward(o, cpu_weights, x_cpu, h_cpu, c_cpu, lengths, false, nullptr);
+      const Tensor lengths_gpu = lengths.defined() ? compute::convert(lengths, DType::Int64, gpu) : Tensor();
+      const RNNOutput got = rnn_forward_cudnn(o, gpu_weights, x_gpu, h_gpu, c_gpu, lengths_gpu, false, nullptr);
+      const double tolerance = dtype == DType::Float64 ? 1e-9 : 2e-4;
+      expect_close(want.output, got.output, tolerance, "output");
+      expect_close(want.h_n, got.h_n, tolerance, "h_n");
+      expect_close(want.c_n, got.c_n, tolerance, "c_n");
+
+      // A loss that weighs every output differently.
+      Generator weigh(99);
+      const Tensor w_out = randn(want.output.shape(), cpu_like, &weigh),
+                   w_h = randn(want.h_n.shape(), cpu_like, &weigh);
+      const auto loss = [&](const RNNOutput& out, Device device) {
+        Tensor total = sum(out.output * compute::convert(w_out, dtype, device)) +
+                       sum(out.h_n * compute::convert(w_h, dtype, device));
+        if (out.c_n.defined()) total = total + sum(out.c_n);
+        return total;
+      };
+      loss(want, Device::cpu()).backward();
+      loss(got, gpu).backward();
+      expect_close(x_cpu.grad(), x_gpu.grad(), tolerance, "dx");
+      expect_close(h_cpu.defined() ? h_cpu.grad() : Tensor(), h_gpu.defined() ? h_gpu.grad() : Tensor(), tolerance,
+                   "dh0");
+      expect_close(c_cpu.defined() ? c_cpu.grad() : Tensor(), c_gpu.defined() ? c_gpu.grad() : Tensor(), tolerance,
+                   "dc0");
+      for (size_t i = 0; i < cpu_weights.size(); ++i) {
+        const CellWeights &a = cpu_weights[i], &b = gpu_weights[i];
+        const auto grad_of = [](const Tensor& t) { return t.defined() ? t.grad() : Tensor(); };
+        expect_close(grad_of(a.weight_ih), grad_of(b.weight_ih), tolerance, "d weight_ih " + std::to_string(i));
+        expect_close(grad_of(a.weight_hh), grad_of(b.weight_hh), tolerance, "d weight_hh " + std::to_string(i));
+        expect_close(grad_of(a.bias_ih), grad_of(b.bias_ih), tolerance, "d bias_ih " + std::to_string(i));
+        expect_close(grad_of(a.bias_hh), grad_of(b.bias_hh), tolerance, "d bias_hh " + std::to_string(i));
+        expect_close(grad_of(a.weight_hr), grad_of(b.weight_hr), tolerance, "d weight_hr " + std::to_string(i));
+      }
+    }
+  }
+}
+
+TEST(CudaRnn, InferenceForwardRecordsNoGraph) {
+  RECUR_REQUIRE_GPU();
+  RNNOptions o;
+  o.input_size = 3;
+  o.hidden_size = 4;
+  Generator generator(1);
+  RNN rnn(o, &generator);
+  std::vector<CellWeights> weights{rnn.layer_weights(0, 0)};
+  for (CellWeights& w : weights) {
+    for (Tensor* t : {&w.weight_ih, &w.weight_hh, &w.bias_ih, &w.bias_hh})
+      *t = compute::convert(*t, DType::Float32, Device::cuda(0));
+  }
+  const Tensor x = randn({2, 2, 3}, TensorOptions{}.with_device(Device::cuda(0)), &generator);
+  const RNNOutput out = rnn_forward_cudnn(o, weights, x, Tensor(), Tensor(), Tensor(), false, nullptr);
+  EXPECT_FALSE(out.output.requires_grad());
+  EXPECT_THROW(sum(out.output).backward(), Error);
+}
+
+}  // namespace
+}  // namespace recur::nn
