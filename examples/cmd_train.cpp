@@ -44,7 +44,8 @@ class StopSignals {
   StopSignals& operator=(const StopSignals&) = delete;
 
  private:
-  struct sigaction old_int_ {}, old_term_ {};
+  struct sigaction old_int_ {
+  }, old_term_{};
 };
 
 lm::ReporterKind reporter_kind(const std::string& name) {
@@ -78,7 +79,8 @@ Command add_train_command(CLI::App& parent) {
   app->add_option("--layers", o.layers, "RNN layers")->capture_default_str();
   app->add_option("--dropout", o.dropout, "dropout between RNN layers and before the head")->capture_default_str();
   app->add_option("--proj", o.proj, "LSTM projection size (0 = none)")->capture_default_str();
-  app->add_flag("--no-bias{false}", o.bias, "RNN without biases");
+  app->add_flag_callback(
+      "--no-bias", [&o] { o.bias = false; }, "RNN without biases");
   app->add_flag("--bidirectional", o.bidirectional, "(refused: a language model reads left to right)");
   app->add_option("--input-mode", o.input_mode, "linear_input, skip_input or auto_select");
   app->add_flag("--peepholes", o.peepholes, "LSTM peephole connections");
@@ -92,11 +94,12 @@ Command add_train_command(CLI::App& parent) {
   app->add_option("--batch", o.batch, "parallel streams B")->capture_default_str();
   app->add_option("--bptt", o.bptt, "truncated back-propagation length T")->capture_default_str();
   app->add_option("--optimizer", o.optimizer, "adam, adamw, rmsprop or sgd")->capture_default_str();
-  app->add_option("--lr", o.lr, "learning rate (default: 3e-3 for adam/adamw, 2e-3 rmsprop, 1 sgd)");
+  app->add_option("--lr", o.lr, "learning rate (default: 5e-3 for adam/adamw, 2e-3 rmsprop, 1 sgd)");
   app->add_option("--weight-decay", o.weight_decay, "weight decay (default 0; 0.01 for adamw)");
   app->add_option("--momentum", o.momentum, "SGD momentum")->capture_default_str();
   app->add_option("--lr-schedule", o.lr_schedule, "constant, cosine or step")->capture_default_str();
   app->add_option("--warmup", o.warmup, "linear warm-up steps")->capture_default_str();
+  app->add_option("--decay-steps", o.decay_steps, "the schedule's length in steps (default: the run's length)");
   app->add_option("--min-lr", o.min_lr, "cosine floor, a fraction of --lr")->capture_default_str();
   app->add_option("--lr-step-size", o.lr_step_size, "step schedule period in steps (0 = thirds of the run)");
   app->add_option("--lr-gamma", o.lr_gamma, "step schedule factor")->capture_default_str();
@@ -115,6 +118,7 @@ Command add_train_command(CLI::App& parent) {
   app->add_option("--device", o.device, "cpu or cuda[:N] (cuDNN RNN)")->capture_default_str();
   app->add_option("--progress", state->progress, "auto (a bar on a terminal), bar, plain or quiet")
       ->check(CLI::IsMember({"auto", "bar", "plain", "quiet"}));
+  app->footer("--threads N (before or after the subcommand) sets the CPU threads. docs/TRAINING.md has the details.");
 
   return {app, [state, app] {
             const lm::TrainOptions& options = state->options;
@@ -127,6 +131,7 @@ Command add_train_command(CLI::App& parent) {
               given.insert(name == "no-bias" ? "bias" : name);
             }
             std::unique_ptr<lm::Reporter> reporter = lm::make_reporter(reporter_kind(state->progress));
+            StopSignals signals;  // from here on a signal stops the run cleanly
             std::unique_ptr<lm::Trainer> trainer;
             if (!state->resume.empty()) {
               trainer = lm::Trainer::resume(state->resume, options, given, *reporter);
@@ -134,7 +139,6 @@ Command add_train_command(CLI::App& parent) {
               if (options.data.empty()) throw Error("no data: give --data FILE (or --resume DIR)");
               trainer = std::make_unique<lm::Trainer>(options, *reporter);
             }
-            StopSignals signals;
             const lm::TrainResult result = trainer->run(&g_stop_requests);
             reporter->finish();
             if (result.end == lm::RunEnd::Finished) {

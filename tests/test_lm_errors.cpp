@@ -29,10 +29,10 @@ std::string error_of(const std::function<void()>& fn) {
   return "";
 }
 
-#define EXPECT_ERROR_CONTAINS(statement, text)                                            \
-  do {                                                                                   \
-    const std::string message_ = error_of([&] { statement; });                           \
-    EXPECT_NE(message_.find(text), std::string::npos) << "error: '" << message_ << "'"; \
+#define EXPECT_ERROR_CONTAINS(statement, text)                                             \
+  do {                                                                                     \
+    const std::string message_ = error_of([&] { statement; });                             \
+    EXPECT_NE(message_.find(text), std::string::npos) << "error: '" << message_ << "'";    \
     EXPECT_EQ(message_.find('\n'), std::string::npos) << "one line: '" << message_ << "'"; \
   } while (0)
 
@@ -129,7 +129,8 @@ TEST(LmErrors, CheckpointOfAnotherShapeOrVocabularyIsRefused) {
   EXPECT_EQ(load_checkpoint(small, false).model.rnn.hidden_size, 24);
   // Resuming the small run with it: refused, naming both.
   CollectingReporter reporter;
-  EXPECT_ERROR_CONTAINS((void)Trainer::resume(small, TrainOptions{}, {}, reporter), "hidden_size: 24 in the checkpoint");
+  EXPECT_ERROR_CONTAINS((void)Trainer::resume(small, TrainOptions{}, {}, reporter),
+                        "hidden_size: 24 in the checkpoint");
   // A text with symbols the vocabulary lacks cannot be evaluated.
   const Checkpoint checkpoint = load_checkpoint(large, false);
   auto model = model_from_checkpoint(checkpoint);
@@ -152,10 +153,13 @@ TEST(LmErrors, CorruptCheckpointsAreClearErrors) {
   testing::write_text(model_path, original);
   EXPECT_NO_THROW((void)load_checkpoint(run, true));
 
+  const std::string state = testing::read_text(run + "/checkpoint/state.json");
   testing::write_text(run + "/checkpoint/state.json", "{\"step\": ");
   EXPECT_ERROR_CONTAINS((void)load_checkpoint(run, true), "state.json is corrupt");
   testing::write_text(run + "/checkpoint/state.json", "{\"format\": \"recur-lm-state\", \"version\": 1}");
   EXPECT_ERROR_CONTAINS((void)load_checkpoint(run, true), "state.json is corrupt");
+  testing::write_text(run + "/checkpoint/state.json", state);
+  EXPECT_NO_THROW((void)load_checkpoint(run, true));
   fs::remove(run + "/checkpoint/optimizer.safetensors");
   EXPECT_ERROR_CONTAINS((void)Trainer::resume(run, TrainOptions{}, {}, reporter), "optimizer.safetensors");
 

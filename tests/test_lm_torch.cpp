@@ -45,8 +45,9 @@ void expect_same_loss_in_torch(const std::function<void(TrainOptions&)>& edit) {
   const TrainResult result = trainer.run();
 
   const std::string script = std::string(RECUR_TEST_FIXTURES) + "/../lm/check_torch_load.py";
-  const std::string command = fmt::format("/usr/bin/python3 {} {} {} {} {} {} 2>&1", script, options.out + "/checkpoint",
-                                          options.data, options.valid_fraction, options.eval_batch, options.eval_bptt);
+  const std::string command =
+      fmt::format("/usr/bin/python3 {} {} {} {} {} {} 2>&1", script, options.out + "/checkpoint", options.data,
+                  options.valid_fraction, options.eval_batch, options.eval_bptt);
   const std::string output = run_command(command);
   char* end = nullptr;
   const double torch_loss = std::strtod(output.c_str(), &end);

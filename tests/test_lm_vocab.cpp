@@ -25,7 +25,9 @@ TEST(LmVocab, BytesSplitAMultiByteCharacterIntoItsBytes) {
 }
 
 TEST(LmVocab, CharsAreCodePointsIncludingMultiByteOnes) {
-  const std::string text = "a\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80" "a";  // a é € 😀 a
+  const std::string text =
+      "a\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80"
+      "a";  // a é € 😀 a
   const Vocabulary vocab = Vocabulary::build(text, VocabKind::Chars);
   EXPECT_EQ(vocab.symbols(), (std::vector<uint32_t>{'a', 0xe9, 0x20ac, 0x1f600}));
   EXPECT_EQ(vocab.encode(text), (std::vector<int32_t>{0, 1, 2, 3, 0}));
@@ -34,8 +36,8 @@ TEST(LmVocab, CharsAreCodePointsIncludingMultiByteOnes) {
 }
 
 TEST(LmVocab, CharsRejectInvalidUtf8WithItsOffset) {
-  for (const std::string bad : {std::string("ab\xff"), std::string("ab\xc3"), std::string("\xc0\xaf"),  // overlong
-                                std::string("x\xed\xa0\x80")}) {                                       // surrogate
+  for (const std::string& bad : {std::string("ab\xff"), std::string("ab\xc3"), std::string("\xc0\xaf"),  // overlong
+                                 std::string("x\xed\xa0\x80")}) {                                        // surrogate
     try {
       (void)Vocabulary::build(bad, VocabKind::Chars, "data file 'x.txt'");
       FAIL() << "expected an error";

@@ -101,8 +101,8 @@ void to_json(nlohmann::json& j, const TrainProgress& p) {
 }
 
 void from_json(const nlohmann::json& j, TrainProgress& p) {
-  RECUR_CHECK(j.is_object() && j.value("format", "") == "recur-lm-state",
-              "expected a recur-lm-state object, got {}", j.dump().substr(0, 80));
+  RECUR_CHECK(j.is_object() && j.value("format", "") == "recur-lm-state", "expected a recur-lm-state object, got {}",
+              j.dump().substr(0, 80));
   RECUR_CHECK(j.value("version", 0) == kStateVersion, "state version {} is not supported (expected {})",
               j.value("version", 0), kStateVersion);
   try {
@@ -158,8 +158,8 @@ Checkpoint load_checkpoint(const std::string& path, bool training_state) {
   nn::SafetensorsFile model_file = nn::load_safetensors(model_path);
   const auto field = [&](const char* key) {
     const auto it = model_file.metadata.find(key);
-    RECUR_CHECK(it != model_file.metadata.end(), "{} is not a recur language-model checkpoint: no \"{}\" in its metadata",
-                model_path, key);
+    RECUR_CHECK(it != model_file.metadata.end(),
+                "{} is not a recur language-model checkpoint: no \"{}\" in its metadata", model_path, key);
     return it->second;
   };
   RECUR_CHECK(field("format") == kFormat, "{} is not a recur language-model checkpoint: format '{}', expected '{}'",

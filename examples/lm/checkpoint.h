@@ -16,11 +16,10 @@
 // when RUN/checkpoint is missing.
 #pragma once
 
-#include <nlohmann/json.hpp>
-
 #include <cstdint>
 #include <limits>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "examples/lm/model.h"
@@ -40,14 +39,14 @@ struct GeneratorState {
 
 // Everything besides tensors that a resumed run needs to continue exactly.
 struct TrainProgress {
-  int64_t step = 0;            // batches processed (skipped ones included)
+  int64_t step = 0;  // batches processed (skipped ones included)
   int64_t epoch = 0;
   int64_t batch_in_epoch = 0;  // the next batch of the epoch
   int64_t tokens = 0;          // tokens trained on
   double elapsed_s = 0.0;      // training time (evaluation and checkpoints excluded)
   int64_t skipped_steps = 0;   // steps with a non-finite loss or gradient, in total
   int64_t bad_in_a_row = 0;
-  bool has_carry = false;      // false at an epoch start: the next batch starts from zeros
+  bool has_carry = false;  // false at an epoch start: the next batch starts from zeros
   // The open log interval (metrics.csv's next row).
   int64_t interval_steps = 0, interval_tokens = 0, interval_norms = 0;
   double interval_loss_sum = 0.0, interval_norm_sum = 0.0, interval_seconds = 0.0;
@@ -60,12 +59,12 @@ void from_json(const nlohmann::json& j, TrainProgress& progress);
 
 // What a checkpoint holds, in memory.
 struct Checkpoint {
-  std::string dir;             // the checkpoint folder it was read from
+  std::string dir;  // the checkpoint folder it was read from
   ModelConfig model;
   Vocabulary vocab;
   nn::StateDict weights;
-  nlohmann::json config;       // config.json (training checkpoints only)
-  nn::StateDict optimizer;     // (training checkpoints only)
+  nlohmann::json config;    // config.json (training checkpoints only)
+  nn::StateDict optimizer;  // (training checkpoints only)
   nn::StateDict carry;
   TrainProgress progress;
 };

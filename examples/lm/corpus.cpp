@@ -19,8 +19,8 @@ const Words kNouns = {"king",   "queen", "lord",  "lady",   "crown", "sword", "h
                       "blood",  "love",  "grief", "honour", "death", "sun",   "moon",   "field",  "house",
                       "father", "son",   "world", "tongue", "hand",  "eye",   "friend", "enemy",  "city",
                       "people", "war",   "peace", "time",   "word",  "soul",  "grace",  "throne", "storm"};
-const Words kAdjectives = {"noble",  "gentle", "cruel", "sweet",  "dark",  "fair",   "proud",  "old",
-                           "young",  "true",   "false", "bloody", "happy", "wretched", "good", "great",
+const Words kAdjectives = {"noble",  "gentle", "cruel", "sweet",  "dark",  "fair",     "proud", "old",
+                           "young",  "true",   "false", "bloody", "happy", "wretched", "good",  "great",
                            "bitter", "silent", "brave", "poor",   "royal", "honest"};
 const Words kVerbs = {"love",  "hate",  "fear",  "know",  "see",   "call",   "leave", "keep", "find", "bear",
                       "serve", "speak", "bring", "swear", "trust", "follow", "kill",  "save", "seek", "grant"};

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <sstream>
@@ -30,9 +31,7 @@ std::vector<std::string> split_commas(const std::string& line) {
 
 }  // namespace
 
-std::string metrics_header() {
-  return "step,epoch,tokens,elapsed_s,lr,train_loss,val_loss,tokens_per_s,grad_norm";
-}
+std::string metrics_header() { return "step,epoch,tokens,elapsed_s,lr,train_loss,val_loss,tokens_per_s,grad_norm"; }
 
 std::string format_metrics_row(const MetricsRow& row) {
   return fmt::format("{},{},{},{:.3f},{:.6g},{},{},{},{}", row.step, row.epoch, row.tokens, row.elapsed_s, row.lr,
@@ -89,6 +88,16 @@ std::string loss_svg(const std::vector<MetricsRow>& rows, const std::string& tit
     if (std::isfinite(row.val_loss)) valid.points.emplace_back(tokens, row.val_loss);
   }
   LinePlot plot;
+  // Zoom on the part that matters: the first steps' losses (ln V and down) would flatten the
+  // rest of the curve, so the axis stops at 4 times the spread of the lower half above the minimum.
+  std::vector<double> losses;
+  for (const auto& [x, y] : train.points) losses.push_back(y);
+  for (const auto& [x, y] : valid.points) losses.push_back(y);
+  if (losses.size() >= 10) {
+    std::sort(losses.begin(), losses.end());
+    const double lowest = losses.front(), median = losses[losses.size() / 2];
+    plot.y_limit = lowest + 4.0 * (median - lowest) + 0.05;
+  }
   plot.title = title;
   plot.x_label = "tokens seen";
   plot.y_label = "loss (nats per char)";

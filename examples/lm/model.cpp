@@ -30,8 +30,8 @@ std::string ModelConfig::summary() const {
 }
 
 void to_json(nlohmann::json& j, const ModelConfig& c) {
-  j = nlohmann::json{{"vocab_size", c.vocab_size}, {"embedding_dim", c.embedding_dim}, {"dropout", c.dropout},
-                     {"rnn", c.rnn}};
+  j = nlohmann::json{
+      {"vocab_size", c.vocab_size}, {"embedding_dim", c.embedding_dim}, {"dropout", c.dropout}, {"rnn", c.rnn}};
 }
 
 void from_json(const nlohmann::json& j, ModelConfig& c) {
@@ -55,7 +55,8 @@ std::string config_difference(const ModelConfig& saved, const ModelConfig& reque
   for (const auto& [key, value] : a.items()) {
     if (key == "rnn") continue;
     if (!b.contains(key) || b[key] != value) {
-      return fmt::format("{}: {} in the checkpoint, {} requested", key, value.dump(), b.value(key, nlohmann::json()).dump());
+      return fmt::format("{}: {} in the checkpoint, {} requested", key, value.dump(),
+                         b.value(key, nlohmann::json()).dump());
     }
   }
   for (const auto& [key, value] : a["rnn"].items()) {
@@ -83,9 +84,8 @@ LanguageModel::LanguageModel(const ModelConfig& config, uint64_t seed) : config_
   config_.rnn.dropout_seed = derived_seed(seed, 1);
   config_.validate();
   Generator init(seed);
-  embedding = register_module(
-      "embedding", std::make_shared<nn::Embedding>(config_.vocab_size, config_.embedding_dim,
-                                                   nn::EmbeddingOptions{.generator = &init}));
+  embedding = register_module("embedding", std::make_shared<nn::Embedding>(config_.vocab_size, config_.embedding_dim,
+                                                                           nn::EmbeddingOptions{.generator = &init}));
   rnn = register_module("rnn", std::make_shared<nn::RNN>(config_.rnn, &init));
   dropout = register_module("dropout", std::make_shared<nn::Dropout>(config_.dropout, derived_seed(seed, 2)));
   head = register_module("head", std::make_shared<nn::Linear>(config_.rnn.output_hidden_size(), config_.vocab_size,

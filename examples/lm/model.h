@@ -10,10 +10,9 @@
 // (nn.Linear): "embedding.weight", "rnn.weight_ih_l0", ..., "head.weight", "head.bias".
 #pragma once
 
-#include <nlohmann/json_fwd.hpp>
-
 #include <cstdint>
 #include <memory>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <utility>
 #include <vector>

@@ -57,9 +57,9 @@ class BarReporter final : public Reporter {
 
  private:
   void draw(const ProgressInfo& info) {
-    const std::string tail = fmt::format(" {:3.0f}% | loss {:.4f} | {} tok/s | {} elapsed | ETA {}",
-                                         100.0 * info.fraction, info.loss, format_count(info.tokens_per_s),
-                                         format_duration(info.elapsed_s), format_duration(info.eta_s));
+    const std::string tail =
+        fmt::format(" {:3.0f}% | loss {:.4f} | {} tok/s | {} elapsed | ETA {}", 100.0 * info.fraction, info.loss,
+                    format_count(info.tokens_per_s), format_duration(info.elapsed_s), format_duration(info.eta_s));
     const std::string head = step_text(info) + " ";
     const int columns = terminal_columns();
     const int bar_width = std::clamp(columns - static_cast<int>(head.size() + tail.size()) - 3, 0, 30);
@@ -90,7 +90,13 @@ class PlainReporter final : public Reporter {
  public:
   explicit PlainReporter(std::FILE* out) : out_(out) {}
   void step(const ProgressInfo&) override {}
+  // A line at most every few seconds (and at the last step), however often rows are written.
   void log(const ProgressInfo& info) override {
+    const auto now = std::chrono::steady_clock::now();
+    const bool last = info.total_steps > 0 && info.step >= info.total_steps;
+    if (printed_ && now - last_print_ < std::chrono::seconds(5) && !last) return;
+    printed_ = true;
+    last_print_ = now;
     fmt::print(out_, "{} epoch {} loss {:.4f} lr {:.3g} {} tok/s elapsed {} eta {}\n", step_text(info), info.epoch,
                info.loss, info.lr, format_count(info.tokens_per_s), format_duration(info.elapsed_s),
                format_duration(info.eta_s));
@@ -103,6 +109,8 @@ class PlainReporter final : public Reporter {
 
  private:
   std::FILE* out_;
+  bool printed_ = false;
+  std::chrono::steady_clock::time_point last_print_{};
 };
 
 class QuietReporter final : public Reporter {

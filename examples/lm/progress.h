@@ -12,14 +12,14 @@ namespace recur::lm {
 
 struct ProgressInfo {
   int64_t step = 0;
-  int64_t total_steps = 0;   // 0: bounded by time only
+  int64_t total_steps = 0;  // 0: bounded by time only
   int64_t epoch = 0;
-  double loss = 0.0;         // the mean training loss of the recent steps
+  double loss = 0.0;  // the mean training loss of the recent steps
   double lr = 0.0;
   double tokens_per_s = 0.0;
-  double elapsed_s = 0.0;    // training time
-  double fraction = 0.0;     // of the run done, in [0, 1]
-  double eta_s = -1.0;       // < 0: unknown
+  double elapsed_s = 0.0;  // training time
+  double fraction = 0.0;   // of the run done, in [0, 1]
+  double eta_s = -1.0;     // < 0: unknown
 };
 
 class Reporter {

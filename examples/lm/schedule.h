@@ -2,7 +2,8 @@
 //
 // progress p in [0, 1] is the fraction of the run done: step / --steps, or the training time
 // over the --minutes budget (the larger of the two when both are given), so that a time-bounded
-// run decays its learning rate over the time it actually has.
+// run decays its learning rate over the time it actually has; or step / --decay-steps when that
+// is given (a run stopped early by --steps and resumed then follows the same schedule).
 //
 //   constant  lr = base
 //   cosine    lr = base * (m + (1 - m) * (1 + cos(pi * p)) / 2),   m = --min-lr (a fraction)

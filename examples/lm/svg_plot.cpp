@@ -42,8 +42,8 @@ std::string tick_label(double value, double step) {
     return text;
   };
   auto decimals_for = [](double s) { return std::max(0, static_cast<int>(std::ceil(-std::log10(s) - 1e-9))); };
-  if (magnitude >= 1e6) return trimmed(value / 1e6, decimals_for(magnitude / 1e6)) + "M";
-  if (magnitude >= 1e3) return trimmed(value / 1e3, decimals_for(magnitude / 1e3)) + "k";
+  if (magnitude >= 1e5) return trimmed(value / 1e6, decimals_for(magnitude / 1e6)) + "M";
+  if (magnitude >= 1e2) return trimmed(value / 1e3, decimals_for(magnitude / 1e3)) + "k";
   return trimmed(value, decimals_for(magnitude));
 }
 
@@ -77,6 +77,7 @@ std::string render_svg(const LinePlot& plot) {
     }
   }
   if (!std::isfinite(x_low)) x_low = 0, x_high = 1, y_low = 0, y_high = 1;
+  if (std::isfinite(plot.y_limit) && plot.y_limit > y_low) y_high = std::min(y_high, plot.y_limit);
   const std::vector<double> x_ticks = nice_ticks(x_low, x_high), y_ticks = nice_ticks(y_low, y_high);
   const double x_min = x_ticks.front(), x_max = x_ticks.back(), y_min = y_ticks.front(), y_max = y_ticks.back();
   const auto px = [&](double x) { return left + (x - x_min) / (x_max - x_min) * area_w; };
@@ -94,7 +95,8 @@ std::string render_svg(const LinePlot& plot) {
   // Grid, ticks and tick labels.
   svg += "<g stroke=\"#e0e0e0\" stroke-width=\"1\">\n";
   for (const double x : x_ticks) {
-    svg += fmt::format("<line x1=\"{0:.1f}\" y1=\"{1:.1f}\" x2=\"{0:.1f}\" y2=\"{2:.1f}\"/>\n", px(x), top, top + area_h);
+    svg +=
+        fmt::format("<line x1=\"{0:.1f}\" y1=\"{1:.1f}\" x2=\"{0:.1f}\" y2=\"{2:.1f}\"/>\n", px(x), top, top + area_h);
   }
   for (const double y : y_ticks) {
     svg += fmt::format("<line x1=\"{0:.1f}\" y1=\"{1:.1f}\" x2=\"{2:.1f}\" y2=\"{1:.1f}\"/>\n", left, py(y),
@@ -112,17 +114,23 @@ std::string render_svg(const LinePlot& plot) {
                        xml_escape(tick_label(y, y_step)));
   }
   svg += "</g>\n";
-  svg += fmt::format("<rect x=\"{:.1f}\" y=\"{:.1f}\" width=\"{:.1f}\" height=\"{:.1f}\" fill=\"none\" "
-                     "stroke=\"#333333\"/>\n",
-                     left, top, area_w, area_h);
+  svg += fmt::format(
+      "<rect x=\"{:.1f}\" y=\"{:.1f}\" width=\"{:.1f}\" height=\"{:.1f}\" fill=\"none\" "
+      "stroke=\"#333333\"/>\n",
+      left, top, area_w, area_h);
   // Axis labels.
   svg += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"middle\">{}</text>\n", left + area_w / 2,
                      height - 20, xml_escape(plot.x_label));
-  svg += fmt::format("<text x=\"20\" y=\"{0:.1f}\" text-anchor=\"middle\" transform=\"rotate(-90 20 {0:.1f})\">{1}"
-                     "</text>\n",
-                     top + area_h / 2, xml_escape(plot.y_label));
+  svg += fmt::format(
+      "<text x=\"20\" y=\"{0:.1f}\" text-anchor=\"middle\" transform=\"rotate(-90 20 {0:.1f})\">{1}"
+      "</text>\n",
+      top + area_h / 2, xml_escape(plot.y_label));
 
-  // The series.
+  // The series, clipped to the plotting area.
+  svg += fmt::format(
+      "<clipPath id=\"area\"><rect x=\"{:.1f}\" y=\"{:.1f}\" width=\"{:.1f}\" height=\"{:.1f}\"/>"
+      "</clipPath>\n<g clip-path=\"url(#area)\">\n",
+      left, top, area_w, area_h);
   for (const PlotSeries& series : plot.series) {
     std::string points;
     std::string dots;
@@ -139,16 +147,17 @@ std::string render_svg(const LinePlot& plot) {
                        xml_escape(series.color), points);
     svg += dots;
   }
+  svg += "</g>\n";
 
   // The legend, top right inside the plotting area.
   double legend_y = top + 18;
   for (const PlotSeries& series : plot.series) {
     const double legend_x = left + area_w - 170;
-    svg += fmt::format("<line x1=\"{:.1f}\" y1=\"{:.1f}\" x2=\"{:.1f}\" y2=\"{:.1f}\" stroke=\"{}\" "
-                       "stroke-width=\"3\"/>\n",
-                       legend_x, legend_y - 4, legend_x + 24, legend_y - 4, xml_escape(series.color));
-    svg += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\">{}</text>\n", legend_x + 30, legend_y,
-                       xml_escape(series.name));
+    svg += fmt::format(
+        "<line x1=\"{:.1f}\" y1=\"{:.1f}\" x2=\"{:.1f}\" y2=\"{:.1f}\" stroke=\"{}\" "
+        "stroke-width=\"3\"/>\n",
+        legend_x, legend_y - 4, legend_x + 24, legend_y - 4, xml_escape(series.color));
+    svg += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\">{}</text>\n", legend_x + 30, legend_y, xml_escape(series.name));
     legend_y += 20;
   }
   svg += "</svg>\n";

@@ -3,6 +3,7 @@
 // plotting tool; the output is a standalone SVG 1.1 document.
 #pragma once
 
+#include <limits>
 #include <string>
 #include <utility>
 #include <vector>
@@ -10,10 +11,10 @@
 namespace recur::lm {
 
 struct PlotSeries {
-  std::string name;                                // the legend entry
-  std::string color;                               // any SVG color: "#1f77b4"
-  std::vector<std::pair<double, double>> points;   // (x, y); non-finite points are skipped
-  bool markers = false;                            // draw a dot at every point
+  std::string name;                               // the legend entry
+  std::string color;                              // any SVG color: "#1f77b4"
+  std::vector<std::pair<double, double>> points;  // (x, y); non-finite points are skipped
+  bool markers = false;                           // draw a dot at every point
 };
 
 struct LinePlot {
@@ -22,6 +23,9 @@ struct LinePlot {
   std::string y_label;
   std::vector<PlotSeries> series;
   int width = 800, height = 500;
+  // The y axis stops at this value when the points go higher (the lines are clipped there);
+  // NaN: no limit. A loss curve uses it to zoom past the first steps' high losses.
+  double y_limit = std::numeric_limits<double>::quiet_NaN();
 };
 
 // Tick positions covering [low, high] with about `target` intervals of 1, 2 or 5 times a power

@@ -41,6 +41,7 @@ template <typename Options, typename Fn> void visit_options(Options& o, Fn&& fn)
   fn("momentum", o.momentum);
   fn("lr-schedule", o.lr_schedule);
   fn("warmup", o.warmup);
+  fn("decay-steps", o.decay_steps);
   fn("min-lr", o.min_lr);
   fn("lr-step-size", o.lr_step_size);
   fn("lr-gamma", o.lr_gamma);
@@ -87,7 +88,8 @@ void TrainOptions::validate() const {
               momentum);
   RECUR_CHECK(one_of(lr_schedule, {"constant", "cosine", "step"}),
               "unknown --lr-schedule '{}' (expected constant, cosine or step)", lr_schedule);
-  RECUR_CHECK(warmup >= 0, "--warmup must be >= 0, got {}", warmup);
+  RECUR_CHECK(warmup >= 0 && decay_steps >= 0, "--warmup and --decay-steps must be >= 0, got {} and {}", warmup,
+              decay_steps);
   RECUR_CHECK(min_lr >= 0.0 && min_lr <= 1.0, "--min-lr is a fraction of --lr in [0, 1], got {}", min_lr);
   RECUR_CHECK(lr_step_size >= 0, "--lr-step-size must be >= 0, got {}", lr_step_size);
   RECUR_CHECK(lr_gamma > 0.0 && lr_gamma <= 1.0, "--lr-gamma must be in (0, 1], got {}", lr_gamma);
@@ -98,8 +100,8 @@ void TrainOptions::validate() const {
   RECUR_CHECK(eval_every >= 0 && checkpoint_every >= 0 && log_every >= 0,
               "--eval-every, --checkpoint-every and --log-every must be >= 0, got {}, {} and {}", eval_every,
               checkpoint_every, log_every);
-  RECUR_CHECK(eval_batch >= 1 && eval_bptt >= 1, "--eval-batch and --eval-bptt must be >= 1, got {} and {}",
-              eval_batch, eval_bptt);
+  RECUR_CHECK(eval_batch >= 1 && eval_bptt >= 1, "--eval-batch and --eval-bptt must be >= 1, got {} and {}", eval_batch,
+              eval_bptt);
   RECUR_CHECK(max_bad_steps >= 1, "--max-bad-steps must be >= 1, got {}", max_bad_steps);
   (void)Device::parse(device);
   (void)model_config(1);  // the RNN's own checks (proj < hidden, LSTM-only options, ...)
@@ -134,7 +136,7 @@ double TrainOptions::effective_lr() const {
   if (lr > 0.0) return lr;
   if (optimizer == "sgd") return 1.0;
   if (optimizer == "rmsprop") return 2e-3;
-  return 3e-3;  // adam, adamw
+  return 5e-3;  // adam, adamw
 }
 
 double TrainOptions::effective_weight_decay() const {
@@ -165,9 +167,9 @@ void from_json(const nlohmann::json& j, TrainOptions& options) {
 }
 
 const std::set<std::string>& resumable_option_names() {
-  static const std::set<std::string> names = {"steps",      "minutes",   "eval-every",    "checkpoint-every",
-                                              "log-every",  "eval-batch", "eval-bptt",    "max-bad-steps",
-                                              "device",     "out",        "data"};
+  static const std::set<std::string> names = {"steps",     "minutes",    "eval-every", "checkpoint-every",
+                                              "log-every", "eval-batch", "eval-bptt",  "max-bad-steps",
+                                              "device",    "out",        "data"};
   return names;
 }
 

@@ -1,11 +1,11 @@
-// Every option of `recur train`, with the defaults of the recipe, and their JSON form. The JSON
-// keys are the command-line names without the dashes ("hidden", "lr-schedule"), so that a
-// resumed run can say which option differs from the checkpoint in the user's own words.
+// Every option of `recur train`, with the defaults of the recipe (docs/TRAINING.md), and their
+// JSON form. The JSON keys are the command-line names without the dashes ("hidden",
+// "lr-schedule"), so that a resumed run can say which option differs from the checkpoint in the
+// user's own words.
 #pragma once
 
-#include <nlohmann/json_fwd.hpp>
-
 #include <cstdint>
+#include <nlohmann/json_fwd.hpp>
 #include <set>
 #include <string>
 
@@ -16,54 +16,55 @@ namespace recur::lm {
 
 struct TrainOptions {
   // ---- data ------------------------------------------------------------------------------
-  std::string data;                  // --data FILE
-  std::string vocab = "chars";       // --vocab bytes|chars
-  double valid_fraction = 0.1;       // --valid-fraction: the end of the file
+  std::string data;             // --data FILE
+  std::string vocab = "chars";  // --vocab bytes|chars
+  double valid_fraction = 0.1;  // --valid-fraction: the end of the file
 
   // ---- model -----------------------------------------------------------------------------
-  std::string mode = "lstm";         // --mode lstm|gru|rnn_tanh|rnn_relu
-  int64_t embedding = 64;            // --embedding
-  int64_t hidden = 512;              // --hidden
-  int64_t layers = 1;                // --layers
-  double dropout = 0.1;              // --dropout: between RNN layers and before the head
-  int64_t proj = 0;                  // --proj (LSTM projection size, 0 = none)
-  bool bias = true;                  // --no-bias
-  bool bidirectional = false;        // --bidirectional: refused
+  std::string mode = "lstm";   // --mode lstm|gru|rnn_tanh|rnn_relu
+  int64_t embedding = 64;      // --embedding
+  int64_t hidden = 256;        // --hidden
+  int64_t layers = 2;          // --layers
+  double dropout = 0.0;        // --dropout: between RNN layers and before the head
+  int64_t proj = 0;            // --proj (LSTM projection size, 0 = none)
+  bool bias = true;            // --no-bias
+  bool bidirectional = false;  // --bidirectional: refused
   std::string input_mode = "linear_input";
   bool peepholes = false;
   double cell_clip = 0.0, proj_clip = 0.0, forget_bias = 0.0;
   std::string lstm_activation = "tanh";
   std::string gru_variant = "linear_before_reset";
-  std::string impl = "auto";         // --impl auto|cells|fused (the CPU RNN implementation)
+  std::string impl = "auto";  // --impl auto|cells|fused (the CPU RNN implementation)
 
   // ---- batching --------------------------------------------------------------------------
-  int64_t batch = 32;                // --batch: parallel streams B
-  int64_t bptt = 64;                 // --bptt: truncated back-propagation length T
+  int64_t batch = 32;  // --batch: parallel streams B
+  int64_t bptt = 64;   // --bptt: truncated back-propagation length T
 
   // ---- optimisation ----------------------------------------------------------------------
-  std::string optimizer = "adam";    // --optimizer adam|adamw|rmsprop|sgd
-  double lr = 0.0;                   // --lr; 0 = the optimizer's recipe default
-  double weight_decay = -1.0;        // --weight-decay; < 0 = the optimizer's default
-  double momentum = 0.9;             // --momentum (sgd, rmsprop)
+  std::string optimizer = "adam";      // --optimizer adam|adamw|rmsprop|sgd
+  double lr = 0.0;                     // --lr; 0 = the optimizer's recipe default
+  double weight_decay = -1.0;          // --weight-decay; < 0 = the optimizer's default
+  double momentum = 0.9;               // --momentum (sgd)
   std::string lr_schedule = "cosine";  // --lr-schedule constant|cosine|step
-  int64_t warmup = 0;                // --warmup steps (linear from 0)
-  double min_lr = 0.05;              // --min-lr: cosine floor, as a fraction of --lr
-  int64_t lr_step_size = 0;          // --lr-step-size: step schedule period (0 = a third of the run)
-  double lr_gamma = 0.3;             // --lr-gamma: step schedule factor
-  double clip = 5.0;                 // --clip: global gradient norm (0 = none)
+  int64_t warmup = 0;                  // --warmup steps (linear from 0)
+  int64_t decay_steps = 0;             // --decay-steps: the schedule's length (0 = --steps or --minutes)
+  double min_lr = 0.0;                 // --min-lr: cosine floor, as a fraction of --lr
+  int64_t lr_step_size = 0;            // --lr-step-size: step schedule period (0 = a third of the run)
+  double lr_gamma = 0.3;               // --lr-gamma: step schedule factor
+  double clip = 5.0;                   // --clip: global gradient norm (0 = none)
 
   // ---- length, evaluation, checkpoints ---------------------------------------------------
-  int64_t steps = 0;                 // --steps (0 = no step limit)
-  double minutes = 0.0;              // --minutes: training-time budget (0 = none)
-  int64_t eval_every = 0;            // --eval-every steps (0 = a few times per run)
-  int64_t checkpoint_every = 0;      // --checkpoint-every steps (0 = at the end and on a signal)
-  int64_t log_every = 0;             // --log-every steps (0 = automatic)
-  int64_t eval_batch = 32;           // --eval-batch: streams of the validation pass
-  int64_t eval_bptt = 256;           // --eval-bptt
-  int64_t max_bad_steps = 5;         // --max-bad-steps: non-finite steps in a row before stopping
-  uint64_t seed = 1;                 // --seed
-  std::string device = "cpu";        // --device cpu|cuda[:N]
-  std::string out;                   // --out DIR (default runs/<timestamp>)
+  int64_t steps = 0;             // --steps (0 = no step limit)
+  double minutes = 0.0;          // --minutes: training-time budget (0 = none)
+  int64_t eval_every = 0;        // --eval-every steps (0 = a few times per run)
+  int64_t checkpoint_every = 0;  // --checkpoint-every steps (0 = at the end and on a signal)
+  int64_t log_every = 0;         // --log-every steps (0 = automatic)
+  int64_t eval_batch = 32;       // --eval-batch: streams of the validation pass
+  int64_t eval_bptt = 256;       // --eval-bptt
+  int64_t max_bad_steps = 5;     // --max-bad-steps: non-finite steps in a row before stopping
+  uint64_t seed = 1;             // --seed
+  std::string device = "cpu";    // --device cpu|cuda[:N]
+  std::string out;               // --out DIR (default runs/<timestamp>)
 
   // Checks every option (recur::Error naming it and the value). Fills no defaults.
   void validate() const;

@@ -26,8 +26,8 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-constexpr int kAutoEvals = 5;     // evaluations per run when --eval-every is 0
-constexpr int kAutoRows = 200;    // metrics rows per run when --log-every is 0
+constexpr int kAutoEvals = 5;   // evaluations per run when --eval-every is 0
+constexpr int kAutoRows = 200;  // metrics rows per run when --log-every is 0
 
 Device checked_device(const std::string& name) {
   const Device device = Device::parse(name);
@@ -43,7 +43,8 @@ Device checked_device(const std::string& name) {
 
 std::unique_ptr<optim::Optimizer> make_optimizer(const TrainOptions& o, const std::vector<Tensor>& params) {
   const double lr = o.effective_lr(), decay = o.effective_weight_decay();
-  if (o.optimizer == "adam") return std::make_unique<optim::Adam>(params, optim::AdamOptions{.lr = lr, .weight_decay = decay});
+  if (o.optimizer == "adam")
+    return std::make_unique<optim::Adam>(params, optim::AdamOptions{.lr = lr, .weight_decay = decay});
   if (o.optimizer == "adamw") {
     return std::make_unique<optim::AdamW>(params, optim::AdamWOptions{.lr = lr, .weight_decay = decay});
   }
@@ -109,7 +110,8 @@ std::unique_ptr<Trainer> Trainer::resume(const std::string& run_dir, const Train
     RECUR_FAIL("{}/config.json: {}", checkpoint.dir, e.what());
   }
   if (given.count("out") > 0) {
-    RECUR_CHECK(fs::equivalent(requested.out, run_dir),
+    std::error_code ignored;
+    RECUR_CHECK(fs::equivalent(requested.out, run_dir, ignored),
                 "--out {} cannot be combined with --resume {}: a resumed run continues in its own folder",
                 requested.out, run_dir);
   }
@@ -119,12 +121,7 @@ std::unique_ptr<Trainer> Trainer::resume(const std::string& run_dir, const Train
   t.options_.validate();
   t.device_ = checked_device(t.options_.device);
 
-  t.load_data(&checkpoint.vocab);
-  const std::string saved_fingerprint = checkpoint.config["data"].value("fingerprint", "");
-  RECUR_CHECK(t.data_fingerprint_ == saved_fingerprint,
-              "data file '{}' is not the one this run was trained on (fingerprint {}, the checkpoint's {}): pass the "
-              "original file with --data",
-              t.options_.data, t.data_fingerprint_, saved_fingerprint);
+  t.load_data(&checkpoint.vocab, checkpoint.config["data"].value("fingerprint", ""));
 
   t.build_model_and_optimizer();
   const std::string difference = config_difference(checkpoint.model, t.model_->config());
@@ -169,9 +166,13 @@ std::unique_ptr<Trainer> Trainer::resume(const std::string& run_dir, const Train
   return trainer;
 }
 
-void Trainer::load_data(const Vocabulary* expected) {
+void Trainer::load_data(const Vocabulary* expected, const std::string& expected_fingerprint) {
   const std::string text = read_text_file(options_.data);
   data_fingerprint_ = fingerprint(text);
+  RECUR_CHECK(expected == nullptr || data_fingerprint_ == expected_fingerprint,
+              "data file '{}' is not the one this run was trained on (fingerprint {}, the checkpoint's {}): pass the "
+              "original file with --data",
+              options_.data, data_fingerprint_, expected_fingerprint);
   data_bytes_ = static_cast<int64_t>(text.size());
   const std::string what = fmt::format("data file '{}'", options_.data);
   vocab_ = expected != nullptr ? *expected : Vocabulary::build(text, options_.vocab_kind(), what);
@@ -180,9 +181,9 @@ void Trainer::load_data(const Vocabulary* expected) {
       split_.train, options_.batch, options_.bptt,
       fmt::format("the training part of '{}' ({:.0f}%)", options_.data, 100 * (1 - options_.valid_fraction)));
   // Checks now that the validation part can be evaluated.
-  (void)EvalChunks(split_.valid, options_.eval_batch, options_.eval_bptt,
-                   fmt::format("the validation part of '{}' (the last {:.0f}%)", options_.data,
-                               100 * options_.valid_fraction));
+  (void)EvalChunks(
+      split_.valid, options_.eval_batch, options_.eval_bptt,
+      fmt::format("the validation part of '{}' (the last {:.0f}%)", options_.data, 100 * options_.valid_fraction));
 }
 
 void Trainer::build_model_and_optimizer() {
@@ -191,25 +192,24 @@ void Trainer::build_model_and_optimizer() {
   if (!device_.is_cpu()) model_->to(device_);
   parameters_ = model_->parameters();
   optimizer_ = make_optimizer(options_, parameters_);
-  schedule_ = LrSchedule{options_.lr_schedule, options_.effective_lr(), options_.min_lr, options_.warmup,
-                         options_.lr_step_size, options_.lr_gamma};
+  schedule_ = LrSchedule{options_.lr_schedule, options_.effective_lr(), options_.min_lr,
+                         options_.warmup,      options_.lr_step_size,   options_.lr_gamma};
 }
 
 nlohmann::json Trainer::config_json() const {
-  return nlohmann::json{
-      {"recur_version", RECUR_VERSION},
-      {"threads", get_num_threads()},
-      {"data",
-       {{"path", options_.data},
-        {"bytes", data_bytes_},
-        {"fingerprint", data_fingerprint_},
-        {"train_tokens", split_.train.size()},
-        {"valid_tokens", split_.valid.size()},
-        {"batches_per_epoch", batcher_->batches_per_epoch()}}},
-      {"vocab", vocab_.to_json()},
-      {"model", model_->config()},
-      {"parameters", model_->num_parameters()},
-      {"train", options_}};
+  return nlohmann::json{{"recur_version", RECUR_VERSION},
+                        {"threads", get_num_threads()},
+                        {"data",
+                         {{"path", options_.data},
+                          {"bytes", data_bytes_},
+                          {"fingerprint", data_fingerprint_},
+                          {"train_tokens", split_.train.size()},
+                          {"valid_tokens", split_.valid.size()},
+                          {"batches_per_epoch", batcher_->batches_per_epoch()}}},
+                        {"vocab", vocab_.to_json()},
+                        {"model", model_->config()},
+                        {"parameters", model_->num_parameters()},
+                        {"train", options_}};
 }
 
 double Trainer::fraction_done() const {
@@ -217,6 +217,13 @@ double Trainer::fraction_done() const {
   if (options_.steps > 0) fraction = static_cast<double>(progress_.step) / static_cast<double>(options_.steps);
   if (options_.minutes > 0) fraction = std::max(fraction, progress_.elapsed_s / (options_.minutes * 60.0));
   return std::min(fraction, 1.0);
+}
+
+double Trainer::schedule_progress() const {
+  if (options_.decay_steps > 0) {
+    return std::min(1.0, static_cast<double>(progress_.step) / static_cast<double>(options_.decay_steps));
+  }
+  return fraction_done();
 }
 
 bool Trainer::row_due(double previous_fraction) const {
@@ -232,13 +239,14 @@ bool Trainer::eval_due(double previous_fraction) const {
 }
 
 TrainResult Trainer::run(const std::atomic<int>* stop) {
-  reporter_.message(fmt::format("recur train: {} ({} parameters) on '{}': {} training and {} validation tokens, "
-                                "vocabulary {} {}, {} batches of {}x{} per epoch, {} threads; run folder {}",
-                                model_->config().summary(), model_->num_parameters(), options_.data,
-                                split_.train.size(), split_.valid.size(), vocab_.size(), options_.vocab,
-                                batcher_->batches_per_epoch(), options_.batch, options_.bptt, get_num_threads(),
-                                run_dir_));
-  if (progress_.step > 0) reporter_.message(fmt::format("resuming at step {} (epoch {})", progress_.step, progress_.epoch));
+  reporter_.message(
+      fmt::format("recur train: {} ({} parameters) on '{}': {} training and {} validation tokens, "
+                  "vocabulary {} {}, {} batches of {}x{} per epoch, {} threads; run folder {}",
+                  model_->config().summary(), model_->num_parameters(), options_.data, split_.train.size(),
+                  split_.valid.size(), vocab_.size(), options_.vocab, batcher_->batches_per_epoch(), options_.batch,
+                  options_.bptt, get_num_threads(), run_dir_));
+  if (progress_.step > 0)
+    reporter_.message(fmt::format("resuming at step {} (epoch {})", progress_.step, progress_.epoch));
   TrainResult result;
   result.run_dir = run_dir_;
   const auto done = [&] {
@@ -251,13 +259,13 @@ TrainResult Trainer::run(const std::atomic<int>* stop) {
     if (progress_.bad_in_a_row >= options_.max_bad_steps) {
       write_logs();
       reporter_.finish();
-      RECUR_FAIL("training stopped at step {}: {} steps in a row had a non-finite loss or gradient; {} (try a lower "
-                 "--lr or a --clip)",
-                 progress_.step, progress_.bad_in_a_row,
-                 last_checkpoint_step_ >= 0
-                     ? fmt::format("the last checkpoint, of step {}, in {}/checkpoint is intact", last_checkpoint_step_,
-                                   run_dir_)
-                     : std::string("no checkpoint was written"));
+      RECUR_FAIL(
+          "training stopped at step {}: {} steps in a row had a non-finite loss or gradient; {} (try a lower "
+          "--lr or a --clip)",
+          progress_.step, progress_.bad_in_a_row,
+          last_checkpoint_step_ >= 0 ? fmt::format("the last checkpoint, of step {}, in {}/checkpoint is intact",
+                                                   last_checkpoint_step_, run_dir_)
+                                     : std::string("no checkpoint was written"));
     }
     if (done()) break;  // the final evaluation, row and checkpoint follow the loop
     if (eval_due(previous_fraction)) {
@@ -273,9 +281,10 @@ TrainResult Trainer::run(const std::atomic<int>* stop) {
     if (stop != nullptr && stop->load() > 0) {
       save();
       reporter_.finish();
-      reporter_.message(fmt::format("interrupted at step {}: checkpoint written to {}/checkpoint; continue with "
-                                    "`recur train --resume {}`",
-                                    progress_.step, run_dir_, run_dir_));
+      reporter_.message(
+          fmt::format("interrupted at step {}: checkpoint written to {}/checkpoint; continue with "
+                      "`recur train --resume {}`",
+                      progress_.step, run_dir_, run_dir_));
       result.end = RunEnd::Interrupted;
       result.step = progress_.step, result.tokens = progress_.tokens;
       result.elapsed_s = progress_.elapsed_s, result.skipped_steps = progress_.skipped_steps;
@@ -293,10 +302,10 @@ TrainResult Trainer::run(const std::atomic<int>* stop) {
   }
   save();
   reporter_.finish();
-  reporter_.message(fmt::format("step {}: validation loss {:.4f} nats/char ({:.4f} bits/char) over {} chars, "
-                                "evaluated in {:.1f} s",
-                                progress_.step, validation.loss, validation.bits(), validation.tokens,
-                                validation.seconds));
+  reporter_.message(
+      fmt::format("step {}: validation loss {:.4f} nats/char ({:.4f} bits/char) over {} chars, "
+                  "evaluated in {:.1f} s",
+                  progress_.step, validation.loss, validation.bits(), validation.tokens, validation.seconds));
   if (progress_.skipped_steps > 0) {
     reporter_.message(fmt::format("{} step{} skipped for a non-finite loss or gradient", progress_.skipped_steps,
                                   progress_.skipped_steps == 1 ? " was" : "s were"));
@@ -315,13 +324,12 @@ void Trainer::train_step() {
     progress_.batch_in_epoch = 0;
     progress_.has_carry = false;
   }
-  lr_ = schedule_.at(progress_.step, fraction_done());
+  lr_ = schedule_.at(progress_.step, schedule_progress());
   optimizer_->set_lr(lr_);
 
   const Batch batch = batcher_->batch(progress_.batch_in_epoch);
   model_->train();
-  auto [logits, state] =
-      model_->forward(batch.input.to(device_), progress_.has_carry ? carry_ : nn::RNNState{});
+  auto [logits, state] = model_->forward(batch.input.to(device_), progress_.has_carry ? carry_ : nn::RNNState{});
   const Tensor loss = nn::cross_entropy(logits, batch.target.to(device_));
   const double loss_value = loss.item();
   double norm = kNaN;
@@ -372,9 +380,8 @@ ProgressInfo Trainer::progress_info() const {
   info.loss = finite > 0 ? progress_.interval_loss_sum / static_cast<double>(finite)
                          : (rows_.empty() ? kNaN : rows_.back().train_loss);
   info.lr = lr_;
-  info.tokens_per_s = recent_step_seconds_ > 0
-                          ? static_cast<double>(options_.batch * options_.bptt) / recent_step_seconds_
-                          : 0.0;
+  info.tokens_per_s =
+      recent_step_seconds_ > 0 ? static_cast<double>(options_.batch * options_.bptt) / recent_step_seconds_ : 0.0;
   info.elapsed_s = progress_.elapsed_s;
   info.fraction = fraction_done();
   double eta = -1.0;
@@ -416,8 +423,8 @@ void Trainer::evaluate_now() {
       evaluate(*model_, split_.valid, options_.eval_batch, options_.eval_bptt, device_, "the validation text");
   progress_.last_val_loss = result.loss;
   close_row(result.loss);
-  reporter_.message(fmt::format("step {}: validation loss {:.4f} nats/char ({:.4f} bits/char), {:.1f} s", progress_.step,
-                                result.loss, result.bits(), result.seconds));
+  reporter_.message(fmt::format("step {}: validation loss {:.4f} nats/char ({:.4f} bits/char), {:.1f} s",
+                                progress_.step, result.loss, result.bits(), result.seconds));
   write_logs();
 }
 
@@ -433,7 +440,8 @@ void Trainer::save() {
 
 void Trainer::write_logs() {
   nn::write_file_atomically(run_dir_ + "/metrics.csv", metrics_csv(rows_));
-  const std::string title = fmt::format("{} on {}", model_->config().summary(), fs::path(options_.data).filename().string());
+  const std::string title =
+      fmt::format("{} on {}", model_->config().summary(), fs::path(options_.data).filename().string());
   nn::write_file_atomically(run_dir_ + "/loss.svg", loss_svg(rows_, title));
 }
 

@@ -20,11 +20,10 @@
 #include <functional>
 #include <limits>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "core/device.h"
 #include "examples/lm/checkpoint.h"
@@ -86,12 +85,14 @@ class Trainer {
   struct ResumeTag {};
   Trainer(ResumeTag, Reporter& reporter, TrainHooks hooks);
 
-  // Reads the data file, builds the vocabulary (or checks it against `expected`) and the split.
-  void load_data(const Vocabulary* expected);
+  // Reads the data file, builds the vocabulary and the split. On resumption, `expected` is the
+  // checkpoint's vocabulary and `expected_fingerprint` its data's.
+  void load_data(const Vocabulary* expected, const std::string& expected_fingerprint = "");
   void build_model_and_optimizer();
   nlohmann::json config_json() const;
 
   double fraction_done() const;
+  double schedule_progress() const;  // --decay-steps, or fraction_done()
   void train_step();
   void evaluate_now();
   void close_row(double val_loss);

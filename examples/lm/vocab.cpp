@@ -24,10 +24,14 @@ Utf8Symbol decode_utf8(std::string_view text, size_t pos) {
   if (lead < 0x80) return {lead, 1};
   int length = 0;
   uint32_t code = 0, min_code = 0;
-  if ((lead & 0xE0) == 0xC0) length = 2, code = lead & 0x1F, min_code = 0x80;
-  else if ((lead & 0xF0) == 0xE0) length = 3, code = lead & 0x0F, min_code = 0x800;
-  else if ((lead & 0xF8) == 0xF0) length = 4, code = lead & 0x07, min_code = 0x10000;
-  else return {};  // a continuation byte or 0xF8..0xFF
+  if ((lead & 0xE0) == 0xC0)
+    length = 2, code = lead & 0x1F, min_code = 0x80;
+  else if ((lead & 0xF0) == 0xE0)
+    length = 3, code = lead & 0x0F, min_code = 0x800;
+  else if ((lead & 0xF8) == 0xF0)
+    length = 4, code = lead & 0x07, min_code = 0x10000;
+  else
+    return {};  // a continuation byte or 0xF8..0xFF
   if (pos + static_cast<size_t>(length) > text.size()) return {};
   for (int i = 1; i < length; ++i) {
     const uint8_t next = byte(pos + static_cast<size_t>(i));
@@ -94,8 +98,10 @@ template <typename Fn> void for_each_symbol(std::string_view text, VocabKind kin
 Vocabulary::Vocabulary(VocabKind kind, std::vector<uint32_t> symbols)
     : kind_(kind), symbols_(std::move(symbols)), low_ids_(256, -1) {
   for (size_t id = 0; id < symbols_.size(); ++id) {
-    if (symbols_[id] < 256) low_ids_[symbols_[id]] = static_cast<int32_t>(id);
-    else other_[symbols_[id]] = static_cast<int32_t>(id);
+    if (symbols_[id] < 256)
+      low_ids_[symbols_[id]] = static_cast<int32_t>(id);
+    else
+      other_[symbols_[id]] = static_cast<int32_t>(id);
   }
 }
 
@@ -104,8 +110,10 @@ Vocabulary Vocabulary::build(std::string_view text, VocabKind kind, std::string_
   std::array<bool, 256> seen_low{};
   std::vector<uint32_t> others;
   for_each_symbol(text, kind, what, [&](uint32_t symbol, size_t) {
-    if (symbol < 256) seen_low[symbol] = true;
-    else others.push_back(symbol);
+    if (symbol < 256)
+      seen_low[symbol] = true;
+    else
+      others.push_back(symbol);
   });
   std::vector<uint32_t> symbols;
   for (uint32_t s = 0; s < 256; ++s) {
