@@ -37,7 +37,9 @@ struct OutputMeta {
 class Node {
  public:
   Node(std::string name, std::vector<Edge> inputs, std::vector<OutputMeta> outputs, BackwardFn backward)
-      : name_(std::move(name)), inputs_(std::move(inputs)), outputs_(std::move(outputs)),
+      : name_(std::move(name)),
+        inputs_(std::move(inputs)),
+        outputs_(std::move(outputs)),
         backward_(std::move(backward)) {}
   ~Node();  // iterative: never recurses down the chain of inputs
   Node(const Node&) = delete;

@@ -21,9 +21,7 @@ namespace {
 Tensor unbroadcast(const Tensor& g, const Shape& shape) { return g.shape() == shape ? g : c::sum_to(g, shape); }
 
 Tensor mul_raw(const Tensor& a, const Tensor& b) { return c::binary(BinaryOp::Mul, a, b); }
-Tensor affine_raw(const Tensor& x, double scale, double shift) {
-  return c::unary(UnaryOp::Affine, x, {scale, shift});
-}
+Tensor affine_raw(const Tensor& x, double scale, double shift) { return c::unary(UnaryOp::Affine, x, {scale, shift}); }
 
 // A view of x (sharing storage) with new shape and strides, recorded as differentiable with
 // the given backward.
@@ -47,8 +45,8 @@ Shape infer_shape(const Shape& requested, int64_t numel, const Shape& from) {
     }
   }
   if (infer >= 0) {
-    RECUR_CHECK(known != 0 && numel % known == 0, "reshape {} ({} elements) -> {}: sizes do not fit",
-                shape_str(from), numel, shape_str(requested));
+    RECUR_CHECK(known != 0 && numel % known == 0, "reshape {} ({} elements) -> {}: sizes do not fit", shape_str(from),
+                numel, shape_str(requested));
     shape[infer] = numel / known;
   }
   RECUR_CHECK(numel_of(shape) == numel, "reshape {} ({} elements) -> {} ({} elements): element counts differ",
@@ -120,8 +118,8 @@ Tensor maximum(const Tensor& a, const Tensor& b) {
   Tensor y = c::binary(BinaryOp::Maximum, a, b);
   return record("maximum", {a, b}, y, [a = a.detach(), b = b.detach()](const Grads& g) {
     // share_a = [a > b] + 0.5 [a == b]
-    Tensor share_a = c::binary(BinaryOp::Add, c::binary(BinaryOp::Gt, a, b),
-                               affine_raw(c::binary(BinaryOp::Eq, a, b), 0.5, 0.0));
+    Tensor share_a =
+        c::binary(BinaryOp::Add, c::binary(BinaryOp::Gt, a, b), affine_raw(c::binary(BinaryOp::Eq, a, b), 0.5, 0.0));
     Tensor ga = mul_raw(g[0], share_a);
     Tensor gb = c::binary(BinaryOp::Sub, g[0], ga);
     return Grads{unbroadcast(ga, a.shape()), unbroadcast(gb, b.shape())};
@@ -180,8 +178,8 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
   RECUR_CHECK(weight.dim() == 2, "linear: weight must be [out_features, in_features], got {}", weight.describe());
   RECUR_CHECK(x.dim() >= 1 && x.size(-1) == weight.size(1),
-              "linear: input {} has {} features, the weight {} expects {}", x.describe(),
-              x.dim() >= 1 ? x.size(-1) : 0, weight.describe(), weight.size(1));
+              "linear: input {} has {} features, the weight {} expects {}", x.describe(), x.dim() >= 1 ? x.size(-1) : 0,
+              weight.describe(), weight.size(1));
   RECUR_CHECK(!bias.defined() || (bias.dim() == 1 && bias.size(0) == weight.size(0)),
               "linear: bias must be [{}], got {}", weight.size(0), bias.describe());
   const int64_t in_features = weight.size(1), out_features = weight.size(0);
@@ -196,25 +194,26 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
     backend.copy(y, bias_rows);
     beta = 1.0;
   }
-  RECUR_CHECK(weight.dtype() == x.dtype() && weight.device() == x.device(),
-              "linear: input is {} but weight is {}", x.describe(), weight.describe());
+  RECUR_CHECK(weight.dtype() == x.dtype() && weight.device() == x.device(), "linear: input is {} but weight is {}",
+              x.describe(), weight.describe());
   backend.gemm(y, x2, Transpose::No, weight, Transpose::Yes, 1.0, beta);
   Shape out_shape = x.shape();
   out_shape.back() = out_features;
   y = y.as_strided_raw(out_shape, contiguous_strides(out_shape), 0);
   const bool nx = x.requires_grad(), nw = weight.requires_grad(), nb = bias.defined() && bias.requires_grad();
-  return record("linear", {x, weight, bias}, y,
-                [x2 = x2.detach(), w = weight.detach(), xs = x.shape(), rows, out_features, nx, nw, nb](const Grads& g) {
-                  Tensor g2 = c::contiguous(g[0]).as_strided_raw({rows, out_features}, {out_features, 1}, 0);
-                  Tensor gx, gw, gb;
-                  if (nx) {
-                    gx = c::matmul(g2, w);
-                    gx = gx.as_strided_raw(xs, contiguous_strides(xs), 0);
-                  }
-                  if (nw) gw = c::matmul(g2, x2, Transpose::Yes, Transpose::No);
-                  if (nb) gb = c::reduce(ReduceOp::Sum, g2, {0}, false);
-                  return Grads{gx, gw, gb};
-                });
+  return record(
+      "linear", {x, weight, bias}, y,
+      [x2 = x2.detach(), w = weight.detach(), xs = x.shape(), rows, out_features, nx, nw, nb](const Grads& g) {
+        Tensor g2 = c::contiguous(g[0]).as_strided_raw({rows, out_features}, {out_features, 1}, 0);
+        Tensor gx, gw, gb;
+        if (nx) {
+          gx = c::matmul(g2, w);
+          gx = gx.as_strided_raw(xs, contiguous_strides(xs), 0);
+        }
+        if (nw) gw = c::matmul(g2, x2, Transpose::Yes, Transpose::No);
+        if (nb) gb = c::reduce(ReduceOp::Sum, g2, {0}, false);
+        return Grads{gx, gw, gb};
+      });
 }
 
 // ---- shape ------------------------------------------------------------------------------
@@ -224,9 +223,8 @@ Tensor reshape(const Tensor& x, const Shape& requested) {
   if (shape == x.shape()) return x;
   Tensor source = is_view_compatible(x) ? x : contiguous(x);
   Tensor y = view_of(source.detach(), shape, contiguous_strides(shape), source.offset());
-  return record("reshape", {source}, y, [from = x.shape()](const Grads& g) {
-    return Grads{reshape(c::contiguous(g[0]), from)};
-  });
+  return record("reshape", {source}, y,
+                [from = x.shape()](const Grads& g) { return Grads{reshape(c::contiguous(g[0]), from)}; });
 }
 
 Tensor transpose(const Tensor& x, int64_t axis0, int64_t axis1) {
@@ -283,16 +281,16 @@ Tensor slice(const Tensor& x, int64_t axis, int64_t start, int64_t end, int64_t 
 Tensor narrow(const Tensor& x, int64_t axis, int64_t start, int64_t length) {
   const int a = normalize_axis(axis, x.shape().size());
   RECUR_CHECK(start >= 0 && length >= 0 && start + length <= x.shape()[a],
-              "narrow: [{}, {}) is out of range for axis {} of size {} in {}", start, start + length, a,
-              x.shape()[a], x.describe());
+              "narrow: [{}, {}) is out of range for axis {} of size {} in {}", start, start + length, a, x.shape()[a],
+              x.describe());
   return slice(x, a, start, start + length);
 }
 
 Tensor select(const Tensor& x, int64_t axis, int64_t index) {
   const int a = normalize_axis(axis, x.shape().size());
   const int64_t size = x.shape()[a];
-  RECUR_CHECK(index >= -size && index < size, "select: index {} is out of range for axis {} of size {} in {}", index,
-              a, size, x.describe());
+  RECUR_CHECK(index >= -size && index < size, "select: index {} is out of range for axis {} of size {} in {}", index, a,
+              size, x.describe());
   if (index < 0) index += size;
   return squeeze(slice(x, a, index, index + 1), a);
 }
@@ -360,8 +358,8 @@ Tensor stack(const std::vector<Tensor>& xs, int64_t axis) {
   const int a = normalize_axis(axis, xs[0].shape().size() + 1);
   std::vector<Tensor> expanded;
   for (const Tensor& x : xs) {
-    RECUR_CHECK(x.shape() == xs[0].shape(), "stack: tensors must have the same shape, got {} and {}",
-                xs[0].describe(), x.describe());
+    RECUR_CHECK(x.shape() == xs[0].shape(), "stack: tensors must have the same shape, got {} and {}", xs[0].describe(),
+                x.describe());
     expanded.push_back(unsqueeze(x, a));
   }
   return concat(expanded, a);
@@ -394,17 +392,15 @@ Tensor to_dtype(const Tensor& x, DType dtype) {
   if (x.dtype() == dtype) return x;
   Tensor y = c::convert(x, dtype, x.device());
   if (!is_floating(dtype)) return y;
-  return record("to_dtype", {x}, y, [from = x.dtype()](const Grads& g) {
-    return Grads{c::convert(g[0], from, g[0].device())};
-  });
+  return record("to_dtype", {x}, y,
+                [from = x.dtype()](const Grads& g) { return Grads{c::convert(g[0], from, g[0].device())}; });
 }
 
 Tensor to_device(const Tensor& x, Device device) {
   if (x.device() == device) return x;
   Tensor y = c::convert(x, x.dtype(), device);
-  return record("to_device", {x}, y, [from = x.device()](const Grads& g) {
-    return Grads{c::convert(g[0], g[0].dtype(), from)};
-  });
+  return record("to_device", {x}, y,
+                [from = x.device()](const Grads& g) { return Grads{c::convert(g[0], g[0].dtype(), from)}; });
 }
 
 // ---- reductions ---------------------------------------------------------------------------
@@ -431,13 +427,16 @@ Tensor broadcast_back(const Tensor& g, const Shape& shape, const std::vector<int
   const Shape kept = kept_shape(shape, axes);
   Tensor gk = c::contiguous(g);
   gk = gk.as_strided_raw(kept, contiguous_strides(kept), 0);
-  return gk.as_strided_raw(shape, [&] {
-    Strides strides = gk.strides();
-    for (size_t i = 0; i < shape.size(); ++i) {
-      if (kept[i] != shape[i]) strides[i] = 0;
-    }
-    return strides;
-  }(), 0);
+  return gk.as_strided_raw(
+      shape,
+      [&] {
+        Strides strides = gk.strides();
+        for (size_t i = 0; i < shape.size(); ++i) {
+          if (kept[i] != shape[i]) strides[i] = 0;
+        }
+        return strides;
+      }(),
+      0);
 }
 
 }  // namespace
@@ -447,9 +446,8 @@ Tensor sum(const Tensor& x) { return sum(x, {}, false); }
 // y = sum over axes: dx = g broadcast back over the reduced axes
 Tensor sum(const Tensor& x, const std::vector<int64_t>& axes, bool keepdim) {
   Tensor y = c::reduce(ReduceOp::Sum, x, axes, keepdim);
-  return record("sum", {x}, y, [from = x.shape(), axes](const Grads& g) {
-    return Grads{broadcast_back(g[0], from, axes)};
-  });
+  return record("sum", {x}, y,
+                [from = x.shape(), axes](const Grads& g) { return Grads{broadcast_back(g[0], from, axes)}; });
 }
 
 Tensor mean(const Tensor& x) { return mean(x, {}, false); }
@@ -553,17 +551,15 @@ Tensor sqrt(const Tensor& x) {
 // y = x^2: dx = 2 g x
 Tensor square(const Tensor& x) {
   Tensor y = c::unary(UnaryOp::Square, x);
-  return record("square", {x}, y, [x = x.detach()](const Grads& g) {
-    return Grads{mul_raw(g[0], affine_raw(x, 2.0, 0.0))};
-  });
+  return record("square", {x}, y,
+                [x = x.detach()](const Grads& g) { return Grads{mul_raw(g[0], affine_raw(x, 2.0, 0.0))}; });
 }
 
 // y = |x|: dx = g * sign(x)
 Tensor abs(const Tensor& x) {
   Tensor y = c::unary(UnaryOp::Abs, x);
-  return record("abs", {x}, y, [x = x.detach()](const Grads& g) {
-    return Grads{mul_raw(g[0], c::unary(UnaryOp::Sign, x))};
-  });
+  return record("abs", {x}, y,
+                [x = x.detach()](const Grads& g) { return Grads{mul_raw(g[0], c::unary(UnaryOp::Sign, x))}; });
 }
 
 // y = min(max(x, low), high): dx = g * [low <= x <= high]
@@ -579,18 +575,16 @@ Tensor clamp(const Tensor& x, double low, double high) {
 Tensor softmax(const Tensor& x, int64_t axis) {
   const int a = normalize_axis(axis, x.shape().size());
   Tensor y = c::softmax(x, a, false);
-  return record("softmax", {x}, y, [y = y.detach(), a](const Grads& g) {
-    return Grads{c::softmax_backward(y, g[0], a, false)};
-  });
+  return record("softmax", {x}, y,
+                [y = y.detach(), a](const Grads& g) { return Grads{c::softmax_backward(y, g[0], a, false)}; });
 }
 
 // y = log_softmax(x): dx = g - exp(y) * sum(g)
 Tensor log_softmax(const Tensor& x, int64_t axis) {
   const int a = normalize_axis(axis, x.shape().size());
   Tensor y = c::softmax(x, a, true);
-  return record("log_softmax", {x}, y, [y = y.detach(), a](const Grads& g) {
-    return Grads{c::softmax_backward(y, g[0], a, true)};
-  });
+  return record("log_softmax", {x}, y,
+                [y = y.detach(), a](const Grads& g) { return Grads{c::softmax_backward(y, g[0], a, true)}; });
 }
 
 // ---- indexing and masking -----------------------------------------------------------------

@@ -64,7 +64,7 @@ Tensor sum(const Tensor& x);  // all elements, 0-d result
 Tensor sum(const Tensor& x, const std::vector<int64_t>& axes, bool keepdim = false);
 Tensor mean(const Tensor& x);
 Tensor mean(const Tensor& x, const std::vector<int64_t>& axes, bool keepdim = false);
-Tensor max(const Tensor& x, int64_t axis, bool keepdim = false);  // gradient to the argmax
+Tensor max(const Tensor& x, int64_t axis, bool keepdim = false);     // gradient to the argmax
 Tensor argmax(const Tensor& x, int64_t axis, bool keepdim = false);  // int64, not differentiable
 
 // ---- elementwise functions --------------------------------------------------------------

@@ -44,11 +44,18 @@ struct UnaryParams {
 
 // out = f(a, b), elementwise on operands already expanded to out's shape.
 enum class BinaryOp : uint8_t {
-  Add, Sub, Mul, Div,
+  Add,
+  Sub,
+  Mul,
+  Div,
   Pow,      // a^b
   Maximum,  // max(a, b)
   Minimum,  // min(a, b)
-  Eq, Gt, Ge, Lt, Le,  // 1 or 0, in out's dtype
+  Eq,
+  Gt,
+  Ge,
+  Lt,
+  Le,  // 1 or 0, in out's dtype
 };
 
 enum class ReduceOp : uint8_t { Sum, Mean, Max, Min };
@@ -79,8 +86,7 @@ class Backend {
   virtual void fill_uniform(Tensor& out, uint64_t seed, uint64_t first_block, double low, double high) = 0;
   virtual void fill_normal(Tensor& out, uint64_t seed, uint64_t first_block, double mean, double std) = 0;
   // out = (u < keep_prob) ? scale : 0 (dropout masks).
-  virtual void fill_bernoulli(Tensor& out, uint64_t seed, uint64_t first_block, double keep_prob,
-                              double scale) = 0;
+  virtual void fill_bernoulli(Tensor& out, uint64_t seed, uint64_t first_block, double keep_prob, double scale) = 0;
 
   // ---- elementwise --------------------------------------------------------------------
   virtual void unary(UnaryOp op, Tensor& out, const Tensor& in, UnaryParams params = {}) = 0;

@@ -29,8 +29,7 @@ Tensor index_add(const Shape& shape, int64_t axis, const Tensor& index, const Te
 void index_add_(Tensor& out, int64_t axis, const Tensor& index, const Tensor& src);
 
 // a @ b with optional transposes: 2-D x 2-D, or batched 3-D x 3-D (batch 1 broadcasts).
-Tensor matmul(const Tensor& a, const Tensor& b, Transpose trans_a = Transpose::No,
-              Transpose trans_b = Transpose::No);
+Tensor matmul(const Tensor& a, const Tensor& b, Transpose trans_a = Transpose::No, Transpose trans_b = Transpose::No);
 
 // Joins along an existing axis (all other sizes equal).
 Tensor concat(const std::vector<Tensor>& xs, int64_t axis);

@@ -44,7 +44,8 @@ struct Layer {
     auto make = [&](const memory::desc& d, float value) {
       memory m(d, engine);
       float* p = static_cast<float*>(m.get_data_handle());
-      for (size_t i = 0; i < d.get_size() / sizeof(float); ++i) p[i] = value * static_cast<float>((i * 7919) % 13) / 13.f;
+      for (size_t i = 0; i < d.get_size() / sizeof(float); ++i)
+        p[i] = value * static_cast<float>((i * 7919) % 13) / 13.f;
       return m;
     };
     x = make(src_md, 1.f);
@@ -62,20 +63,36 @@ struct Layer {
     dy = make(dst_md, 1.f), dhn = make(state_md, 0.f), dcn = make(state_md, 0.f);
   }
   void run_forward(dnnl::stream& s) {
-    forward.execute(s, {{DNNL_ARG_SRC_LAYER, x}, {DNNL_ARG_SRC_ITER, h0}, {DNNL_ARG_SRC_ITER_C, c0},
-                        {DNNL_ARG_WEIGHTS_LAYER, weights_layer}, {DNNL_ARG_WEIGHTS_ITER, weights_iter},
-                        {DNNL_ARG_BIAS, b}, {DNNL_ARG_DST_LAYER, y}, {DNNL_ARG_DST_ITER, hn},
-                        {DNNL_ARG_DST_ITER_C, cn}, {DNNL_ARG_WORKSPACE, workspace}});
+    forward.execute(s, {{DNNL_ARG_SRC_LAYER, x},
+                        {DNNL_ARG_SRC_ITER, h0},
+                        {DNNL_ARG_SRC_ITER_C, c0},
+                        {DNNL_ARG_WEIGHTS_LAYER, weights_layer},
+                        {DNNL_ARG_WEIGHTS_ITER, weights_iter},
+                        {DNNL_ARG_BIAS, b},
+                        {DNNL_ARG_DST_LAYER, y},
+                        {DNNL_ARG_DST_ITER, hn},
+                        {DNNL_ARG_DST_ITER_C, cn},
+                        {DNNL_ARG_WORKSPACE, workspace}});
   }
   void run_backward(dnnl::stream& s) {
-    backward.execute(s, {{DNNL_ARG_SRC_LAYER, x}, {DNNL_ARG_SRC_ITER, h0}, {DNNL_ARG_SRC_ITER_C, c0},
-                         {DNNL_ARG_WEIGHTS_LAYER, bwd_weights_layer}, {DNNL_ARG_WEIGHTS_ITER, bwd_weights_iter},
-                         {DNNL_ARG_BIAS, b}, {DNNL_ARG_DST_LAYER, y}, {DNNL_ARG_DST_ITER, hn},
-                         {DNNL_ARG_DST_ITER_C, cn}, {DNNL_ARG_WORKSPACE, workspace},
-                         {DNNL_ARG_DIFF_SRC_LAYER, dx}, {DNNL_ARG_DIFF_SRC_ITER, dh0},
-                         {DNNL_ARG_DIFF_SRC_ITER_C, dc0}, {DNNL_ARG_DIFF_WEIGHTS_LAYER, dw_layer},
-                         {DNNL_ARG_DIFF_WEIGHTS_ITER, dw_iter}, {DNNL_ARG_DIFF_BIAS, db},
-                         {DNNL_ARG_DIFF_DST_LAYER, dy}, {DNNL_ARG_DIFF_DST_ITER, dhn},
+    backward.execute(s, {{DNNL_ARG_SRC_LAYER, x},
+                         {DNNL_ARG_SRC_ITER, h0},
+                         {DNNL_ARG_SRC_ITER_C, c0},
+                         {DNNL_ARG_WEIGHTS_LAYER, bwd_weights_layer},
+                         {DNNL_ARG_WEIGHTS_ITER, bwd_weights_iter},
+                         {DNNL_ARG_BIAS, b},
+                         {DNNL_ARG_DST_LAYER, y},
+                         {DNNL_ARG_DST_ITER, hn},
+                         {DNNL_ARG_DST_ITER_C, cn},
+                         {DNNL_ARG_WORKSPACE, workspace},
+                         {DNNL_ARG_DIFF_SRC_LAYER, dx},
+                         {DNNL_ARG_DIFF_SRC_ITER, dh0},
+                         {DNNL_ARG_DIFF_SRC_ITER_C, dc0},
+                         {DNNL_ARG_DIFF_WEIGHTS_LAYER, dw_layer},
+                         {DNNL_ARG_DIFF_WEIGHTS_ITER, dw_iter},
+                         {DNNL_ARG_DIFF_BIAS, db},
+                         {DNNL_ARG_DIFF_DST_LAYER, dy},
+                         {DNNL_ARG_DIFF_DST_ITER, dhn},
                          {DNNL_ARG_DIFF_DST_ITER_C, dcn}});
   }
 

@@ -42,7 +42,7 @@ BENCHMARK(BM_Sgemm)
     ->Args({1024, 1024, 1024})
     ->Args({kBatch, 4 * kHidden, kHidden})
     ->Args({kSteps * kBatch, 4 * kHidden, kInput})
-    ->Args({4 * kHidden, kHidden, kSteps * kBatch})
+    ->Args({4 * kHidden, kHidden, kSteps* kBatch})
     ->Unit(benchmark::kMicrosecond);
 
 // One LSTMCell step on the cell graph (autograd ops).

@@ -2,8 +2,6 @@
 
 namespace recur::detail {
 
-void throw_error(const char* /*file*/, int /*line*/, const std::string& message) {
-  throw Error(message);
-}
+void throw_error(const char* /*file*/, int /*line*/, const std::string& message) { throw Error(message); }
 
 }  // namespace recur::detail

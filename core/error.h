@@ -24,11 +24,11 @@ namespace detail {
 
 // RECUR_CHECK(cond, "fmt message {}", args...): throws recur::Error with the formatted message
 // when cond is false. The message should name what was expected and what was got.
-#define RECUR_CHECK(cond, ...)                                                \
-  do {                                                                        \
-    if (!(cond)) [[unlikely]] {                                               \
+#define RECUR_CHECK(cond, ...)                                                    \
+  do {                                                                            \
+    if (!(cond)) [[unlikely]] {                                                   \
       ::recur::detail::throw_error(__FILE__, __LINE__, fmt::format(__VA_ARGS__)); \
-    }                                                                         \
+    }                                                                             \
   } while (0)
 
 // RECUR_FAIL("fmt message {}", args...): throws unconditionally.

@@ -6,8 +6,8 @@ namespace recur {
 
 int normalize_axis(int64_t axis, size_t rank) {
   const int64_t r = static_cast<int64_t>(rank);
-  RECUR_CHECK(axis >= -r && axis < r, "axis {} is out of range for a tensor of rank {} (expected {}..{})", axis,
-              rank, -r, r - 1);
+  RECUR_CHECK(axis >= -r && axis < r, "axis {} is out of range for a tensor of rank {} (expected {}..{})", axis, rank,
+              -r, r - 1);
   return static_cast<int>(axis < 0 ? axis + r : axis);
 }
 

@@ -27,10 +27,9 @@ std::string Tensor::describe() const {
 namespace {
 
 int64_t element_offset(const Tensor& t, std::initializer_list<int64_t> index) {
-  RECUR_CHECK(t.device().is_cpu(), "element access needs a CPU tensor, got {} (use .to(Device::cpu()))",
+  RECUR_CHECK(t.device().is_cpu(), "element access needs a CPU tensor, got {} (use .to(Device::cpu()))", t.describe());
+  RECUR_CHECK(static_cast<int64_t>(index.size()) == t.dim(), "element access with {} indices into {}", index.size(),
               t.describe());
-  RECUR_CHECK(static_cast<int64_t>(index.size()) == t.dim(), "element access with {} indices into {}",
-              index.size(), t.describe());
   int64_t offset = 0;
   size_t axis = 0;
   for (int64_t i : index) {
@@ -92,8 +91,8 @@ Tensor Tensor::as_strided_raw(const Shape& new_shape, const Strides& new_strides
   }
   const int64_t capacity = static_cast<int64_t>(impl().storage->nbytes() / dtype_size(dtype()));
   RECUR_CHECK(lo >= 0 && (numel_of(new_shape) == 0 || hi < capacity),
-              "view {} with strides {} at offset {} reaches outside its storage of {} elements",
-              shape_str(new_shape), shape_str(new_strides), new_offset, capacity);
+              "view {} with strides {} at offset {} reaches outside its storage of {} elements", shape_str(new_shape),
+              shape_str(new_strides), new_offset, capacity);
   return Tensor(std::move(out));
 }
 

@@ -136,9 +136,18 @@ struct TensorOptions {
   DType dtype = DType::Float32;
   Device device = Device::cpu();
   bool requires_grad = false;
-  TensorOptions& with_dtype(DType d) { dtype = d; return *this; }
-  TensorOptions& with_device(Device d) { device = d; return *this; }
-  TensorOptions& with_requires_grad(bool r) { requires_grad = r; return *this; }
+  TensorOptions& with_dtype(DType d) {
+    dtype = d;
+    return *this;
+  }
+  TensorOptions& with_device(Device d) {
+    device = d;
+    return *this;
+  }
+  TensorOptions& with_requires_grad(bool r) {
+    requires_grad = r;
+    return *this;
+  }
 };
 
 Tensor empty(const Shape& shape, TensorOptions options = {});
@@ -156,8 +165,7 @@ Tensor rand(const Shape& shape, TensorOptions options = {}, Generator* generator
 Tensor randn(const Shape& shape, TensorOptions options = {}, Generator* generator = nullptr, double mean = 0.0,
              double std = 1.0);
 // Row-major values into a tensor of the given shape (numel must match).
-template <typename T>
-Tensor from_vector(const std::vector<T>& values, const Shape& shape, TensorOptions options = {});
+template <typename T> Tensor from_vector(const std::vector<T>& values, const Shape& shape, TensorOptions options = {});
 Tensor scalar_tensor(double value, TensorOptions options = {});
 
 // Allocates uninitialised contiguous memory on a device (core only: no backend compute).

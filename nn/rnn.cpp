@@ -8,7 +8,8 @@
 
 namespace recur::nn {
 
-RNN::RNN(const RNNOptions& options, Generator* generator) : options_(options), dropout_generator_(options.dropout_seed) {
+RNN::RNN(const RNNOptions& options, Generator* generator)
+    : options_(options), dropout_generator_(options.dropout_seed) {
   options_.validate();
   const int64_t gates = options_.gates(), hidden = options_.hidden_size, rec = options_.output_hidden_size();
   const int64_t dirs = options_.num_directions();
@@ -38,8 +39,8 @@ RNN::RNN(const RNNOptions& options, Generator* generator) : options_(options), d
   const double bound = 1.0 / std::sqrt(static_cast<double>(hidden));
   flat_ = rand({total_}, TensorOptions{}, generator, -bound, bound);
   for (Slot& slot : slots_) {
-    slot.tensor = register_parameter(slot.name, flat_.as_strided_raw(slot.shape, contiguous_strides(slot.shape),
-                                                                     slot.offset));
+    slot.tensor =
+        register_parameter(slot.name, flat_.as_strided_raw(slot.shape, contiguous_strides(slot.shape), slot.offset));
   }
 }
 
@@ -83,9 +84,7 @@ RNNState RNN::zero_state(int64_t batch) const {
   return state;
 }
 
-RNNImpl RNN::implementation() const {
-  return resolve_impl(options_, slots_.front().tensor.device(), requested_impl_);
-}
+RNNImpl RNN::implementation() const { return resolve_impl(options_, slots_.front().tensor.device(), requested_impl_); }
 
 int64_t RNN::params_size() const { return total_; }
 
@@ -122,8 +121,7 @@ CellWeights RNN::layer_weights(int64_t layer, int64_t direction) const {
               options_.num_layers, options_.num_directions());
   const LayerSlots& s = layers_[layer * options_.num_directions() + direction];
   auto get = [&](int index) { return index >= 0 ? slots_[index].tensor : Tensor(); };
-  return {get(s.weight_ih), get(s.weight_hh), get(s.bias_ih), get(s.bias_hh), get(s.weight_hr),
-          get(s.weight_peephole)};
+  return {get(s.weight_ih), get(s.weight_hh), get(s.bias_ih), get(s.bias_hh), get(s.weight_hr), get(s.weight_peephole)};
 }
 
 std::pair<Tensor, RNNState> RNN::forward(const Tensor& x, const RNNState& state, const Tensor& lengths) {
@@ -135,8 +133,8 @@ std::pair<Tensor, RNNState> RNN::forward(const Tensor& x, const RNNState& state,
   RECUR_CHECK(!x.defined() || x.dtype() == slots_.front().tensor.dtype(),
               "{}: input is {} but the weights are {} (convert one of them)", name(), x.describe(),
               slots_.front().tensor.dtype());
-  RNNOutput out = rnn_forward(options_, weights, x, state.h, state.c, lengths, is_training(), &dropout_generator_,
-                              requested_impl_);
+  RNNOutput out =
+      rnn_forward(options_, weights, x, state.h, state.c, lengths, is_training(), &dropout_generator_, requested_impl_);
   return {out.output, RNNState{out.h_n, out.c_n}};
 }
 

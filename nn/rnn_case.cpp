@@ -54,8 +54,8 @@ RNNOptions case_options(const std::map<std::string, std::string>& metadata) {
   return o;
 }
 
-StateDict evaluate_rnn_case(const StateDict& tensors, const std::map<std::string, std::string>& metadata,
-                            Device device, RNNImpl impl) {
+StateDict evaluate_rnn_case(const StateDict& tensors, const std::map<std::string, std::string>& metadata, Device device,
+                            RNNImpl impl) {
   const RNNOptions options = case_options(metadata);
   Tensor x = optional(tensors, "x");
   RECUR_CHECK(x.defined(), "RNN case: tensor 'x' is missing");
@@ -114,8 +114,7 @@ StateDict evaluate_rnn_case(const StateDict& tensors, const std::map<std::string
     grads.push_back(dhn.to(device));
   }
   if (dcn.defined()) {
-    RECUR_CHECK(state.c.defined(), "RNN case: dcn given for mode {}, which has no cell state",
-                mode_name(options.mode));
+    RECUR_CHECK(state.c.defined(), "RNN case: dcn given for mode {}, which has no cell state", mode_name(options.mode));
     RECUR_CHECK(dcn.shape() == state.c.shape() && dcn.dtype() == dtype, "RNN case: dcn must be {}{}, got {}", dtype,
                 shape_str(state.c.shape()), dcn.describe());
     roots.push_back(state.c);

@@ -36,11 +36,11 @@
 namespace recur::nn {
 
 struct CellWeights {
-  Tensor weight_ih;        // undefined with skip_input
+  Tensor weight_ih;  // undefined with skip_input
   Tensor weight_hh;
   Tensor bias_ih, bias_hh;  // undefined without bias
-  Tensor weight_hr;        // projection, LSTM only
-  Tensor weight_peephole;  // [3, H], LSTM only
+  Tensor weight_hr;         // projection, LSTM only
+  Tensor weight_peephole;   // [3, H], LSTM only
 };
 
 struct CellState {

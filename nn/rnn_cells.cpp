@@ -53,8 +53,8 @@ CellState RecurrentCell::zero_state(int64_t batch) const {
 }
 
 CellState RecurrentCell::forward(const Tensor& x, const CellState& state) {
-  RECUR_CHECK(x.defined() && x.dim() == 2 && x.size(1) == options_.input_size,
-              "{}: input must be [batch, {}], got {}", name(), options_.input_size, x.describe());
+  RECUR_CHECK(x.defined() && x.dim() == 2 && x.size(1) == options_.input_size, "{}: input must be [batch, {}], got {}",
+              name(), options_.input_size, x.describe());
   CellState s = state.h.defined() ? state : zero_state(x.size(0));
   if (options_.mode == RNNMode::LSTM && !s.c.defined()) s.c = zero_state(x.size(0)).c;
   const Shape h_shape{x.size(0), options_.output_hidden_size()};

@@ -51,8 +51,8 @@ class GRUCell : public RecurrentCell {
 
 class RNNCell : public RecurrentCell {
  public:
-  explicit RNNCell(int64_t input_size, int64_t hidden_size, Activation activation = Activation::Tanh,
-                   bool bias = true, Generator* generator = nullptr);
+  explicit RNNCell(int64_t input_size, int64_t hidden_size, Activation activation = Activation::Tanh, bool bias = true,
+                   Generator* generator = nullptr);
 };
 
 }  // namespace recur::nn

@@ -22,8 +22,8 @@ Dims check_inputs(const RNNOptions& o, const Tensor& x, const Tensor& h0, const 
   RECUR_CHECK(is_floating(x.dtype()) && (x.dtype() == DType::Float32 || x.dtype() == DType::Float64),
               "RNN: input must be float32 or float64, got {}", x.describe());
   const int64_t steps = o.batch_first ? x.size(1) : x.size(0), batch = o.batch_first ? x.size(0) : x.size(1);
-  RECUR_CHECK(x.size(2) == o.input_size, "RNN: input has {} features, the layer was built for input_size={}",
-              x.size(2), o.input_size);
+  RECUR_CHECK(x.size(2) == o.input_size, "RNN: input has {} features, the layer was built for input_size={}", x.size(2),
+              o.input_size);
   RECUR_CHECK(steps >= 1 && batch >= 1, "RNN: input {} has no time steps or no batch", x.describe());
   const int64_t states = o.num_layers * o.num_directions();
   const Shape h_shape{states, batch, o.output_hidden_size()};
@@ -46,8 +46,8 @@ Dims check_inputs(const RNNOptions& o, const Tensor& x, const Tensor& h0, const 
                 "RNN: lengths must be int64 [{}] (one per sequence), got {}", batch, lengths.describe());
     const std::vector<int64_t> values = lengths.to_vector<int64_t>();
     for (size_t b = 0; b < values.size(); ++b) {
-      RECUR_CHECK(values[b] >= 1 && values[b] <= steps, "RNN: lengths[{}] = {} is out of range 1..{} (time steps)",
-                  b, values[b], steps);
+      RECUR_CHECK(values[b] >= 1 && values[b] <= steps, "RNN: lengths[{}] = {} is out of range 1..{} (time steps)", b,
+                  values[b], steps);
     }
   }
   return {steps, batch};
@@ -127,14 +127,10 @@ cpu::RnnCellKind kind_of(RNNMode mode) {
   return cpu::RnnCellKind::LSTM;
 }
 
-template <typename T>
-const T* ptr(const Tensor& t) {
+template <typename T> const T* ptr(const Tensor& t) {
   return t.defined() ? static_cast<const T*>(t.raw_data()) : nullptr;
 }
-template <typename T>
-T* mptr(const Tensor& t) {
-  return t.defined() ? static_cast<T*>(t.raw_data()) : nullptr;
-}
+template <typename T> T* mptr(const Tensor& t) { return t.defined() ? static_cast<T*>(t.raw_data()) : nullptr; }
 
 Tensor contiguous_or_undefined(const Tensor& t) { return t.defined() ? compute::contiguous(t.detach()) : Tensor(); }
 
@@ -182,8 +178,8 @@ std::vector<Tensor> fused_layer(const RNNOptions& o, const CellWeights& w, const
     using T = decltype(tag);
     shape.lengths = lengths_cpu.defined() ? lengths_cpu.data<int64_t>() : nullptr;
     cpu::RnnLayerBuffers<T> bufs{mptr<T>(gates), mptr<T>(hidden), mptr<T>(cell), mptr<T>(extra), mptr<T>(step)};
-    cpu::RnnLayerWeights<T> weights{ptr<T>(w_ih),   ptr<T>(w_hh),   ptr<T>(b_ih),  ptr<T>(b_hh),
-                                    ptr<T>(w_hr),   ptr<T>(w_ih_t), ptr<T>(w_hh_t), ptr<T>(w_hr_t)};
+    cpu::RnnLayerWeights<T> weights{ptr<T>(w_ih), ptr<T>(w_hh),   ptr<T>(b_ih),   ptr<T>(b_hh),
+                                    ptr<T>(w_hr), ptr<T>(w_ih_t), ptr<T>(w_hh_t), ptr<T>(w_hr_t)};
     cpu::rnn_layer_forward<T>(mptr<T>(y), mptr<T>(h_n), mptr<T>(c_n), bufs, ptr<T>(xc), ptr<T>(h0c), ptr<T>(c0c),
                               weights, shape);
   };
@@ -197,41 +193,38 @@ std::vector<Tensor> fused_layer(const RNNOptions& o, const CellWeights& w, const
   std::vector<Tensor> outputs{y, h_n};
   if (c_n.defined()) outputs.push_back(c_n);
   const bool lstm = o.mode == RNNMode::LSTM;
-  return autograd::record(
-      "rnn_fused_layer", inputs, outputs,
-      [=](const std::vector<Tensor>& g) mutable {
-        const cpu::RnnBackwardSizes bs = cpu::rnn_backward_sizes(shape);
-        auto zeros_like_or_none = [&](const Tensor& t) {
-          return t.defined() ? zeros(t.shape(), TensorOptions{}.with_dtype(dtype).with_device(device)) : Tensor();
-        };
-        Tensor dx = make_contiguous_tensor(xc.shape(), dtype, device);
-        Tensor dh0 = make_contiguous_tensor(h0c.shape(), dtype, device);
-        Tensor dc0 = lstm ? make_contiguous_tensor(c0c.shape(), dtype, device) : Tensor();
-        Tensor g_ih = zeros_like_or_none(w_ih), g_hh = zeros_like_or_none(w_hh);
-        Tensor g_bih = zeros_like_or_none(b_ih), g_bhh = zeros_like_or_none(b_hh), g_hr = zeros_like_or_none(w_hr);
-        Tensor dgates = buffer(bs.dgates), dgates_h = buffer(bs.dgates_h), dproj = buffer(bs.dproj);
-        Tensor dh = buffer(bs.dh), dc = buffer(bs.dc), dr = buffer(bs.dr);
-        Tensor dy = compute::contiguous(g[0]), dhn = compute::contiguous(g[1]);
-        Tensor dcn = lstm ? compute::contiguous(g[2]) : Tensor();
-        auto run_backward = [&](auto tag) {
-          using T = decltype(tag);
-          shape.lengths = lengths_cpu.defined() ? lengths_cpu.data<int64_t>() : nullptr;
-          cpu::RnnLayerBuffers<T> saved{mptr<T>(gates), mptr<T>(hidden), mptr<T>(cell), mptr<T>(extra),
-                                        mptr<T>(step)};
-          cpu::RnnLayerWeights<T> weights{ptr<T>(w_ih), ptr<T>(w_hh), ptr<T>(b_ih), ptr<T>(b_hh), ptr<T>(w_hr)};
-          cpu::RnnLayerGrads<T> grads{mptr<T>(g_ih), mptr<T>(g_hh), mptr<T>(g_bih), mptr<T>(g_bhh), mptr<T>(g_hr)};
-          cpu::RnnBackwardWork<T> work{mptr<T>(dgates), mptr<T>(dgates_h), mptr<T>(dproj),
-                                       mptr<T>(dh),     mptr<T>(dc),       mptr<T>(dr)};
-          cpu::rnn_layer_backward<T>(mptr<T>(dx), mptr<T>(dh0), mptr<T>(dc0), grads, work, ptr<T>(dy), ptr<T>(dhn),
-                                     ptr<T>(dcn), saved, ptr<T>(xc), ptr<T>(h0c), ptr<T>(c0c), weights, shape);
-        };
-        if (dtype == DType::Float32) {
-          run_backward(float{});
-        } else {
-          run_backward(double{});
-        }
-        return std::vector<Tensor>{dx, dh0, dc0, g_ih, g_hh, g_bih, g_bhh, g_hr};
-      });
+  return autograd::record("rnn_fused_layer", inputs, outputs, [=](const std::vector<Tensor>& g) mutable {
+    const cpu::RnnBackwardSizes bs = cpu::rnn_backward_sizes(shape);
+    auto zeros_like_or_none = [&](const Tensor& t) {
+      return t.defined() ? zeros(t.shape(), TensorOptions{}.with_dtype(dtype).with_device(device)) : Tensor();
+    };
+    Tensor dx = make_contiguous_tensor(xc.shape(), dtype, device);
+    Tensor dh0 = make_contiguous_tensor(h0c.shape(), dtype, device);
+    Tensor dc0 = lstm ? make_contiguous_tensor(c0c.shape(), dtype, device) : Tensor();
+    Tensor g_ih = zeros_like_or_none(w_ih), g_hh = zeros_like_or_none(w_hh);
+    Tensor g_bih = zeros_like_or_none(b_ih), g_bhh = zeros_like_or_none(b_hh), g_hr = zeros_like_or_none(w_hr);
+    Tensor dgates = buffer(bs.dgates), dgates_h = buffer(bs.dgates_h), dproj = buffer(bs.dproj);
+    Tensor dh = buffer(bs.dh), dc = buffer(bs.dc), dr = buffer(bs.dr);
+    Tensor dy = compute::contiguous(g[0]), dhn = compute::contiguous(g[1]);
+    Tensor dcn = lstm ? compute::contiguous(g[2]) : Tensor();
+    auto run_backward = [&](auto tag) {
+      using T = decltype(tag);
+      shape.lengths = lengths_cpu.defined() ? lengths_cpu.data<int64_t>() : nullptr;
+      cpu::RnnLayerBuffers<T> saved{mptr<T>(gates), mptr<T>(hidden), mptr<T>(cell), mptr<T>(extra), mptr<T>(step)};
+      cpu::RnnLayerWeights<T> weights{ptr<T>(w_ih), ptr<T>(w_hh), ptr<T>(b_ih), ptr<T>(b_hh), ptr<T>(w_hr)};
+      cpu::RnnLayerGrads<T> grads{mptr<T>(g_ih), mptr<T>(g_hh), mptr<T>(g_bih), mptr<T>(g_bhh), mptr<T>(g_hr)};
+      cpu::RnnBackwardWork<T> work{mptr<T>(dgates), mptr<T>(dgates_h), mptr<T>(dproj),
+                                   mptr<T>(dh),     mptr<T>(dc),       mptr<T>(dr)};
+      cpu::rnn_layer_backward<T>(mptr<T>(dx), mptr<T>(dh0), mptr<T>(dc0), grads, work, ptr<T>(dy), ptr<T>(dhn),
+                                 ptr<T>(dcn), saved, ptr<T>(xc), ptr<T>(h0c), ptr<T>(c0c), weights, shape);
+    };
+    if (dtype == DType::Float32) {
+      run_backward(float{});
+    } else {
+      run_backward(double{});
+    }
+    return std::vector<Tensor>{dx, dh0, dc0, g_ih, g_hh, g_bih, g_bhh, g_hr};
+  });
 }
 
 RNNOutput forward_fused(const RNNOptions& o, const std::vector<CellWeights>& weights, const Tensor& x_tbi,
@@ -249,8 +242,8 @@ RNNOutput forward_fused(const RNNOptions& o, const std::vector<CellWeights>& wei
       Tensor h = h0.defined() ? select(h0, 0, index) : zeros({batch, o.output_hidden_size()}, like);
       Tensor c;
       if (o.mode == RNNMode::LSTM) c = c0.defined() ? select(c0, 0, index) : zeros({batch, o.hidden_size}, like);
-      std::vector<Tensor> out = fused_layer(o, weights[index], layer_input, h, c, lengths_cpu, dir == 1,
-                                            layer == 0 && o.skip_input());
+      std::vector<Tensor> out =
+          fused_layer(o, weights[index], layer_input, h, c, lengths_cpu, dir == 1, layer == 0 && o.skip_input());
       outputs.push_back(out[0]);
       hs.push_back(out[1]);
       if (out.size() > 2) cs.push_back(out[2]);
@@ -313,10 +306,11 @@ RNNOutput rnn_forward(const RNNOptions& o, const std::vector<CellWeights>& weigh
               "RNN: {} weight sets given, expected num_layers * num_directions = {}", weights.size(),
               o.num_layers * o.num_directions());
   Tensor x_tbi = o.batch_first ? transpose(x, 0, 1) : x;
-  RNNOutput out = resolve_impl(o, x.device(), impl) == RNNImpl::Fused
-                      ? (x.device().is_cuda() ? rnn_forward_cudnn(o, weights, x_tbi, h0, c0, lengths, training, generator)
-                                              : forward_fused(o, weights, x_tbi, h0, c0, lengths, training, generator, dims))
-                      : forward_cells(o, weights, x_tbi, h0, c0, lengths, training, generator, dims);
+  RNNOutput out =
+      resolve_impl(o, x.device(), impl) == RNNImpl::Fused
+          ? (x.device().is_cuda() ? rnn_forward_cudnn(o, weights, x_tbi, h0, c0, lengths, training, generator)
+                                  : forward_fused(o, weights, x_tbi, h0, c0, lengths, training, generator, dims))
+          : forward_cells(o, weights, x_tbi, h0, c0, lengths, training, generator, dims);
   if (o.batch_first) out.output = transpose(out.output, 0, 1);
   return out;
 }

@@ -8,8 +8,7 @@ namespace recur::nn {
 
 namespace {
 
-template <typename E>
-std::string enum_name(E value, const std::vector<std::pair<E, std::string>>& names) {
+template <typename E> std::string enum_name(E value, const std::vector<std::pair<E, std::string>>& names) {
   for (const auto& [v, name] : names) {
     if (v == value) return name;
   }
@@ -30,8 +29,9 @@ const std::vector<std::pair<RNNMode, std::string>> kModes = {
     {RNNMode::LSTM, "lstm"}, {RNNMode::GRU, "gru"}, {RNNMode::RNN_TANH, "rnn_tanh"}, {RNNMode::RNN_RELU, "rnn_relu"}};
 const std::vector<std::pair<Direction, std::string>> kDirections = {{Direction::Unidirectional, "unidirectional"},
                                                                     {Direction::Bidirectional, "bidirectional"}};
-const std::vector<std::pair<InputMode, std::string>> kInputModes = {
-    {InputMode::LinearInput, "linear_input"}, {InputMode::SkipInput, "skip_input"}, {InputMode::AutoSelect, "auto_select"}};
+const std::vector<std::pair<InputMode, std::string>> kInputModes = {{InputMode::LinearInput, "linear_input"},
+                                                                    {InputMode::SkipInput, "skip_input"},
+                                                                    {InputMode::AutoSelect, "auto_select"}};
 const std::vector<std::pair<GRUVariant, std::string>> kGruVariants = {
     {GRUVariant::LinearBeforeReset, "linear_before_reset"}, {GRUVariant::ResetBeforeLinear, "reset_before_linear"}};
 const std::vector<std::pair<Activation, std::string>> kActivations = {{Activation::Tanh, "tanh"},
@@ -57,13 +57,17 @@ void RNNOptions::validate() const {
   if (proj_size > 0) {
     RECUR_CHECK(mode == RNNMode::LSTM, "RNN: proj_size={} is only supported for LSTM, got mode {}", proj_size,
                 mode_name(mode));
-    RECUR_CHECK(proj_size < hidden_size, "RNN: proj_size must be smaller than hidden_size, got proj_size={} and "
-                "hidden_size={}", proj_size, hidden_size);
+    RECUR_CHECK(proj_size < hidden_size,
+                "RNN: proj_size must be smaller than hidden_size, got proj_size={} and "
+                "hidden_size={}",
+                proj_size, hidden_size);
   }
   RECUR_CHECK(proj_clip == 0.0 || proj_size > 0, "RNN: proj_clip={} needs proj_size > 0", proj_clip);
   if (input_mode == InputMode::SkipInput) {
-    RECUR_CHECK(input_size == hidden_size, "RNN: skip_input needs input_size == hidden_size, got input_size={} and "
-                "hidden_size={}", input_size, hidden_size);
+    RECUR_CHECK(input_size == hidden_size,
+                "RNN: skip_input needs input_size == hidden_size, got input_size={} and "
+                "hidden_size={}",
+                input_size, hidden_size);
   }
   RECUR_CHECK(cell_clip >= 0.0 && proj_clip >= 0.0, "RNN: cell_clip and proj_clip must be >= 0, got {} and {}",
               cell_clip, proj_clip);
@@ -103,24 +107,42 @@ void from_json(const nlohmann::json& j, RNNOptions& o) {
   o = RNNOptions{};
   for (const auto& [key, value] : j.items()) {
     try {
-      if (key == "mode") o.mode = parse_mode(value.get<std::string>());
-      else if (key == "input_size") o.input_size = value.get<int64_t>();
-      else if (key == "hidden_size") o.hidden_size = value.get<int64_t>();
-      else if (key == "num_layers") o.num_layers = value.get<int64_t>();
-      else if (key == "bias") o.bias = value.get<bool>();
-      else if (key == "batch_first") o.batch_first = value.get<bool>();
-      else if (key == "direction") o.direction = enum_parse(value.get<std::string>(), kDirections, "direction");
-      else if (key == "dropout") o.dropout = value.get<double>();
-      else if (key == "dropout_seed") o.dropout_seed = value.get<uint64_t>();
-      else if (key == "proj_size") o.proj_size = value.get<int64_t>();
-      else if (key == "input_mode") o.input_mode = enum_parse(value.get<std::string>(), kInputModes, "input_mode");
-      else if (key == "use_peepholes") o.use_peepholes = value.get<bool>();
-      else if (key == "cell_clip") o.cell_clip = value.get<double>();
-      else if (key == "proj_clip") o.proj_clip = value.get<double>();
-      else if (key == "forget_bias") o.forget_bias = value.get<double>();
-      else if (key == "activation") o.activation = enum_parse(value.get<std::string>(), kActivations, "activation");
-      else if (key == "gru_variant") o.gru_variant = enum_parse(value.get<std::string>(), kGruVariants, "gru_variant");
-      else RECUR_FAIL("RNN options: unknown key '{}'", key);
+      if (key == "mode")
+        o.mode = parse_mode(value.get<std::string>());
+      else if (key == "input_size")
+        o.input_size = value.get<int64_t>();
+      else if (key == "hidden_size")
+        o.hidden_size = value.get<int64_t>();
+      else if (key == "num_layers")
+        o.num_layers = value.get<int64_t>();
+      else if (key == "bias")
+        o.bias = value.get<bool>();
+      else if (key == "batch_first")
+        o.batch_first = value.get<bool>();
+      else if (key == "direction")
+        o.direction = enum_parse(value.get<std::string>(), kDirections, "direction");
+      else if (key == "dropout")
+        o.dropout = value.get<double>();
+      else if (key == "dropout_seed")
+        o.dropout_seed = value.get<uint64_t>();
+      else if (key == "proj_size")
+        o.proj_size = value.get<int64_t>();
+      else if (key == "input_mode")
+        o.input_mode = enum_parse(value.get<std::string>(), kInputModes, "input_mode");
+      else if (key == "use_peepholes")
+        o.use_peepholes = value.get<bool>();
+      else if (key == "cell_clip")
+        o.cell_clip = value.get<double>();
+      else if (key == "proj_clip")
+        o.proj_clip = value.get<double>();
+      else if (key == "forget_bias")
+        o.forget_bias = value.get<double>();
+      else if (key == "activation")
+        o.activation = enum_parse(value.get<std::string>(), kActivations, "activation");
+      else if (key == "gru_variant")
+        o.gru_variant = enum_parse(value.get<std::string>(), kGruVariants, "gru_variant");
+      else
+        RECUR_FAIL("RNN options: unknown key '{}'", key);
     } catch (const nlohmann::json::exception& e) {
       RECUR_FAIL("RNN options: key '{}' has the wrong type ({}): {}", key, value.type_name(), e.what());
     }

@@ -2,9 +2,8 @@
 // PyTorch's names side by side, and their JSON form (TensorFlow's get_config/from_config).
 #pragma once
 
-#include <nlohmann/json_fwd.hpp>
-
 #include <cstdint>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 
 namespace recur::nn {
@@ -31,9 +30,9 @@ struct RNNOptions {
   bool bias = true;
   bool batch_first = false;
   Direction direction = Direction::Unidirectional;
-  double dropout = 0.0;        // between layers, never after the last
-  uint64_t dropout_seed = 0;   // the dropout masks' Philox stream
-  int64_t proj_size = 0;       // LSTM only: h = W_hr (o * tanh(c)), 0 = none
+  double dropout = 0.0;       // between layers, never after the last
+  uint64_t dropout_seed = 0;  // the dropout masks' Philox stream
+  int64_t proj_size = 0;      // LSTM only: h = W_hr (o * tanh(c)), 0 = none
   InputMode input_mode = InputMode::LinearInput;
   // LSTM cell options beyond cuDNN's (run by the cell graph):
   bool use_peepholes = false;  // i, f see c_{t-1} and o sees c_t through diagonal weights

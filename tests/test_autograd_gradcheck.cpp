@@ -29,21 +29,31 @@ void expect_gradcheck(const GradcheckFn& fn, const std::vector<Tensor>& inputs) 
 
 using Xs = const std::vector<Tensor>&;
 
-TEST(Gradcheck, Add) { expect_gradcheck([](Xs x) { return x[0] + x[1]; }, {leaf({3, 4}, 1), leaf({3, 4}, 2)}); }
+TEST(Gradcheck, Add) {
+  expect_gradcheck([](Xs x) { return x[0] + x[1]; }, {leaf({3, 4}, 1), leaf({3, 4}, 2)});
+}
 TEST(Gradcheck, AddBroadcastsRowAndColumn) {
   expect_gradcheck([](Xs x) { return x[0] + x[1]; }, {leaf({3, 1}, 1), leaf({4}, 2)});
 }
-TEST(Gradcheck, Sub) { expect_gradcheck([](Xs x) { return x[0] - x[1]; }, {leaf({2, 3}, 3), leaf({1, 3}, 4)}); }
-TEST(Gradcheck, Mul) { expect_gradcheck([](Xs x) { return x[0] * x[1]; }, {leaf({2, 3}, 5), leaf({2, 1}, 6)}); }
+TEST(Gradcheck, Sub) {
+  expect_gradcheck([](Xs x) { return x[0] - x[1]; }, {leaf({2, 3}, 3), leaf({1, 3}, 4)});
+}
+TEST(Gradcheck, Mul) {
+  expect_gradcheck([](Xs x) { return x[0] * x[1]; }, {leaf({2, 3}, 5), leaf({2, 1}, 6)});
+}
 TEST(Gradcheck, Div) {
   expect_gradcheck([](Xs x) { return x[0] / x[1]; }, {leaf({2, 3}, 7), leaf({2, 3}, 8, 0.5, 2.0)});
 }
-TEST(Gradcheck, Neg) { expect_gradcheck([](Xs x) { return -x[0]; }, {leaf({5}, 9)}); }
+TEST(Gradcheck, Neg) {
+  expect_gradcheck([](Xs x) { return -x[0]; }, {leaf({5}, 9)});
+}
 TEST(Gradcheck, ScalarOperators) {
   expect_gradcheck([](Xs x) { return (2.0 * x[0] + 1.0) / 3.0 - 0.5 * x[0] + (1.0 - x[0]); }, {leaf({4}, 10)});
   expect_gradcheck([](Xs x) { return 2.0 / x[0]; }, {leaf({4}, 10, 0.5, 2.0)});
 }
-TEST(Gradcheck, Maximum) { expect_gradcheck([](Xs x) { return maximum(x[0], x[1]); }, {leaf({6}, 11), leaf({6}, 12)}); }
+TEST(Gradcheck, Maximum) {
+  expect_gradcheck([](Xs x) { return maximum(x[0], x[1]); }, {leaf({6}, 11), leaf({6}, 12)});
+}
 TEST(Gradcheck, Matmul2D) {
   expect_gradcheck([](Xs x) { return matmul(x[0], x[1]); }, {leaf({3, 4}, 13), leaf({4, 5}, 14)});
 }
@@ -85,13 +95,18 @@ TEST(Gradcheck, NarrowAndSelect) {
   expect_gradcheck([](Xs x) { return x[0].narrow(0, 1, 2).select(1, -1); }, {leaf({4, 3}, 36)});
 }
 TEST(Gradcheck, ExpandSqueezeUnsqueeze) {
-  expect_gradcheck([](Xs x) { return x[0].unsqueeze(0).expand({3, 2, 4}).unsqueeze(-1).squeeze(-1) * x[1]; },
-                   {leaf({2, 4}, 37), leaf({3, 2, 4}, 38)});
+  expect_gradcheck(
+      [](Xs x) {
+        return x[0].unsqueeze(0).expand({3, 2, 4}).unsqueeze(-1).squeeze(-1) * x[1];
+      },
+      {leaf({2, 4}, 37), leaf({3, 2, 4}, 38)});
 }
 TEST(Gradcheck, Concat) {
   expect_gradcheck([](Xs x) { return concat({x[0], x[1].t(), x[0]}, 1); }, {leaf({3, 2}, 39), leaf({4, 3}, 40)});
 }
-TEST(Gradcheck, Stack) { expect_gradcheck([](Xs x) { return stack({x[0], x[1]}, 1); }, {leaf({3, 2}, 41), leaf({3, 2}, 42)}); }
+TEST(Gradcheck, Stack) {
+  expect_gradcheck([](Xs x) { return stack({x[0], x[1]}, 1); }, {leaf({3, 2}, 41), leaf({3, 2}, 42)});
+}
 TEST(Gradcheck, SplitAndChunk) {
   expect_gradcheck(
       [](Xs x) {
@@ -101,28 +116,44 @@ TEST(Gradcheck, SplitAndChunk) {
       },
       {leaf({3, 5}, 43)});
 }
-TEST(Gradcheck, SumAll) { expect_gradcheck([](Xs x) { return sum(x[0]); }, {leaf({3, 4}, 44)}); }
+TEST(Gradcheck, SumAll) {
+  expect_gradcheck([](Xs x) { return sum(x[0]); }, {leaf({3, 4}, 44)});
+}
 TEST(Gradcheck, SumAxesKeepdim) {
   expect_gradcheck([](Xs x) { return sum(x[0], {0, 2}, true) * 2.0 + sum(x[0], {1}); }, {leaf({2, 1, 3}, 45)});
 }
 TEST(Gradcheck, Mean) {
   expect_gradcheck([](Xs x) { return mean(x[0], {-1}) + mean(x[0]); }, {leaf({3, 4}, 46)});
 }
-TEST(Gradcheck, MaxAlongAxis) { expect_gradcheck([](Xs x) { return max(x[0], 1); }, {leaf({3, 5}, 47)}); }
-TEST(Gradcheck, Exp) { expect_gradcheck([](Xs x) { return exp(x[0]); }, {leaf({3, 4}, 48)}); }
-TEST(Gradcheck, Log) { expect_gradcheck([](Xs x) { return log(x[0]); }, {leaf({3, 4}, 49, 0.5, 3.0)}); }
-TEST(Gradcheck, Tanh) { expect_gradcheck([](Xs x) { return tanh(x[0]); }, {leaf({3, 4}, 50, -2.0, 2.0)}); }
-TEST(Gradcheck, Sigmoid) { expect_gradcheck([](Xs x) { return sigmoid(x[0]); }, {leaf({3, 4}, 51, -3.0, 3.0)}); }
+TEST(Gradcheck, MaxAlongAxis) {
+  expect_gradcheck([](Xs x) { return max(x[0], 1); }, {leaf({3, 5}, 47)});
+}
+TEST(Gradcheck, Exp) {
+  expect_gradcheck([](Xs x) { return exp(x[0]); }, {leaf({3, 4}, 48)});
+}
+TEST(Gradcheck, Log) {
+  expect_gradcheck([](Xs x) { return log(x[0]); }, {leaf({3, 4}, 49, 0.5, 3.0)});
+}
+TEST(Gradcheck, Tanh) {
+  expect_gradcheck([](Xs x) { return tanh(x[0]); }, {leaf({3, 4}, 50, -2.0, 2.0)});
+}
+TEST(Gradcheck, Sigmoid) {
+  expect_gradcheck([](Xs x) { return sigmoid(x[0]); }, {leaf({3, 4}, 51, -3.0, 3.0)});
+}
 TEST(Gradcheck, ReluAwayFromZero) {
   // values kept away from the kink at 0
   expect_gradcheck([](Xs x) { return relu(x[0]); }, {leaf({12}, 52, 0.1, 1.0)});
   expect_gradcheck([](Xs x) { return relu(-x[0]); }, {leaf({12}, 53, 0.1, 1.0)});
 }
-TEST(Gradcheck, PowScalar) { expect_gradcheck([](Xs x) { return pow(x[0], 2.5); }, {leaf({5}, 54, 0.5, 2.0)}); }
+TEST(Gradcheck, PowScalar) {
+  expect_gradcheck([](Xs x) { return pow(x[0], 2.5); }, {leaf({5}, 54, 0.5, 2.0)});
+}
 TEST(Gradcheck, PowTensor) {
   expect_gradcheck([](Xs x) { return pow(x[0], x[1]); }, {leaf({5}, 55, 0.5, 2.0), leaf({5}, 56)});
 }
-TEST(Gradcheck, Sqrt) { expect_gradcheck([](Xs x) { return sqrt(x[0]); }, {leaf({5}, 57, 0.5, 2.0)}); }
+TEST(Gradcheck, Sqrt) {
+  expect_gradcheck([](Xs x) { return sqrt(x[0]); }, {leaf({5}, 57, 0.5, 2.0)});
+}
 TEST(Gradcheck, SquareAndAbs) {
   expect_gradcheck([](Xs x) { return square(x[0]) + abs(x[1]); }, {leaf({5}, 58), leaf({5}, 59, 0.2, 1.0)});
 }
@@ -132,11 +163,15 @@ TEST(Gradcheck, ClampInsideAndOutside) {
   x.requires_grad_();
   expect_gradcheck([](Xs x) { return clamp(x[0], -0.5, 0.5); }, {x});
 }
-TEST(Gradcheck, Softmax) { expect_gradcheck([](Xs x) { return softmax(x[0], 1); }, {leaf({3, 5}, 60)}); }
+TEST(Gradcheck, Softmax) {
+  expect_gradcheck([](Xs x) { return softmax(x[0], 1); }, {leaf({3, 5}, 60)});
+}
 TEST(Gradcheck, SoftmaxOverFirstAxisOfTransposed) {
   expect_gradcheck([](Xs x) { return softmax(x[0].t(), 0); }, {leaf({3, 5}, 61)});
 }
-TEST(Gradcheck, LogSoftmax) { expect_gradcheck([](Xs x) { return log_softmax(x[0], -1); }, {leaf({4, 6}, 62)}); }
+TEST(Gradcheck, LogSoftmax) {
+  expect_gradcheck([](Xs x) { return log_softmax(x[0], -1); }, {leaf({4, 6}, 62)});
+}
 TEST(Gradcheck, IndexSelectRepeatedIndices) {
   Tensor index = from_vector<int64_t>({2, 0, 2, 1}, {4}, TensorOptions{}.with_dtype(DType::Int64));
   expect_gradcheck([index](Xs x) { return index_select(x[0], 1, index); }, {leaf({2, 3}, 63)});
@@ -148,7 +183,7 @@ TEST(Gradcheck, EmbeddingWithPaddingIndex) {
   Tensor loss = sum(embedding(w, ids, 3));
   loss.backward();
   for (int64_t j = 0; j < 3; ++j) EXPECT_EQ(w.grad().at({3, j}), 0.0);  // padding row
-  EXPECT_EQ(w.grad().at({0, 0}), 2.0);                                   // used twice
+  EXPECT_EQ(w.grad().at({0, 0}), 2.0);                                  // used twice
 }
 TEST(Gradcheck, Where) {
   Tensor cond = from_vector<double>({1, 0, 1, 0, 0, 1}, {2, 3}, f64());
@@ -170,8 +205,8 @@ TEST(Gradcheck, ToDtypeRoundTrip) {
   loose.eps = 1e-3;
   loose.rtol = 1e-3;
   loose.atol = 1e-4;
-  GradcheckResult result = gradcheck([](Xs x) { return to_dtype(to_dtype(x[0], DType::Float32), DType::Float64); },
-                                     {leaf({4}, 70)}, loose);
+  GradcheckResult result =
+      gradcheck([](Xs x) { return to_dtype(to_dtype(x[0], DType::Float32), DType::Float64); }, {leaf({4}, 70)}, loose);
   EXPECT_TRUE(result.ok) << result.report;
 }
 TEST(Gradcheck, DetectsAWrongGradient) {

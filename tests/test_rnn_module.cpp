@@ -48,8 +48,8 @@ void expect_rnn_gradcheck(const RNNOptions& options, nn::RNNImpl impl = nn::RNNI
   const int64_t steps = 4, batch = 3;
   Tensor x = random({steps, batch, options.input_size}, 1).requires_grad_();
   Tensor h0 = random(rnn.state_shape(batch), 2, 0.5).requires_grad_();
-  Tensor c0 = options.mode == nn::RNNMode::LSTM ? random(rnn.cell_state_shape(batch), 4, 0.5).requires_grad_()
-                                                 : Tensor();
+  Tensor c0 =
+      options.mode == nn::RNNMode::LSTM ? random(rnn.cell_state_shape(batch), 4, 0.5).requires_grad_() : Tensor();
   std::vector<Tensor> inputs{x, h0};
   if (c0.defined()) inputs.push_back(c0);
   for (const Tensor& p : rnn.parameters()) inputs.push_back(p);
@@ -207,7 +207,7 @@ TEST(RnnModule, CanonicalRoundTrip) {
   auto [weights, biases] = rnn.params_to_canonical(rnn.flat_parameters());
   ASSERT_EQ(weights.size(), rnn.canonical_weight_shapes().size());
   ASSERT_EQ(biases.size(), rnn.canonical_bias_shapes().size());
-  EXPECT_EQ(weights.size(), 4u * 6u);  // 2 layers x 2 directions x (3 input + 3 recurrent)
+  EXPECT_EQ(weights.size(), 4u * 6u);            // 2 layers x 2 directions x (3 input + 3 recurrent)
   EXPECT_EQ(weights[1].shape(), (Shape{4, 3}));  // W_z of layer 0
   // W_z is rows [H, 2H) of weight_ih_l0.
   EXPECT_EQ(weights[1].at({2, 1}), rnn.state_dict().at("weight_ih_l0").at({6, 1}));
@@ -282,8 +282,11 @@ TEST(RnnErrors, MessagesNameExpectedAndActual) {
         rnn.forward(zeros({5, 2, 3}), {}, from_vector<int64_t>({5, 6}, {2}, TensorOptions{}.with_dtype(DType::Int64)));
       },
       "lengths[1] = 6 is out of range 1..5");
-  expect_message([&] { rnn.forward(zeros({5, 2, 3}), {}, from_vector<int64_t>({5}, {1}, TensorOptions{}.with_dtype(DType::Int64))); },
-                 "lengths must be int64 [2]");
+  expect_message(
+      [&] {
+        rnn.forward(zeros({5, 2, 3}), {}, from_vector<int64_t>({5}, {1}, TensorOptions{}.with_dtype(DType::Int64)));
+      },
+      "lengths must be int64 [2]");
   RNNOptions skip = lstm(3, 4);
   skip.input_mode = nn::InputMode::SkipInput;
   expect_message([&] { nn::RNN bad(skip); }, "skip_input needs input_size == hidden_size");

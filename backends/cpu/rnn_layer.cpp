@@ -42,17 +42,15 @@ inline float tanh_of(float x) { return 2.0f / (1.0f + exp_fast(-2.0f * x)) - 1.0
 inline double tanh_of(double x) { return std::tanh(x); }
 
 // ---- GEMM on raw row-major pointers ----------------------------------------------------------
-template <typename T>
-void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda, const T* b,
-          int64_t ldb, T beta, T* c, int64_t ldc) {
-  gemm_raw(trans_a ? Transpose::Yes : Transpose::No, trans_b ? Transpose::Yes : Transpose::No, m, n, k, alpha, a,
-           lda, b, ldb, beta, c, ldc);
+template <typename T> void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a,
+                                int64_t lda, const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
+  gemm_raw(trans_a ? Transpose::Yes : Transpose::No, trans_b ? Transpose::Yes : Transpose::No, m, n, k, alpha, a, lda,
+           b, ldb, beta, c, ldc);
 }
 
 // C[m, n] = A[m, k] W^T + beta C for a weight W [n, k], reading W^T [k, n] when it is given.
-template <typename T>
-void gemm_bt(int64_t m, int64_t n, int64_t k, const T* a, int64_t lda, const T* weight, const T* weight_t, T beta,
-             T* c, int64_t ldc) {
+template <typename T> void gemm_bt(int64_t m, int64_t n, int64_t k, const T* a, int64_t lda, const T* weight,
+                                   const T* weight_t, T beta, T* c, int64_t ldc) {
   if (weight_t) {
     gemm<T>(false, false, m, n, k, T(1), a, lda, weight_t, n, beta, c, ldc);
   } else {
@@ -61,14 +59,12 @@ void gemm_bt(int64_t m, int64_t n, int64_t k, const T* a, int64_t lda, const T* 
 }
 
 // clamp(x, -limit, limit) as selects; limit = infinity disables it (NaN passes through).
-template <typename T>
-inline T clip_to(T x, T limit) {
+template <typename T> inline T clip_to(T x, T limit) {
   x = x < -limit ? -limit : x;
   return x > limit ? limit : x;
 }
 
-template <typename T>
-T clip_limit(double clip) {
+template <typename T> T clip_limit(double clip) {
   return clip > 0.0 ? static_cast<T>(clip) : std::numeric_limits<T>::infinity();
 }
 
@@ -77,16 +73,14 @@ bool active(const RnnLayerShape& s, int64_t t, int64_t b) { return s.lengths == 
 // The time index of step s and of the step before it.
 int64_t time_of(const RnnLayerShape& s, int64_t step) { return s.reverse ? s.steps - 1 - step : step; }
 
-template <typename T>
-void add_rows(T* out, const T* row, int64_t rows, int64_t cols) {
+template <typename T> void add_rows(T* out, const T* row, int64_t rows, int64_t cols) {
   for (int64_t r = 0; r < rows; ++r) {
     T* o = out + r * cols;
     for (int64_t j = 0; j < cols; ++j) o[j] += row[j];
   }
 }
 
-template <typename T>
-void column_sums_into(T* out, const T* m, int64_t rows, int64_t cols) {
+template <typename T> void column_sums_into(T* out, const T* m, int64_t rows, int64_t cols) {
   for (int64_t r = 0; r < rows; ++r) {
     const T* row = m + r * cols;
     for (int64_t j = 0; j < cols; ++j) out[j] += row[j];
@@ -104,13 +98,16 @@ RnnLayerSizes rnn_layer_sizes(const RnnLayerShape& s) {
 
 RnnBackwardSizes rnn_backward_sizes(const RnnLayerShape& s) {
   const int64_t tb = s.steps * s.batch, gh = s.gates() * s.hidden_size;
-  return {tb * gh, s.kind == RnnCellKind::GRU ? tb * gh : 0, s.proj_size > 0 ? tb * s.proj_size : 0,
-          s.batch * s.recurrent_size(), s.batch * s.hidden_size, s.batch * s.hidden_size};
+  return {tb * gh,
+          s.kind == RnnCellKind::GRU ? tb * gh : 0,
+          s.proj_size > 0 ? tb * s.proj_size : 0,
+          s.batch * s.recurrent_size(),
+          s.batch * s.hidden_size,
+          s.batch * s.hidden_size};
 }
 
-template <typename T>
-void rnn_layer_forward(T* output, T* h_n, T* c_n, RnnLayerBuffers<T> buf, const T* x, const T* h0, const T* c0,
-                       const RnnLayerWeights<T>& w, const RnnLayerShape& s) {
+template <typename T> void rnn_layer_forward(T* output, T* h_n, T* c_n, RnnLayerBuffers<T> buf, const T* x, const T* h0,
+                                             const T* c0, const RnnLayerWeights<T>& w, const RnnLayerShape& s) {
   const int64_t steps = s.steps, batch = s.batch, hidden = s.hidden_size, gh = s.gates() * hidden;
   const int64_t rec = s.recurrent_size(), input = s.input_size, rows = steps * batch;
   const bool lstm = s.kind == RnnCellKind::LSTM, gru = s.kind == RnnCellKind::GRU;
@@ -260,10 +257,10 @@ void rnn_layer_forward(T* output, T* h_n, T* c_n, RnnLayerBuffers<T> buf, const 
   if (c_n && lstm) std::memcpy(c_n, buf.cell + t_last * batch * hidden, sizeof(T) * batch * hidden);
 }
 
-template <typename T>
-void rnn_layer_backward(T* dx, T* dh0, T* dc0, const RnnLayerGrads<T>& grads, RnnBackwardWork<T> work, const T* dy,
-                        const T* dh_n, const T* dc_n, const RnnLayerBuffers<T>& saved, const T* x, const T* h0,
-                        const T* c0, const RnnLayerWeights<T>& w, const RnnLayerShape& s) {
+template <typename T> void rnn_layer_backward(T* dx, T* dh0, T* dc0, const RnnLayerGrads<T>& grads,
+                                              RnnBackwardWork<T> work, const T* dy, const T* dh_n, const T* dc_n,
+                                              const RnnLayerBuffers<T>& saved, const T* x, const T* h0, const T* c0,
+                                              const RnnLayerWeights<T>& w, const RnnLayerShape& s) {
   const int64_t steps = s.steps, batch = s.batch, hidden = s.hidden_size, gh = s.gates() * hidden;
   const int64_t rec = s.recurrent_size(), input = s.input_size, rows = steps * batch, proj = s.proj_size;
   const bool lstm = s.kind == RnnCellKind::LSTM, gru = s.kind == RnnCellKind::GRU;
@@ -424,8 +421,8 @@ void rnn_layer_backward(T* dx, T* dh0, T* dc0, const RnnLayerGrads<T>& grads, Rn
   if (grads.weight_hh) {
     // dW_hh = sum_t dG_t^T h_prev(t): the steps after the first read h from `hidden`, in one GEMM.
     if (steps > 1) {
-      const int64_t first = s.reverse ? 0 : 1;          // times whose h_prev is in `hidden`
-      const int64_t source = s.reverse ? 1 : 0;         // where those h_prev start
+      const int64_t first = s.reverse ? 0 : 1;   // times whose h_prev is in `hidden`
+      const int64_t source = s.reverse ? 1 : 0;  // where those h_prev start
       gemm<T>(true, false, gh, rec, (steps - 1) * batch, T(1), dg_h_all + first * batch * gh, gh,
               saved.hidden + source * batch * rec, rec, T(1), grads.weight_hh, rec);
     }

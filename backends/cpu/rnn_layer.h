@@ -29,15 +29,15 @@ enum class RnnCellKind : uint8_t { LSTM, GRU, RNN_TANH, RNN_RELU };
 
 struct RnnLayerShape {
   RnnCellKind kind = RnnCellKind::LSTM;
-  int64_t steps = 0;        // T
-  int64_t batch = 0;        // B
-  int64_t input_size = 0;   // I
-  int64_t hidden_size = 0;  // H
-  int64_t proj_size = 0;    // P (LSTM only), 0 = none
-  bool reverse = false;     // walk t = T-1 .. 0
-  bool skip_input = false;  // XG = X repeated per gate instead of X W_ih^T (I == H)
-  double forget_bias = 0.0;  // LSTM
-  double cell_clip = 0.0;    // LSTM, 0 = none
+  int64_t steps = 0;                 // T
+  int64_t batch = 0;                 // B
+  int64_t input_size = 0;            // I
+  int64_t hidden_size = 0;           // H
+  int64_t proj_size = 0;             // P (LSTM only), 0 = none
+  bool reverse = false;              // walk t = T-1 .. 0
+  bool skip_input = false;           // XG = X repeated per gate instead of X W_ih^T (I == H)
+  double forget_bias = 0.0;          // LSTM
+  double cell_clip = 0.0;            // LSTM, 0 = none
   const int64_t* lengths = nullptr;  // [B] or null (all T)
 
   int64_t gates() const { return kind == RnnCellKind::LSTM ? 4 : kind == RnnCellKind::GRU ? 3 : 1; }
@@ -45,8 +45,7 @@ struct RnnLayerShape {
 };
 
 // Pointers of one layer's weights (row-major, canonical layout); biases may be null.
-template <typename T>
-struct RnnLayerWeights {
+template <typename T> struct RnnLayerWeights {
   const T* weight_ih = nullptr;  // [G*H, I], null with skip_input
   const T* weight_hh = nullptr;  // [G*H, R]
   const T* bias_ih = nullptr;    // [G*H]
@@ -59,8 +58,7 @@ struct RnnLayerWeights {
   const T* weight_hr_t = nullptr;
 };
 
-template <typename T>
-struct RnnLayerGrads {
+template <typename T> struct RnnLayerGrads {
   T* weight_ih = nullptr;
   T* weight_hh = nullptr;
   T* bias_ih = nullptr;
@@ -75,8 +73,7 @@ struct RnnLayerGrads {
 //   extra  [T, B, H]    LSTM with projection: o * tanh(c) before the projection;
 //                       GRU: R_n h_{t-1} + b_Rn (needed for dr)
 // output [T, B, R]: h_t, zero where inactive (may alias hidden when lengths is null).
-template <typename T>
-struct RnnLayerBuffers {
+template <typename T> struct RnnLayerBuffers {
   T* gates = nullptr;
   T* hidden = nullptr;
   T* cell = nullptr;
@@ -90,9 +87,9 @@ struct RnnLayerSizes {
 };
 RnnLayerSizes rnn_layer_sizes(const RnnLayerShape& shape);
 
-template <typename T>
-void rnn_layer_forward(T* output, T* h_n, T* c_n, RnnLayerBuffers<T> buffers, const T* x, const T* h0, const T* c0,
-                       const RnnLayerWeights<T>& weights, const RnnLayerShape& shape);
+template <typename T> void rnn_layer_forward(T* output, T* h_n, T* c_n, RnnLayerBuffers<T> buffers, const T* x,
+                                             const T* h0, const T* c0, const RnnLayerWeights<T>& weights,
+                                             const RnnLayerShape& shape);
 
 // Workspace for backward: dgates [T, B, G*H], dgates_h [T, B, G*H] (GRU only, else null),
 // dproj [T, B, P] (projection only), dh [B, R], dc [B, H], dr [B, H].
@@ -101,8 +98,7 @@ struct RnnBackwardSizes {
 };
 RnnBackwardSizes rnn_backward_sizes(const RnnLayerShape& shape);
 
-template <typename T>
-struct RnnBackwardWork {
+template <typename T> struct RnnBackwardWork {
   T* dgates = nullptr;
   T* dgates_h = nullptr;
   T* dproj = nullptr;
@@ -114,9 +110,9 @@ struct RnnBackwardWork {
 // Given dy [T, B, R] (may be null), dh_n [B, R] and dc_n [B, H] (may be null): writes dx
 // [T, B, I] (may be null), dh0 [B, R], dc0 [B, H] (LSTM) and accumulates (+=) into the weight
 // gradients that are not null.
-template <typename T>
-void rnn_layer_backward(T* dx, T* dh0, T* dc0, const RnnLayerGrads<T>& grads, RnnBackwardWork<T> work, const T* dy,
-                        const T* dh_n, const T* dc_n, const RnnLayerBuffers<T>& saved, const T* x, const T* h0,
-                        const T* c0, const RnnLayerWeights<T>& weights, const RnnLayerShape& shape);
+template <typename T> void rnn_layer_backward(T* dx, T* dh0, T* dc0, const RnnLayerGrads<T>& grads,
+                                              RnnBackwardWork<T> work, const T* dy, const T* dh_n, const T* dc_n,
+                                              const RnnLayerBuffers<T>& saved, const T* x, const T* h0, const T* c0,
+                                              const RnnLayerWeights<T>& weights, const RnnLayerShape& shape);
 
 }  // namespace recur::cpu
