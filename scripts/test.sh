@@ -59,14 +59,15 @@ fi
 # ---- an outside project against the installed package ---------------------------------------
 if [ "$preset" = release ]; then
   echo
-  echo "== consumer: cmake --install, then find_package(recur) from tests/consumer"
+  echo "== consumer: cmake --install, then find_package(recur) from tests/consumer, and the installed recur info"
   prefix=$PWD/$build_dir/install-test
   consumer_dir=$build_dir/consumer
   rm -rf "$prefix" "$consumer_dir"
   if cmake --install "$build_dir" --prefix "$prefix" >"$build_dir/install-test.log" &&
     cmake -S tests/consumer -B "$consumer_dir" -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$prefix" &&
     cmake --build "$consumer_dir" -j "$jobs" &&
-    "$consumer_dir/recur_consumer"; then
+    "$consumer_dir/recur_consumer" &&
+    "$prefix/bin/recur" info; then
     echo "consumer: passed"
     passed=$((passed + 1))
   else
