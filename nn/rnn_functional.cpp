@@ -1,5 +1,7 @@
 #include "nn/rnn_functional.h"
 
+#include <functional>
+
 #include "autograd/node.h"
 #include "autograd/ops.h"
 #include "backends/compute.h"
@@ -53,14 +55,51 @@ Dims check_inputs(const RNNOptions& o, const Tensor& x, const Tensor& h0, const 
   return {steps, batch};
 }
 
+// ---- the layer stack, shared by both implementations ------------------------------------------
+
+// Runs one layer and direction: (weights index l * D + d, reverse, layer input [T, B, I_l],
+// initial state) -> (output [T, B, R], final state).
+using LayerRun = std::function<std::pair<Tensor, CellState>(int64_t, bool, const Tensor&, CellState)>;
+
+// Initial states from h0/c0 (zeros when absent), directions concatenated on the feature axis
+// (forward first), dropout between layers (never after the last), final states stacked.
+RNNOutput run_layers(const RNNOptions& o, const Tensor& x_tbi, const Tensor& h0, const Tensor& c0, bool training,
+                     Generator* generator, const LayerRun& run) {
+  const int64_t dirs = o.num_directions(), batch = x_tbi.size(1);
+  const TensorOptions like = TensorOptions{}.with_dtype(x_tbi.dtype()).with_device(x_tbi.device());
+  Tensor layer_input = x_tbi;
+  std::vector<Tensor> hs, cs;
+  for (int64_t layer = 0; layer < o.num_layers; ++layer) {
+    std::vector<Tensor> outputs;
+    for (int64_t dir = 0; dir < dirs; ++dir) {
+      const int64_t index = layer * dirs + dir;
+      CellState initial;
+      initial.h = h0.defined() ? select(h0, 0, index) : zeros({batch, o.output_hidden_size()}, like);
+      if (o.mode == RNNMode::LSTM) {
+        initial.c = c0.defined() ? select(c0, 0, index) : zeros({batch, o.hidden_size}, like);
+      }
+      auto [output, final_state] = run(index, dir == 1, layer_input, initial);
+      outputs.push_back(output);
+      hs.push_back(final_state.h);
+      if (final_state.c.defined()) cs.push_back(final_state.c);
+    }
+    Tensor out = dirs == 2 ? concat(outputs, 2) : outputs[0];
+    if (layer + 1 < o.num_layers && training && o.dropout > 0.0) out = dropout(out, o.dropout, true, generator);
+    layer_input = out;
+  }
+  RNNOutput result;
+  result.output = layer_input;
+  result.h_n = stack(hs, 0);
+  if (!cs.empty()) result.c_n = stack(cs, 0);
+  return result;
+}
+
 // ---- the cell graph -------------------------------------------------------------------------
 
 RNNOutput forward_cells(const RNNOptions& o, const std::vector<CellWeights>& weights, const Tensor& x_tbi,
                         const Tensor& h0, const Tensor& c0, const Tensor& lengths, bool training, Generator* generator,
                         Dims dims) {
-  const int64_t dirs = o.num_directions(), steps = dims.steps, batch = dims.batch;
-  const int64_t rec = o.output_hidden_size(), hidden = o.hidden_size;
-  const TensorOptions like = TensorOptions{}.with_dtype(x_tbi.dtype()).with_device(x_tbi.device());
+  const int64_t steps = dims.steps, batch = dims.batch;
   // masks[t] = [B, 1], 1 where t < lengths[b]
   std::vector<Tensor> masks;
   if (lengths.defined()) {
@@ -73,46 +112,28 @@ RNNOutput forward_cells(const RNNOptions& o, const std::vector<CellWeights>& wei
                           .to(x_tbi.device()));
     }
   }
-  Tensor layer_input = x_tbi;
-  std::vector<Tensor> hs, cs;
-  for (int64_t layer = 0; layer < o.num_layers; ++layer) {
-    std::vector<Tensor> outputs;
-    for (int64_t dir = 0; dir < dirs; ++dir) {
-      const int64_t index = layer * dirs + dir;
-      const CellWeights& w = weights[index];
-      CellState state;
-      state.h = h0.defined() ? select(h0, 0, index) : zeros({batch, rec}, like);
-      if (o.mode == RNNMode::LSTM) state.c = c0.defined() ? select(c0, 0, index) : zeros({batch, hidden}, like);
-      const int64_t features = layer_input.size(2);
-      Tensor xg = input_gates(reshape(layer_input, {steps * batch, features}), w, o);
-      xg = reshape(xg, {steps, batch, -1});
-      std::vector<Tensor> ys(static_cast<size_t>(steps));
-      for (int64_t s = 0; s < steps; ++s) {
-        const int64_t t = dir == 1 ? steps - 1 - s : s;
-        CellState next = cell_step(select(xg, 0, t), state, w, o);
-        if (lengths.defined()) {
-          const Tensor& m = masks[t];
-          ys[t] = next.h * m;
-          state.h = where(m, next.h, state.h);
-          if (next.c.defined()) state.c = where(m, next.c, state.c);
-        } else {
-          ys[t] = next.h;
-          state = next;
+  return run_layers(
+      o, x_tbi, h0, c0, training, generator,
+      [&](int64_t index, bool reverse, const Tensor& input, CellState state) -> std::pair<Tensor, CellState> {
+        const CellWeights& w = weights[index];
+        Tensor xg = input_gates(reshape(input, {steps * batch, input.size(2)}), w, o);
+        xg = reshape(xg, {steps, batch, -1});
+        std::vector<Tensor> ys(static_cast<size_t>(steps));
+        for (int64_t s = 0; s < steps; ++s) {
+          const int64_t t = reverse ? steps - 1 - s : s;
+          CellState next = cell_step(select(xg, 0, t), state, w, o);
+          if (lengths.defined()) {
+            const Tensor& m = masks[t];
+            ys[t] = next.h * m;
+            state.h = where(m, next.h, state.h);
+            if (next.c.defined()) state.c = where(m, next.c, state.c);
+          } else {
+            ys[t] = next.h;
+            state = next;
+          }
         }
-      }
-      outputs.push_back(stack(ys, 0));
-      hs.push_back(state.h);
-      if (state.c.defined()) cs.push_back(state.c);
-    }
-    Tensor out = dirs == 2 ? concat(outputs, 2) : outputs[0];
-    if (layer + 1 < o.num_layers && training && o.dropout > 0.0) out = dropout(out, o.dropout, true, generator);
-    layer_input = out;
-  }
-  RNNOutput result;
-  result.output = layer_input;
-  result.h_n = stack(hs, 0);
-  if (!cs.empty()) result.c_n = stack(cs, 0);
-  return result;
+        return {stack(ys, 0), state};
+      });
 }
 
 // ---- the fused CPU path ---------------------------------------------------------------------
@@ -229,34 +250,15 @@ std::vector<Tensor> fused_layer(const RNNOptions& o, const CellWeights& w, const
 
 RNNOutput forward_fused(const RNNOptions& o, const std::vector<CellWeights>& weights, const Tensor& x_tbi,
                         const Tensor& h0, const Tensor& c0, const Tensor& lengths, bool training, Generator* generator,
-                        Dims dims) {
-  const int64_t dirs = o.num_directions(), batch = dims.batch;
-  const TensorOptions like = TensorOptions{}.with_dtype(x_tbi.dtype()).with_device(x_tbi.device());
+                        Dims /*dims*/) {
   Tensor lengths_cpu = lengths.defined() ? compute::contiguous(lengths.to(Device::cpu())) : Tensor();
-  Tensor layer_input = x_tbi;
-  std::vector<Tensor> hs, cs;
-  for (int64_t layer = 0; layer < o.num_layers; ++layer) {
-    std::vector<Tensor> outputs;
-    for (int64_t dir = 0; dir < dirs; ++dir) {
-      const int64_t index = layer * dirs + dir;
-      Tensor h = h0.defined() ? select(h0, 0, index) : zeros({batch, o.output_hidden_size()}, like);
-      Tensor c;
-      if (o.mode == RNNMode::LSTM) c = c0.defined() ? select(c0, 0, index) : zeros({batch, o.hidden_size}, like);
-      std::vector<Tensor> out =
-          fused_layer(o, weights[index], layer_input, h, c, lengths_cpu, dir == 1, layer == 0 && o.skip_input());
-      outputs.push_back(out[0]);
-      hs.push_back(out[1]);
-      if (out.size() > 2) cs.push_back(out[2]);
-    }
-    Tensor out = dirs == 2 ? concat(outputs, 2) : outputs[0];
-    if (layer + 1 < o.num_layers && training && o.dropout > 0.0) out = dropout(out, o.dropout, true, generator);
-    layer_input = out;
-  }
-  RNNOutput result;
-  result.output = layer_input;
-  result.h_n = stack(hs, 0);
-  if (!cs.empty()) result.c_n = stack(cs, 0);
-  return result;
+  return run_layers(
+      o, x_tbi, h0, c0, training, generator,
+      [&](int64_t index, bool reverse, const Tensor& input, const CellState& state) -> std::pair<Tensor, CellState> {
+        const bool skip = index < o.num_directions() && o.skip_input();  // layer 0 only
+        std::vector<Tensor> out = fused_layer(o, weights[index], input, state.h, state.c, lengths_cpu, reverse, skip);
+        return {out[0], CellState{out[1], out.size() > 2 ? out[2] : Tensor()}};
+      });
 }
 
 }  // namespace
