@@ -19,6 +19,7 @@
 #include "backends/cpu/math.h"
 #include "backends/cpu/strided.h"
 #include "backends/op_names.h"
+#include "backends/reduce_args.h"
 
 namespace recur {
 namespace {
@@ -209,26 +210,8 @@ void reduce_typed(Tensor& out, const Tensor& in, const std::vector<bool>& is_red
 void CpuBackend::reduce(ReduceOp op, Tensor& out, const Tensor& in, const std::vector<int>& axes) {
   const std::string_view name = op_name(op);
   cpu::check_same_dtype(name, out, in);
-  const size_t rank = in.shape().size();
-  std::vector<bool> is_reduced(rank, false);
-  for (size_t i = 0; i < axes.size(); ++i) {
-    RECUR_CHECK(axes[i] >= 0 && static_cast<size_t>(axes[i]) < rank && (i == 0 || axes[i] > axes[i - 1]),
-                "{}: axes must be sorted, unique and in [0, {}), got axis {} for {}", name, rank, axes[i],
-                in.describe());
-    is_reduced[axes[i]] = true;
-  }
-  Shape expected = in.shape();
-  for (int axis : axes) expected[axis] = 1;
-  RECUR_CHECK(out.shape() == expected, "{}: output {} should have shape {} for input {} reduced over axes [{}]", name,
-              out.describe(), shape_str(expected), in.describe(), fmt::join(axes, ", "));
+  const std::vector<bool> is_reduced = check_reduce_args(name, op, out, in, axes);
   if (out.numel() == 0) return;
-  int64_t count = 1;
-  for (int axis : axes) count *= in.shape()[axis];
-  RECUR_CHECK(count > 0 || op == ReduceOp::Sum || op == ReduceOp::Mean,
-              "{}: cannot take the {} over zero elements of {} (axes [{}])", name, name, in.describe(),
-              fmt::join(axes, ", "));
-  RECUR_CHECK(op != ReduceOp::Mean || in.dtype() != DType::Int64,
-              "mean: expected a float32 or float64 tensor, got {} (convert it first)", in.describe());
   cpu::dispatch_computing(in.dtype(), name, [&](auto tag) {
     using T = typename decltype(tag)::type;
     switch (op) {
