@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "backends/optimizer_math.h"
 #include "core/tensor.h"
 
 namespace recur {
@@ -61,6 +62,16 @@ enum class BinaryOp : uint8_t {
 enum class ReduceOp : uint8_t { Sum, Mean, Max, Min };
 
 enum class Transpose : uint8_t { No, Yes };
+
+// One parameter's fused optimizer update (optimizer_update below): param, grad and the buffers
+// are contiguous, of one shape, dtype (float32 or float64) and device; buffers[k] is b<k> of
+// backends/optimizer_math.h's table, undefined when the kind or the options do not use it.
+struct ParamUpdate {
+  Tensor param;  // updated in place, as are the buffers
+  Tensor grad;
+  Tensor buffers[3];
+  OptimizerCoeffs coeffs;
+};
 
 class Backend {
  public:
@@ -120,6 +131,25 @@ class Backend {
   // Matrices may be strided with a unit stride on either axis; c must have a unit column stride.
   virtual void gemm(Tensor& c, const Tensor& a, Transpose trans_a, const Tensor& b, Transpose trans_b,
                     double alpha = 1.0, double beta = 0.0) = 0;
+
+  // ---- fused ops ----------------------------------------------------------------------
+  // Fused softmax cross-entropy over rows (nn/losses.cpp): logits [N, C] and target int64 [N],
+  // both contiguous; outputs loss [N] and logp [N, C] (kept for the backward), contiguous:
+  //   logp[i, c] = log_softmax(logits[i, :])[c]
+  //   loss[i]    = w_i ( -(1 - eps) logp[i, t_i] - (eps / C) sum_c logp[i, c] ),  w_i = [t_i != ignore_index]
+  // Every target is in [0, C) or ignore_index (the caller checked).
+  virtual void cross_entropy(Tensor& loss, Tensor& logp, const Tensor& logits, const Tensor& target,
+                             int64_t ignore_index, double label_smoothing) = 0;
+  // dlogits[i, c] = g_i w_i ( exp(logp[i, c]) - (1 - eps) [c == t_i] - eps / C ); grad_loss g is [N].
+  virtual void cross_entropy_backward(Tensor& dlogits, const Tensor& logp, const Tensor& target,
+                                      const Tensor& grad_loss, int64_t ignore_index, double label_smoothing) = 0;
+  // One update of every parameter in `updates` (all on this device), as one pass per parameter
+  // on the CPU and one kernel launch for many parameters on a GPU. optim/ computes the coeffs.
+  virtual void optimizer_update(OptimizerKind kind, const std::vector<ParamUpdate>& updates) = 0;
+  // out (float64 [k], contiguous, this device)[j] = sum |x_j|^p over tensor j (float32 or
+  // float64, contiguous), or max |x_j| when p is infinite (NaN when any element is NaN); 0 for
+  // an empty tensor. Accumulated in float64 (gradient-norm clipping, optim/clip.cpp).
+  virtual void norm_parts(Tensor& out, const std::vector<Tensor>& tensors, double p) = 0;
 };
 
 // The backend of a device (explicit registration in backends/registry.cpp: the CPU always,

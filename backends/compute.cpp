@@ -174,6 +174,41 @@ Tensor softmax_backward(const Tensor& y, const Tensor& dy, int64_t axis, bool lo
   return dx;
 }
 
+// ---- fused ops -------------------------------------------------------------------------
+
+std::pair<Tensor, Tensor> cross_entropy(const Tensor& logits, const Tensor& target, int64_t ignore_index,
+                                        double label_smoothing) {
+  check_floating("cross_entropy", logits);
+  RECUR_CHECK(logits.dim() == 2, "cross_entropy: expected logits [N, C], got {}", logits.describe());
+  const Tensor x = logits.is_contiguous() ? logits : contiguous(logits);
+  const Tensor t = target.is_contiguous() ? target : contiguous(target);
+  Tensor loss = make_contiguous_tensor({x.size(0)}, x.dtype(), x.device());
+  Tensor logp = make_contiguous_tensor(x.shape(), x.dtype(), x.device());
+  backend_of(x).cross_entropy(loss, logp, x, t, ignore_index, label_smoothing);
+  return {loss, logp};
+}
+
+Tensor cross_entropy_backward(const Tensor& logp, const Tensor& target, const Tensor& grad_loss, int64_t ignore_index,
+                              double label_smoothing) {
+  const Tensor t = target.is_contiguous() ? target : contiguous(target);
+  const Tensor g = grad_loss.is_contiguous() ? grad_loss : contiguous(grad_loss);
+  Tensor dlogits = make_contiguous_tensor(logp.shape(), logp.dtype(), logp.device());
+  backend_of(logp).cross_entropy_backward(dlogits, logp, t, g, ignore_index, label_smoothing);
+  return dlogits;
+}
+
+void optimizer_update(OptimizerKind kind, const std::vector<ParamUpdate>& updates) {
+  if (updates.empty()) return;
+  backend_of(updates.front().param).optimizer_update(kind, updates);
+}
+
+Tensor norm_parts(const std::vector<Tensor>& tensors, double p) {
+  const Device device = tensors.empty() ? Device::cpu() : tensors.front().device();
+  Tensor out = make_contiguous_tensor({static_cast<int64_t>(tensors.size())}, DType::Float64, device);
+  backend_for(device).norm_parts(out, tensors, p);
+  return out;
+}
+
 // ---- indexing --------------------------------------------------------------------------
 
 namespace {

@@ -3,6 +3,7 @@
 // the differentiable ops on these; optimizers and evaluation code call them directly.
 #pragma once
 
+#include <utility>
 #include <vector>
 
 #include "backends/backend.h"
@@ -22,6 +23,17 @@ Tensor argmax(const Tensor& x, int64_t axis, bool keepdim);
 Tensor softmax(const Tensor& x, int64_t axis, bool log);
 Tensor softmax_backward(const Tensor& y, const Tensor& dy, int64_t axis, bool log);
 
+// Fused softmax cross-entropy over the rows of logits [N, C] with int64 targets [N] (backend.h
+// states the formulas; every target must be in [0, C) or ignore_index): {loss [N], logp [N, C]}.
+std::pair<Tensor, Tensor> cross_entropy(const Tensor& logits, const Tensor& target, int64_t ignore_index,
+                                        double label_smoothing);
+// dlogits [N, C] from the forward's logp and the per-row loss gradient [N].
+Tensor cross_entropy_backward(const Tensor& logp, const Tensor& target, const Tensor& grad_loss, int64_t ignore_index,
+                              double label_smoothing);
+// One fused optimizer step over parameters that all live on one device (optim/).
+void optimizer_update(OptimizerKind kind, const std::vector<ParamUpdate>& updates);
+// float64 [k] on the tensors' device (all on one): sum |x_j|^p, or max |x_j| for infinite p.
+Tensor norm_parts(const std::vector<Tensor>& tensors, double p);
 // Indexing: index is int64 1-D on x's device.
 Tensor index_select(const Tensor& x, int64_t axis, const Tensor& index);
 // Returns zeros(shape) with src's rows added at `index` along axis.

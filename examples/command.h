@@ -21,6 +21,8 @@ Command add_inspect_command(CLI::App& parent);
 
 // recur rnn-eval: run an RNN case file forward and backward (cmd_rnn_eval.cpp).
 Command add_rnn_eval_command(CLI::App& parent);
+// recur gradcheck: the RNN's gradients against finite differences or another device (cmd_gradcheck.cpp).
+Command add_gradcheck_command(CLI::App& parent);
 
 // recur bench train-step: time a language-model training step (cmd_bench.cpp).
 Command add_bench_command(CLI::App& parent);

@@ -24,9 +24,11 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0, 4096));
 
   const std::vector<recur::cli::Command> commands = {
-      recur::cli::add_info_command(app),     recur::cli::add_train_command(app),  recur::cli::add_sample_command(app),
-      recur::cli::add_eval_command(app),     recur::cli::add_corpus_command(app), recur::cli::add_inspect_command(app),
-      recur::cli::add_rnn_eval_command(app), recur::cli::add_bench_command(app),
+      recur::cli::add_info_command(app),     recur::cli::add_train_command(app),
+      recur::cli::add_sample_command(app),   recur::cli::add_eval_command(app),
+      recur::cli::add_corpus_command(app),   recur::cli::add_inspect_command(app),
+      recur::cli::add_rnn_eval_command(app), recur::cli::add_gradcheck_command(app),
+      recur::cli::add_bench_command(app),
   };
 
   // A bad command line is one line too: "error: ..." (CLI11's default adds a second one).

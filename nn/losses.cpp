@@ -68,8 +68,9 @@ struct TargetPicks {
 };
 
 // Checks scores [..., C] against target [...] (int64, leading shape, values in [0, C) unless
-// ignored) and builds the picks.
-TargetPicks pick_targets(const char* op, const Tensor& scores, const Tensor& target, int64_t ignore_index) {
+// ignored; read on the host) and returns the number of rows that count.
+int64_t check_targets(const char* op, const Tensor& scores, const Tensor& target, int64_t ignore_index,
+                      std::vector<int64_t>* values = nullptr) {
   RECUR_CHECK(scores.dim() >= 1, "{}: expected scores [..., C] with at least 1 dimension, got {}", op,
               scores.describe());
   RECUR_CHECK(target.defined() && target.dtype() == DType::Int64, "{}: target must be int64 class indices, got {}", op,
@@ -79,24 +80,32 @@ TargetPicks pick_targets(const char* op, const Tensor& scores, const Tensor& tar
               shape_str(target.shape()), shape_str(leading), scores.describe());
   RECUR_CHECK(target.device() == scores.device(), "{}: target is on {} but scores are on {}", op, target.device(),
               scores.device());
+  const int64_t classes = scores.size(-1);
+  std::vector<int64_t> targets = target.to_vector<int64_t>();
+  int64_t counted = 0;
+  for (const int64_t t : targets) {
+    if (t == ignore_index) continue;
+    RECUR_CHECK(t >= 0 && t < classes, "{}: target {} is out of range for {} classes", op, t, classes);
+    ++counted;
+  }
+  if (values != nullptr) *values = std::move(targets);
+  return counted;
+}
+
+// Checks the targets and builds the picks.
+TargetPicks pick_targets(const char* op, const Tensor& scores, const Tensor& target, int64_t ignore_index) {
+  std::vector<int64_t> targets;
   TargetPicks picks;
+  picks.counted = check_targets(op, scores, target, ignore_index, &targets);
   picks.classes = scores.size(-1);
-  picks.rows = numel_of(leading);
-  const std::vector<int64_t> targets = target.to_vector<int64_t>();
+  picks.rows = static_cast<int64_t>(targets.size());
   std::vector<int64_t> flat_index(targets.size());
   std::vector<double> weight(targets.size());
   for (size_t i = 0; i < targets.size(); ++i) {
-    const int64_t t = targets[i];
     const int64_t row_start = static_cast<int64_t>(i) * picks.classes;
-    if (t == ignore_index) {
-      flat_index[i] = row_start;
-      weight[i] = 0.0;
-      continue;
-    }
-    RECUR_CHECK(t >= 0 && t < picks.classes, "{}: target {} is out of range for {} classes", op, t, picks.classes);
-    flat_index[i] = row_start + t;
-    weight[i] = 1.0;
-    ++picks.counted;
+    const bool counts = targets[i] != ignore_index;
+    flat_index[i] = counts ? row_start + targets[i] : row_start;
+    weight[i] = counts ? 1.0 : 0.0;
   }
   const Device device = scores.device();
   picks.flat_index =
@@ -119,36 +128,24 @@ Tensor reduce_rows(const Tensor& per_row, Reduction reduction, int64_t counted) 
 Tensor cross_entropy(const Tensor& logits, const Tensor& target, const CrossEntropyOptions& options) {
   check_float("cross_entropy", "logits", logits);
   const double eps = options.label_smoothing;
+  const int64_t ignore = options.ignore_index;
   RECUR_CHECK(eps >= 0.0 && eps <= 1.0, "cross_entropy: label_smoothing must be in [0, 1], got {}", eps);
-  const TargetPicks picks = pick_targets("cross_entropy", logits, target, options.ignore_index);
-  const int64_t rows = picks.rows, classes = picks.classes;
+  const int64_t counted = check_targets("cross_entropy", logits, target, ignore);
+  const int64_t classes = logits.size(-1), rows = target.numel();
   RECUR_CHECK(classes > 0, "cross_entropy: logits {} have no classes", logits.describe());
 
-  // logp = log_softmax(logits) [N, C]
-  Tensor logp = c::softmax(reshaped(logits, {rows, classes}), 1, /*log=*/true);
-  // loss_i = w_i * ( -(1 - eps) logp[i, t_i] - (eps / C) sum_c logp[i, c] )
-  Tensor picked = c::index_select(reshaped(logp, {rows * classes}), 0, picks.flat_index);
-  Tensor loss = affine(picked, -(1.0 - eps), 0.0);
-  if (eps > 0.0) {
-    Tensor row_sum = c::reduce(ReduceOp::Sum, logp, {1}, /*keepdim=*/false);
-    loss = add_raw(loss, affine(row_sum, -eps / static_cast<double>(classes), 0.0));
-  }
-  loss = reshaped(mul_raw(loss, picks.weight), target.shape());
-
-  auto backward = [logp, picks, eps, logits_shape = logits.shape()](const Grads& g) {
+  // One fused op each way (backend.h):
+  //   logp = log_softmax(logits)                 loss_i = w_i ( -(1 - eps) logp[i, t_i] - (eps / C) sum_c logp[i, c] )
+  //   dlogits[i, c] = g_i w_i ( softmax[i, c] - (1 - eps) [c == t_i] - eps / C )
+  const Tensor flat_target = reshaped(target, {rows});
+  auto [loss, logp] = c::cross_entropy(reshaped(logits, {rows, classes}), flat_target, ignore, eps);
+  auto backward = [logp, flat_target, ignore, eps, logits_shape = logits.shape()](const Grads& g) {
     if (!g[0].defined()) return Grads{Tensor()};
-    const int64_t n = picks.rows, cls = picks.classes;
-    // dlogits[i, c] = g_i w_i ( softmax[i, c] - (1 - eps) [c == t_i] - eps / C )
-    Tensor d = c::unary(UnaryOp::Exp, logp);
-    if (eps > 0.0) d = affine(d, 1.0, -eps / static_cast<double>(cls));
-    Tensor d_flat = reshaped(d, {n * cls});
-    const TensorOptions options = TensorOptions{}.with_dtype(d.dtype()).with_device(d.device());
-    c::index_add_(d_flat, 0, picks.flat_index, full({n}, -(1.0 - eps), options));
-    Tensor scale = mul_raw(reshaped(g[0], {n}), picks.weight);
-    return Grads{reshaped(mul_raw(reshaped(d_flat, {n, cls}), reshaped(scale, {n, 1})), logits_shape)};
+    const Tensor grad_rows = reshaped(g[0], {logp.size(0)});
+    return Grads{reshaped(c::cross_entropy_backward(logp, flat_target, grad_rows, ignore, eps), logits_shape)};
   };
-  Tensor per_row = record("cross_entropy", {logits}, loss, backward);
-  return reduce_rows(per_row, options.reduction, picks.counted);
+  Tensor per_row = record("cross_entropy", {logits}, reshaped(loss, target.shape()), backward);
+  return reduce_rows(per_row, options.reduction, counted);
 }
 
 // ---- negative log-likelihood ---------------------------------------------------------------------

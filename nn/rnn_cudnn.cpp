@@ -298,7 +298,10 @@ RNNOutput rnn_forward_cudnn(const RNNOptions& o, const std::vector<CellWeights>&
     for (const Tensor* t : {&w.weight_ih, &w.weight_hh, &w.bias_ih, &w.bias_hh, &w.weight_hr}) inputs.push_back(*t);
   }
   const bool record = autograd::needs_grad(inputs);
-  const cudnnForwardMode_t mode = record ? CUDNN_FWD_MODE_TRAINING : CUDNN_FWD_MODE_INFERENCE;
+  // cuDNN applies dropout only in training mode: a training-mode module with dropout runs it
+  // even when no gradient is needed, as the CPU path does.
+  const bool drops = training && o.num_layers > 1 && o.dropout > 0.0;
+  const cudnnForwardMode_t mode = record || drops ? CUDNN_FWD_MODE_TRAINING : CUDNN_FWD_MODE_INFERENCE;
 
   const Tensor x = compute::contiguous(x_tbi.detach());
   const Tensor hx = h0.defined() ? compute::contiguous(h0.detach()) : Tensor();
@@ -311,13 +314,13 @@ RNNOutput rnn_forward_cudnn(const RNNOptions& o, const std::vector<CellWeights>&
   RECUR_CUDNN_CHECK(
       cudnnGetRNNTempSpaceSizes(handle, plan->rnn.get(), mode, plan->x_desc.get(), &work_bytes, &reserve_bytes));
   Tensor work = device_buffer(work_bytes, plan->device);
-  Tensor reserve = record ? device_buffer(reserve_bytes, plan->device) : Tensor();
+  Tensor reserve = mode == CUDNN_FWD_MODE_TRAINING ? device_buffer(reserve_bytes, plan->device) : Tensor();
   const auto ptr_or_null = [](const Tensor& t) { return t.defined() ? t.raw_data() : nullptr; };
   RECUR_CUDNN_CHECK(cudnnRNNForward(
       handle, plan->rnn.get(), mode, static_cast<const int32_t*>(plan->seq_lengths.raw_data()), plan->x_desc.get(),
       x.raw_data(), plan->y_desc.get(), y.raw_data(), plan->h_desc.get(), ptr_or_null(hx), hy.raw_data(),
       plan->c_desc.get(), ptr_or_null(cx), ptr_or_null(cy), plan->weight_bytes, space.raw_data(), work_bytes,
-      work.raw_data(), record ? reserve_bytes : 0, ptr_or_null(reserve)));
+      work.raw_data(), reserve.defined() ? reserve_bytes : 0, ptr_or_null(reserve)));
 
   std::vector<Tensor> outputs{y, hy};
   if (cy.defined()) outputs.push_back(cy);
@@ -328,6 +331,12 @@ RNNOutput rnn_forward_cudnn(const RNNOptions& o, const std::vector<CellWeights>&
         if (t->defined()) *t = t->detach();
       }
     }
+    // record() makes this node the grad_fn of y, hy and cy themselves, so the closure holds a
+    // detached view of y and the states' shapes only: capturing the outputs would be a cycle
+    // (output -> node -> closure -> output) that keeps every buffer alive when backward never runs.
+    const Tensor y_saved = y.detach();
+    const bool padded = lengths.defined();
+    const Shape h_shape = hy.shape(), c_shape = cy.defined() ? cy.shape() : Shape{};
     bool consumed = false;
     outputs = autograd::record(
         "rnn_cudnn", inputs, outputs, [=](const std::vector<Tensor>& grads) mutable -> std::vector<Tensor> {
@@ -340,12 +349,13 @@ RNNOutput rnn_forward_cudnn(const RNNOptions& o, const std::vector<CellWeights>&
           cuda::CudaContext& ctx = cuda::cuda_context(plan->device.index);
           cuda::DeviceGuard device_guard(ctx.device());
           cudnnHandle_t h = ctx.cudnn();
-          const Tensor dy = zeros_or(grads[0], y.shape(), like);
+          const Tensor dy = zeros_or(grads[0], y_saved.shape(), like);
           const Tensor dhy = grads.size() > 1 && grads[1].defined() ? compute::contiguous(grads[1]) : Tensor();
           const Tensor dcy = grads.size() > 2 && grads[2].defined() ? compute::contiguous(grads[2]) : Tensor();
-          Tensor dx = make_contiguous_tensor(x.shape(), plan->dtype, plan->device);
-          Tensor dhx = make_contiguous_tensor(hy.shape(), plan->dtype, plan->device);
-          Tensor dcx = plan->lstm ? make_contiguous_tensor(cy.shape(), plan->dtype, plan->device) : Tensor();
+          // With per-sequence lengths the padded steps of dx are zeros (cuDNN may leave them unwritten).
+          Tensor dx = padded ? zeros(x.shape(), like) : make_contiguous_tensor(x.shape(), plan->dtype, plan->device);
+          Tensor dhx = make_contiguous_tensor(h_shape, plan->dtype, plan->device);
+          Tensor dcx = plan->lstm ? make_contiguous_tensor(c_shape, plan->dtype, plan->device) : Tensor();
           size_t work_size = 0, reserve_size = 0;
           RECUR_CUDNN_CHECK(cudnnGetRNNTempSpaceSizes(h, plan->rnn.get(), CUDNN_FWD_MODE_TRAINING, plan->x_desc.get(),
                                                       &work_size, &reserve_size));
@@ -353,14 +363,14 @@ RNNOutput rnn_forward_cudnn(const RNNOptions& o, const std::vector<CellWeights>&
           const auto* seq = static_cast<const int32_t*>(plan->seq_lengths.raw_data());
           const auto ptr = [](const Tensor& t) { return t.defined() ? t.raw_data() : nullptr; };
           RECUR_CUDNN_CHECK(cudnnRNNBackwardData_v8(
-              h, plan->rnn.get(), seq, plan->y_desc.get(), y.raw_data(), dy.raw_data(), plan->x_desc.get(),
+              h, plan->rnn.get(), seq, plan->y_desc.get(), y_saved.raw_data(), dy.raw_data(), plan->x_desc.get(),
               dx.raw_data(), plan->h_desc.get(), ptr(hx), ptr(dhy), dhx.raw_data(), plan->c_desc.get(), ptr(cx),
               ptr(dcy), ptr(dcx), plan->weight_bytes, space.raw_data(), work_size, workspace.raw_data(), reserve_size,
               reserve.raw_data()));
           Tensor dspace = zeros(space.shape(), like);
           RECUR_CUDNN_CHECK(cudnnRNNBackwardWeights_v8(
               h, plan->rnn.get(), CUDNN_WGRAD_MODE_ADD, seq, plan->x_desc.get(), x.raw_data(), plan->h_desc.get(),
-              ptr(hx), plan->y_desc.get(), y.raw_data(), plan->weight_bytes, dspace.raw_data(), work_size,
+              ptr(hx), plan->y_desc.get(), y_saved.raw_data(), plan->weight_bytes, dspace.raw_data(), work_size,
               workspace.raw_data(), reserve_size, reserve.raw_data()));
           // Scatter the weight-space gradient back to recur's matrices.
           std::vector<Tensor> result{dx, hx.defined() ? dhx : Tensor(), cx.defined() ? dcx : Tensor()};

@@ -3,7 +3,6 @@
 #include <cmath>
 #include <limits>
 
-#include "optim/fused_loop.h"
 #include "optim/options_check.h"
 
 namespace recur::optim {
@@ -17,41 +16,6 @@ std::map<std::string, double> option_map(const AdamOptions& options) {
 }
 
 AdamOptions as_adam(const AdamWOptions& o) { return {o.lr, o.beta1, o.beta2, o.eps, o.weight_decay, o.amsgrad}; }
-
-template <typename T> void adam_update(T* param, const T* grad, T* exp_avg, T* exp_avg_sq, T* max_exp_avg_sq, int64_t n,
-                                       const ParamGroup& group, int64_t step, WeightDecayMode mode) {
-  const double beta1 = group.option("beta1"), beta2 = group.option("beta2");
-  // Scalars in float64, as torch/optim/adam.py computes them with Python floats.
-  const double bias_correction1 = 1.0 - std::pow(beta1, static_cast<double>(step));
-  const double bias_correction2 = 1.0 - std::pow(beta2, static_cast<double>(step));
-  const double step_size = group.lr / bias_correction1;
-  const T neg_step_size = static_cast<T>(-step_size);
-  const T bias_correction2_sqrt = static_cast<T>(std::sqrt(bias_correction2));
-  const T b1 = static_cast<T>(beta1), one_minus_b1 = static_cast<T>(1.0 - beta1);
-  const T b2 = static_cast<T>(beta2), one_minus_b2 = static_cast<T>(1.0 - beta2);
-  const T eps = static_cast<T>(group.option("eps"));
-  const T weight_decay = static_cast<T>(group.weight_decay);
-  const T decay_factor = static_cast<T>(1.0 - group.lr * group.weight_decay);
-  const bool l2 = mode == WeightDecayMode::L2 && group.weight_decay != 0.0;
-  const bool decoupled = mode == WeightDecayMode::Decoupled;
-  detail::for_each_element(n, [&](int64_t i) {
-    T p = param[i], g = grad[i];
-    if (decoupled) p = p * decay_factor;  // p * (1 - lr * wd)
-    if (l2) g = g + weight_decay * p;     // g + wd * p
-    const T m = exp_avg[i] * b1 + one_minus_b1 * g;
-    const T v = exp_avg_sq[i] * b2 + one_minus_b2 * g * g;
-    exp_avg[i] = m;
-    exp_avg_sq[i] = v;
-    T v_used = v;
-    if (max_exp_avg_sq != nullptr) {  // torch.maximum: NaN wins
-      const T old = max_exp_avg_sq[i];
-      v_used = (std::isnan(v) || v > old) ? v : old;
-      max_exp_avg_sq[i] = v_used;
-    }
-    const T denom = std::sqrt(v_used) / bias_correction2_sqrt + eps;
-    param[i] = p + (neg_step_size * m) / denom;  // addcdiv: p + (-step_size * m) / denom
-  });
-}
 
 }  // namespace
 
@@ -86,16 +50,28 @@ std::vector<std::string> Adam::buffer_names(const ParamGroup& group) const {
   return {"exp_avg", "exp_avg_sq"};
 }
 
-void Adam::update(const ParamGroup& group, Tensor& param, const Tensor& grad, ParamState& state) {
-  detail::dispatch_floating(param.dtype(), [&](auto zero) {
-    using T = decltype(zero);
-    T* exp_avg = buffer(state, "exp_avg", param).data<T>();
-    T* exp_avg_sq = buffer(state, "exp_avg_sq", param).data<T>();
-    T* max_exp_avg_sq = group.option("amsgrad") != 0.0 ? buffer(state, "max_exp_avg_sq", param).data<T>() : nullptr;
-    if (param.numel() == 0) return;
-    adam_update<T>(param.data<T>(), grad.data<T>(), exp_avg, exp_avg_sq, max_exp_avg_sq, param.numel(), group,
-                   state.step, mode_);
-  });
+std::array<std::string, 3> Adam::buffer_slots() const { return {"exp_avg", "exp_avg_sq", "max_exp_avg_sq"}; }
+
+// m = beta1 m + (1 - beta1) g,  v = beta2 v + (1 - beta2) g^2  (v = max(v_max, v) with amsgrad)
+// p += -(lr / (1 - beta1^t)) m / (sqrt(v) / sqrt(1 - beta2^t) + eps), with g += wd p (Adam) or
+// p *= 1 - lr wd first (AdamW). The scalars are float64, as torch/optim/adam.py's Python floats.
+OptimizerCoeffs Adam::coefficients(const ParamGroup& group, const ParamState& state, bool) const {
+  const double beta1 = group.option("beta1"), beta2 = group.option("beta2");
+  const double bias_correction1 = 1.0 - std::pow(beta1, static_cast<double>(state.step));
+  const double bias_correction2 = 1.0 - std::pow(beta2, static_cast<double>(state.step));
+  OptimizerCoeffs c;
+  c.neg_lr = -(group.lr / bias_correction1);
+  c.bias_correction2_sqrt = std::sqrt(bias_correction2);
+  c.beta1 = beta1;
+  c.one_minus_beta1 = 1.0 - beta1;
+  c.beta2 = beta2;
+  c.one_minus_beta2 = 1.0 - beta2;
+  c.eps = group.option("eps");
+  c.weight_decay = group.weight_decay;
+  c.decay_factor = 1.0 - group.lr * group.weight_decay;
+  c.l2 = mode_ == WeightDecayMode::L2 && group.weight_decay != 0.0;
+  c.decoupled = mode_ == WeightDecayMode::Decoupled;
+  return c;
 }
 
 }  // namespace recur::optim

@@ -50,7 +50,9 @@ class Adam : public Optimizer {
   Adam(const AdamOptions& defaults, WeightDecayMode mode);
   void validate(const ParamGroup& group, size_t group_index) const override;
   std::vector<std::string> buffer_names(const ParamGroup& group) const override;
-  void update(const ParamGroup& group, Tensor& param, const Tensor& grad, ParamState& state) override;
+  OptimizerKind kind() const override { return OptimizerKind::Adam; }
+  std::array<std::string, 3> buffer_slots() const override;
+  OptimizerCoeffs coefficients(const ParamGroup& group, const ParamState& state, bool first_step) const override;
 
  private:
   WeightDecayMode mode_;

@@ -6,14 +6,9 @@
 
 #include "autograd/grad_mode.h"
 #include "backends/compute.h"
-#include "optim/fused_loop.h"
 
 namespace recur::optim {
 namespace {
-
-// Partial sums over fixed chunks, added in order: the total does not depend on the thread count
-// (an OpenMP reduction's would), so that runs are reproducible bit for bit.
-constexpr int64_t kChunk = 1 << 13;
 
 std::vector<Tensor> gradients_of(const std::vector<Tensor>& params) {
   std::vector<Tensor> grads;
@@ -27,50 +22,33 @@ std::vector<Tensor> gradients_of(const std::vector<Tensor>& params) {
   return grads;
 }
 
-// A contiguous CPU tensor with grad's values: grad itself when it already is one.
-Tensor host_view(const Tensor& grad) {
-  Tensor host = grad.detach();
-  if (!host.device().is_cpu()) host = compute::convert(host, host.dtype(), Device::cpu());
-  if (!host.is_contiguous()) host = compute::contiguous(host);
-  return host;
-}
-
-// Applies fn(T*, n) to grad's elements in place (through a CPU copy for GPU or strided grads).
-template <typename Fn> void modify(const Tensor& grad, const Fn& fn) {
-  Tensor host = host_view(grad);
-  detail::dispatch_floating(host.dtype(), [&](auto zero) {
-    using T = decltype(zero);
-    if (host.numel() > 0) fn(host.data<T>(), host.numel());
-  });
-  if (host.storage() != grad.storage()) {
-    Tensor target = grad.detach();
-    target.copy_(host);
-  }
-}
-
-// sum |g|^p over one tensor (p = inf: max |g|, NaN if any element is NaN).
-template <typename T> double norm_part(const T* data, int64_t n, double p) {
-  const int64_t chunks = (n + kChunk - 1) / kChunk;
-  std::vector<double> partial(static_cast<size_t>(chunks), 0.0);
-#pragma omp parallel for schedule(static) if (n >= detail::kParallelThreshold)
-  for (int64_t c = 0; c < chunks; ++c) {
-    const int64_t begin = c * kChunk, end = std::min(n, begin + kChunk);
-    double acc = 0.0;
-    for (int64_t i = begin; i < end; ++i) {
-      const double a = std::abs(static_cast<double>(data[i]));
-      if (std::isinf(p)) {
-        acc = (std::isnan(a) || a > acc) ? a : acc;
-        if (std::isnan(acc)) break;
-      } else {
-        acc += p == 2.0 ? a * a : p == 1.0 ? a : std::pow(a, p);
-      }
+// sum |g|^p (or max |g| for p = inf) of each gradient, computed where it lives by the backend's
+// norm_parts (fixed chunks added in order, so the result does not depend on the thread count);
+// only these k numbers come to the host.
+std::vector<double> norm_parts_of(const std::vector<Tensor>& grads, double p) {
+  std::vector<double> parts(grads.size(), 0.0);
+  std::vector<bool> done(grads.size(), false);
+  for (size_t first = 0; first < grads.size(); ++first) {
+    if (done[first]) continue;
+    const Device device = grads[first].device();
+    std::vector<size_t> indices;
+    std::vector<Tensor> tensors;
+    for (size_t i = first; i < grads.size(); ++i) {
+      if (done[i] || grads[i].device() != device) continue;
+      done[i] = true;
+      indices.push_back(i);
+      tensors.push_back(grads[i].is_contiguous() ? grads[i].detach() : compute::contiguous(grads[i].detach()));
     }
-    partial[static_cast<size_t>(c)] = acc;
+    const std::vector<double> values = compute::norm_parts(tensors, p).to_vector<double>();
+    for (size_t j = 0; j < indices.size(); ++j) parts[indices[j]] = values[j];
   }
-  double total = 0.0;
-  for (const double part : partial)
-    total = std::isinf(p) ? ((std::isnan(part) || part > total) ? part : total) : total + part;
-  return total;
+  return parts;
+}
+
+// grad = f(grad) in place, on the gradient's device.
+void apply_in_place(const Tensor& grad, UnaryOp op, UnaryParams params) {
+  Tensor target = grad.detach();
+  backend_of(target).unary(op, target, target, params);
 }
 
 }  // namespace
@@ -83,14 +61,8 @@ ClipResult clip_grad_norm_detailed(const std::vector<Tensor>& params, double max
   ClipResult result;
   const bool inf_norm = std::isinf(norm_type);
   double accumulated = 0.0;
-  for (const Tensor& grad : grads) {
-    const Tensor host = host_view(grad);
-    detail::dispatch_floating(host.dtype(), [&](auto zero) {
-      using T = decltype(zero);
-      const double part = host.numel() > 0 ? norm_part<T>(host.data<T>(), host.numel(), norm_type) : 0.0;
-      accumulated = inf_norm ? ((std::isnan(part) || part > accumulated) ? part : accumulated) : accumulated + part;
-    });
-  }
+  for (const double part : norm_parts_of(grads, norm_type))
+    accumulated = inf_norm ? ((std::isnan(part) || part > accumulated) ? part : accumulated) : accumulated + part;
   // total = (sum |g|^p)^(1/p)
   result.norm = inf_norm           ? accumulated
                 : norm_type == 2.0 ? std::sqrt(accumulated)
@@ -101,13 +73,7 @@ ClipResult clip_grad_norm_detailed(const std::vector<Tensor>& params, double max
   const double coefficient = max_norm / (result.norm + 1e-6);  // as PyTorch: max_norm / (total + 1e-6)
   if (coefficient >= 1.0) return result;
   result.clipped = true;
-  for (const Tensor& grad : grads) {
-    modify(grad, [&](auto* data, int64_t n) {
-      using T = std::remove_pointer_t<decltype(data)>;
-      const T scale = static_cast<T>(coefficient);
-      detail::for_each_element(n, [&](int64_t i) { data[i] = data[i] * scale; });
-    });
-  }
+  for (const Tensor& grad : grads) apply_in_place(grad, UnaryOp::Affine, {coefficient, 0.0});  // g * coefficient
   return result;
 }
 
@@ -118,14 +84,8 @@ double clip_grad_norm_(const std::vector<Tensor>& params, double max_norm, doubl
 void clip_grad_value_(const std::vector<Tensor>& params, double clip_value) {
   RECUR_CHECK(clip_value >= 0, "clip_grad_value_: clip_value {}, expected >= 0", clip_value);
   NoGradGuard no_grad;
-  for (const Tensor& grad : gradients_of(params)) {
-    modify(grad, [&](auto* data, int64_t n) {
-      using T = std::remove_pointer_t<decltype(data)>;
-      const T hi = static_cast<T>(clip_value), lo = -hi;
-      // clamp(g, -c, c); NaN compares false both ways and stays NaN
-      detail::for_each_element(n, [&](int64_t i) { data[i] = data[i] < lo ? lo : (data[i] > hi ? hi : data[i]); });
-    });
-  }
+  // clamp(g, -c, c); NaN stays NaN
+  for (const Tensor& grad : gradients_of(params)) apply_in_place(grad, UnaryOp::Clamp, {-clip_value, clip_value});
 }
 
 }  // namespace recur::optim

@@ -1,12 +1,12 @@
 #include "optim/optimizer.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <set>
 
 #include "autograd/grad_mode.h"
 #include "backends/compute.h"
-#include "optim/fused_loop.h"
 #include "optim/state_values.h"
 
 namespace recur::optim {
@@ -20,8 +20,6 @@ std::string known_options(const std::map<std::string, double>& defaults) {
 
 // A contiguous copy of `tensor` on `device` in its own dtype.
 Tensor copy_to(const Tensor& tensor, Device device) {
-  if (tensor.device().is_cpu() && device.is_cpu())
-    return copy_of(tensor.is_contiguous() ? tensor : compute::contiguous(tensor));
   Tensor copy = compute::convert(tensor.detach(), tensor.dtype(), device);
   return copy.is_contiguous() ? copy : compute::contiguous(copy);
 }
@@ -31,33 +29,6 @@ Tensor copy_to(const Tensor& tensor, Device device) {
 double ParamGroup::option(const std::string& name) const {
   const auto it = options.find(name);
   RECUR_CHECK(it != options.end(), "parameter group has no option '{}'", name);
-  return it->second;
-}
-
-// ---- helpers ----------------------------------------------------------------------------
-
-Tensor filled_like(const Tensor& like, double value) {
-  Tensor out = make_contiguous_tensor(like.shape(), like.dtype(), Device::cpu());
-  detail::dispatch_floating(like.dtype(), [&](auto zero) {
-    using T = decltype(zero);
-    T* data = out.numel() > 0 ? out.data<T>() : nullptr;
-    const T fill = static_cast<T>(value);
-    detail::for_each_element(out.numel(), [&](int64_t i) { data[i] = fill; });
-  });
-  return out;
-}
-
-Tensor copy_of(const Tensor& tensor) {
-  RECUR_CHECK(tensor.device().is_cpu() && tensor.is_contiguous(), "copy_of needs a contiguous CPU tensor, got {}",
-              tensor.describe());
-  Tensor out = make_contiguous_tensor(tensor.shape(), tensor.dtype(), Device::cpu());
-  if (tensor.nbytes() > 0) std::memcpy(out.raw_data(), tensor.raw_data(), tensor.nbytes());
-  return out;
-}
-
-Tensor& buffer(ParamState& state, const std::string& name, const Tensor& like, double value) {
-  auto it = state.buffers.find(name);
-  if (it == state.buffers.end()) it = state.buffers.emplace(name, filled_like(like, value)).first;
   return it->second;
 }
 
@@ -126,55 +97,62 @@ const ParamState& Optimizer::state(size_t group, size_t index) const {
 
 void Optimizer::step() {
   NoGradGuard no_grad;
+  const std::array<std::string, 3> slots = buffer_slots();
   for (size_t g = 0; g < groups_.size(); ++g) {
     const ParamGroup& group = groups_[g];
-    for (size_t i = 0; i < group.params.size(); ++i) {
-      const Tensor& param = group.params[i];
-      const Tensor grad = param.grad();
-      if (!grad.defined()) continue;
-      RECUR_CHECK(grad.dtype() == param.dtype() && grad.shape() == param.shape() && grad.device() == param.device(),
-                  "{}: parameter {} of group {} is {} but its gradient is {}", name(), i, g, param.describe(),
-                  grad.describe());
-      ParamState& state = state_[g][i];
-      if (!param.device().is_cpu()) {
-        update_on_cpu(group, groups_[g].params[i], grad, state);
-        continue;
+    const std::vector<std::string> used = buffer_names(group);
+    // The updates of this group, by device (in order of first appearance), and what to undo
+    // if an update fails before it ran.
+    std::vector<std::pair<Device, std::vector<ParamUpdate>>> by_device;
+    struct Undo {
+      ParamState* state;
+      std::vector<std::string> created;
+    };
+    std::vector<Undo> undo;
+    auto roll_back = [&undo] {
+      for (Undo& u : undo) {
+        --u.state->step;
+        for (const std::string& name : u.created) u.state->buffers.erase(name);
       }
-      RECUR_CHECK(param.is_contiguous(), "{}: parameter {} of group {} ({}) is not contiguous", name(), i, g,
-                  param.describe());
-      Tensor param_data = param.detach();
-      const Tensor grad_data = grad.is_contiguous() ? grad.detach() : compute::contiguous(grad.detach());
-      ++state.step;
-      try {
-        update(group, param_data, grad_data, state);
-      } catch (...) {
-        --state.step;
-        throw;
+    };
+    try {
+      for (size_t i = 0; i < group.params.size(); ++i) {
+        const Tensor& param = group.params[i];
+        const Tensor grad = param.grad();
+        if (!grad.defined()) continue;
+        RECUR_CHECK(grad.dtype() == param.dtype() && grad.shape() == param.shape() && grad.device() == param.device(),
+                    "{}: parameter {} of group {} is {} but its gradient is {}", name(), i, g, param.describe(),
+                    grad.describe());
+        RECUR_CHECK(param.is_contiguous(), "{}: parameter {} of group {} ({}) is not contiguous", name(), i, g,
+                    param.describe());
+        ParamState& state = state_[g][i];
+        ParamUpdate update;
+        update.param = param.detach();
+        update.grad = grad.is_contiguous() ? grad.detach() : compute::contiguous(grad.detach());
+        Undo& u = undo.emplace_back(Undo{&state, {}});
+        ++state.step;
+        for (size_t k = 0; k < slots.size(); ++k) {
+          if (slots[k].empty() || std::find(used.begin(), used.end(), slots[k]) == used.end()) continue;
+          auto it = state.buffers.find(slots[k]);
+          if (it == state.buffers.end()) {
+            const TensorOptions options = TensorOptions{}.with_dtype(param.dtype()).with_device(param.device());
+            it = state.buffers.emplace(slots[k], full(param.shape(), initial_value(group, slots[k]), options)).first;
+            u.created.push_back(slots[k]);
+          }
+          update.buffers[k] = it->second;
+        }
+        update.coeffs = coefficients(group, state, /*first_step=*/!u.created.empty());
+        auto where = std::find_if(by_device.begin(), by_device.end(),
+                                  [&](const auto& entry) { return entry.first == param.device(); });
+        if (where == by_device.end()) where = by_device.insert(by_device.end(), {param.device(), {}});
+        where->second.push_back(std::move(update));
       }
+      for (const auto& [device, updates] : by_device) compute::optimizer_update(kind(), updates);
+    } catch (...) {
+      roll_back();
+      throw;
     }
   }
-}
-
-// Copies the parameter, gradient and buffers to the CPU, updates them there and copies the
-// results back; the state changes only once everything succeeded.
-void Optimizer::update_on_cpu(const ParamGroup& group, Tensor& param, const Tensor& grad, ParamState& state) {
-  const Device device = param.device();
-  Tensor host_param = copy_to(param, Device::cpu());
-  const Tensor host_grad = copy_to(grad, Device::cpu());
-  ParamState host_state{state.step + 1, {}};
-  for (const auto& [name, tensor] : state.buffers) host_state.buffers[name] = copy_to(tensor, Device::cpu());
-  update(group, host_param, host_grad, host_state);
-
-  Tensor param_data = param.detach();
-  param_data.copy_(host_param);
-  for (const auto& [name, tensor] : host_state.buffers) {
-    if (const auto it = state.buffers.find(name); it != state.buffers.end()) {
-      it->second.copy_(tensor);
-    } else {
-      state.buffers.emplace(name, copy_to(tensor, device));
-    }
-  }
-  state.step = host_state.step;
 }
 
 void Optimizer::zero_grad(GradReset reset) {

@@ -3,9 +3,10 @@
 //
 // Each optimizer (sgd.h, adam.h, rmsprop.h, adagrad.h) follows PyTorch 1.13's single-tensor
 // formulas (torch/optim/*.py) operation for operation, so that the results agree with PyTorch
-// to rounding. Updates run as one fused pass over each parameter's raw data on the CPU (an
-// OpenMP loop for large tensors). A parameter on another device is copied to the CPU, updated
-// there and copied back: correct, but slow; a fused GPU kernel is future work.
+// to rounding. An optimizer only computes its coefficients (in float64, per parameter); the
+// per-element update is written once in backends/optimizer_math.h and run by the parameters'
+// backend as a fused op: one pass per parameter on the CPU (OpenMP for large tensors), one
+// kernel launch for all the parameters of a group on a GPU. Nothing is copied between devices.
 //
 // State dict layout (all tensors; every scalar is 0-d, so it is saved and restored bit-exact):
 //   param_groups.<g>.params      int64 [n]  the flat indices of group g's parameters
@@ -17,12 +18,14 @@
 // The buffer tensors are the optimizer's own (not copies): save or clone them before stepping on.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <limits>
 #include <map>
 #include <string>
 #include <vector>
 
+#include "backends/optimizer_math.h"
 #include "core/tensor.h"
 #include "nn/state_dict.h"
 
@@ -96,27 +99,22 @@ class Optimizer {
   virtual void validate(const ParamGroup& group, size_t group_index) const = 0;
   // The buffers a parameter of this group holds once it has taken a step.
   virtual std::vector<std::string> buffer_names(const ParamGroup& group) const = 0;
-  // One update. param, grad and the buffers present are contiguous CPU tensors of one dtype
-  // (float32 or float64); state.step already counts this step. Creates missing buffers.
-  virtual void update(const ParamGroup& group, Tensor& param, const Tensor& grad, ParamState& state) = 0;
+  // The fused update this optimizer runs and the name of the buffer in each of its slots b0..b2
+  // (backends/optimizer_math.h; "" for a slot the kind never uses).
+  virtual OptimizerKind kind() const = 0;
+  virtual std::array<std::string, 3> buffer_slots() const = 0;
+  // The value a buffer starts with (0 unless the optimizer says otherwise).
+  virtual double initial_value(const ParamGroup& /*group*/, const std::string& /*buffer*/) const { return 0.0; }
+  // One parameter's coefficients for this step, in float64: state.step already counts it, and
+  // first_step says the buffers were created just now.
+  virtual OptimizerCoeffs coefficients(const ParamGroup& group, const ParamState& state, bool first_step) const = 0;
 
  private:
-  void update_on_cpu(const ParamGroup& group, Tensor& param, const Tensor& grad, ParamState& state);
-
   double default_lr_;
   double default_weight_decay_;
   std::map<std::string, double> default_options_;
   std::vector<ParamGroup> groups_;
   std::vector<std::vector<ParamState>> state_;  // [group][index]
 };
-
-// ---- helpers for the optimizers' update() -------------------------------------------------
-
-// A contiguous CPU tensor shaped like `like` (a CPU tensor), every element `value`.
-Tensor filled_like(const Tensor& like, double value);
-// A contiguous CPU copy of a CPU tensor.
-Tensor copy_of(const Tensor& tensor);
-// Returns the named buffer, creating it filled with `value` when absent.
-Tensor& buffer(ParamState& state, const std::string& name, const Tensor& like, double value = 0.0);
 
 }  // namespace recur::optim

@@ -3,7 +3,6 @@
 #include <cmath>
 #include <limits>
 
-#include "optim/fused_loop.h"
 #include "optim/options_check.h"
 
 namespace recur::optim {
@@ -14,36 +13,6 @@ std::map<std::string, double> option_map(const RMSpropOptions& options) {
           {"eps", options.eps},
           {"momentum", options.momentum},
           {"centered", options.centered ? 1.0 : 0.0}};
-}
-
-template <typename T> void rmsprop_update(T* param, const T* grad, T* square_avg, T* grad_avg, T* momentum_buffer,
-                                          int64_t n, const ParamGroup& group) {
-  const T alpha = static_cast<T>(group.option("alpha")), one_minus_alpha = static_cast<T>(1.0 - group.option("alpha"));
-  const T eps = static_cast<T>(group.option("eps")), momentum = static_cast<T>(group.option("momentum"));
-  const T weight_decay = static_cast<T>(group.weight_decay), neg_lr = static_cast<T>(-group.lr);
-  const bool decay = group.weight_decay != 0.0;
-  detail::for_each_element(n, [&](int64_t i) {
-    T g = grad[i];
-    if (decay) g = g + weight_decay * param[i];                   // g + wd * p
-    const T s = square_avg[i] * alpha + one_minus_alpha * g * g;  // addcmul: s + ((1 - alpha) * g) * g
-    square_avg[i] = s;
-    T avg;
-    if (grad_avg != nullptr) {
-      const T a = grad_avg[i] * alpha + one_minus_alpha * g;
-      grad_avg[i] = a;
-      avg = std::sqrt(s + (-a) * a);  // addcmul(a, a, value=-1), then sqrt
-    } else {
-      avg = std::sqrt(s);
-    }
-    avg = avg + eps;
-    if (momentum_buffer != nullptr) {
-      const T b = momentum_buffer[i] * momentum + g / avg;
-      momentum_buffer[i] = b;
-      param[i] = param[i] + neg_lr * b;  // p - lr * b
-    } else {
-      param[i] = param[i] + (neg_lr * g) / avg;  // addcdiv: p + (-lr * g) / avg
-    }
-  });
 }
 
 }  // namespace
@@ -71,15 +40,21 @@ std::vector<std::string> RMSprop::buffer_names(const ParamGroup& group) const {
   return names;
 }
 
-void RMSprop::update(const ParamGroup& group, Tensor& param, const Tensor& grad, ParamState& state) {
-  detail::dispatch_floating(param.dtype(), [&](auto zero) {
-    using T = decltype(zero);
-    T* square_avg = buffer(state, "square_avg", param).data<T>();
-    T* grad_avg = group.option("centered") != 0.0 ? buffer(state, "grad_avg", param).data<T>() : nullptr;
-    T* momentum_buffer = group.option("momentum") > 0.0 ? buffer(state, "momentum_buffer", param).data<T>() : nullptr;
-    if (param.numel() == 0) return;
-    rmsprop_update<T>(param.data<T>(), grad.data<T>(), square_avg, grad_avg, momentum_buffer, param.numel(), group);
-  });
+std::array<std::string, 3> RMSprop::buffer_slots() const { return {"square_avg", "grad_avg", "momentum_buffer"}; }
+
+// s = alpha s + (1 - alpha) g^2; avg = sqrt(s - a^2) + eps with a = alpha a + (1 - alpha) g when
+// centered, else sqrt(s) + eps; p -= lr g / avg, or with momentum b = momentum b + g / avg and
+// p -= lr b.
+OptimizerCoeffs RMSprop::coefficients(const ParamGroup& group, const ParamState&, bool) const {
+  OptimizerCoeffs c;
+  c.neg_lr = -group.lr;
+  c.weight_decay = group.weight_decay;
+  c.l2 = group.weight_decay != 0.0;
+  c.beta2 = group.option("alpha");
+  c.one_minus_beta2 = 1.0 - group.option("alpha");
+  c.eps = group.option("eps");
+  c.momentum = group.option("momentum");
+  return c;
 }
 
 }  // namespace recur::optim

@@ -8,6 +8,7 @@
 
 #include <cmath>
 #include <functional>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -200,6 +201,80 @@ std::vector<OpRow> op_table() {
                     view.as_strided_raw({7, 3}, {view.strides()[0], view.strides()[1] * 2}, view.offset()).fill_(4.5);
                     return out;
                   }});
+
+  // Fused ops: cross entropy (rows 3 are ignored), per-tensor norms, and every optimizer's
+  // multi-tensor update over two parameters (one spanning two chunks of the GPU kernel).
+  for (double eps : {0.0, 0.1}) {
+    const std::string suffix = eps > 0.0 ? "_smoothed" : "";
+    const Input logits{{37, 50}}, target{{37}, Draw::Index, 50};
+    rows.push_back({"cross_entropy_loss" + suffix, {logits, target}, [=](const std::vector<Tensor>& x) {
+                      return compute::cross_entropy(x[0], x[1], 3, eps).first;
+                    }});
+    rows.push_back({"cross_entropy_logp" + suffix, {logits, target}, [=](const std::vector<Tensor>& x) {
+                      return compute::cross_entropy(x[0], x[1], 3, eps).second;
+                    }});
+    rows.push_back({"cross_entropy_backward" + suffix, {logits, target, {{37}}}, [=](const std::vector<Tensor>& x) {
+                      const Tensor logp = compute::cross_entropy(x[0], x[1], 3, eps).second;
+                      return compute::cross_entropy_backward(logp, x[1], x[2], 3, eps);
+                    }});
+  }
+  for (double p : {2.0, 1.0, 3.5, std::numeric_limits<double>::infinity()}) {
+    rows.push_back({"norm_parts_p" + std::to_string(p),
+                    {{{3000, 5}}, {{7}}, {{0}}, {{4100}}},
+                    [=](const std::vector<Tensor>& x) { return compute::norm_parts(x, p); },
+                    10.0});
+  }
+  const auto add_optimizer = [&](const std::string& name, OptimizerKind kind, OptimizerCoeffs coeffs,
+                                 std::vector<int> slots) {
+    // inputs: p0, g0, p1, g1, then the used buffers of p0, then those of p1 (positive draws).
+    std::vector<Input> inputs = {{{5000}}, {{5000}}, {{3, 2}}, {{3, 2}}};
+    for (const Shape& shape : {Shape{5000}, Shape{3, 2}}) {
+      for (size_t k = 0; k < slots.size(); ++k) inputs.push_back({shape, Draw::Positive});
+    }
+    rows.push_back({name, inputs, [=](const std::vector<Tensor>& x) {
+                      std::vector<ParamUpdate> updates(2);
+                      std::vector<Tensor> results;
+                      size_t next = 4;
+                      for (size_t j = 0; j < 2; ++j) {
+                        updates[j].param = compute::contiguous(x[2 * j]);
+                        updates[j].grad = x[2 * j + 1];
+                        updates[j].coeffs = coeffs;
+                        results.push_back(updates[j].param);
+                        for (int slot : slots) {
+                          // RMSprop's grad_avg small enough that square_avg - grad_avg^2 stays positive.
+                          const double scale = kind == OptimizerKind::RMSprop && slot == 1 ? 0.1 : 1.0;
+                          updates[j].buffers[slot] = unary(UnaryOp::Affine, x[next++], {scale, 0.0});
+                          results.push_back(updates[j].buffers[slot]);
+                        }
+                      }
+                      compute::optimizer_update(kind, updates);
+                      std::vector<Tensor> flat;
+                      for (const Tensor& t : results) flat.push_back(t.reshape({t.numel()}));
+                      return compute::concat(flat, 0);
+                    }});
+  };
+  OptimizerCoeffs sgd;
+  sgd.neg_lr = -0.1, sgd.weight_decay = 0.01, sgd.l2 = true, sgd.momentum = 0.9, sgd.one_minus_dampening = 0.8;
+  add_optimizer("sgd_momentum", OptimizerKind::SGD, sgd, {0});
+  sgd.nesterov = true, sgd.one_minus_dampening = 1.0;
+  add_optimizer("sgd_nesterov", OptimizerKind::SGD, sgd, {0});
+  add_optimizer("sgd_plain", OptimizerKind::SGD, OptimizerCoeffs{.neg_lr = -0.1}, {});
+  OptimizerCoeffs adam;
+  adam.neg_lr = -0.01 / (1 - 0.9 * 0.9), adam.bias_correction2_sqrt = std::sqrt(1 - 0.999 * 0.999);
+  adam.beta1 = 0.9, adam.one_minus_beta1 = 0.1, adam.beta2 = 0.999, adam.one_minus_beta2 = 0.001, adam.eps = 1e-8;
+  adam.weight_decay = 0.01, adam.l2 = true;
+  add_optimizer("adam", OptimizerKind::Adam, adam, {0, 1});
+  add_optimizer("adam_amsgrad", OptimizerKind::Adam, adam, {0, 1, 2});
+  adam.l2 = false, adam.decoupled = true, adam.decay_factor = 1 - 0.01 * 0.01;
+  add_optimizer("adamw", OptimizerKind::Adam, adam, {0, 1});
+  OptimizerCoeffs rmsprop;
+  rmsprop.neg_lr = -0.01, rmsprop.beta2 = 0.99, rmsprop.one_minus_beta2 = 0.01, rmsprop.eps = 1e-8;
+  add_optimizer("rmsprop", OptimizerKind::RMSprop, rmsprop, {0});
+  rmsprop.momentum = 0.5;
+  add_optimizer("rmsprop_centered_momentum", OptimizerKind::RMSprop, rmsprop, {0, 1, 2});
+  OptimizerCoeffs adagrad;
+  adagrad.neg_lr = -0.05, adagrad.eps = 1e-10, adagrad.weight_decay = 0.1, adagrad.l2 = true;
+  add_optimizer("adagrad", OptimizerKind::Adagrad, adagrad, {0});
   return rows;
 }
 

@@ -13,6 +13,11 @@
 #include "nn/rnn_cudnn.h"
 #include "recur/config.h"
 
+#if RECUR_HAVE_CUDA
+#include "backends/cuda/caching_allocator.h"
+#include "backends/cuda/cuda_backend.h"
+#endif
+
 namespace recur::nn {
 namespace {
 
@@ -210,6 +215,36 @@ TEST(CudaRnn, InferenceForwardRecordsNoGraph) {
   EXPECT_FALSE(out.output.requires_grad());
   EXPECT_THROW(sum(out.output).backward(), Error);
 }
+
+#if RECUR_HAVE_CUDA
+// A recorded forward whose backward never runs (an evaluation with parameters that require
+// grad) must give back every buffer once its outputs go: the node must not keep its own
+// outputs alive.
+TEST(CudaRnn, ForwardWithoutBackwardFreesItsBuffers) {
+  RECUR_REQUIRE_GPU();
+  RNNOptions o;
+  o.input_size = 3;
+  o.hidden_size = 4;
+  Generator generator(2);
+  RNN rnn(o, &generator);
+  std::vector<CellWeights> weights{rnn.layer_weights(0, 0)};
+  for (CellWeights& w : weights) {
+    for (Tensor* t : {&w.weight_ih, &w.weight_hh, &w.bias_ih, &w.bias_hh}) {
+      *t = compute::convert(*t, DType::Float32, Device::cuda(0));
+      t->requires_grad_(true);
+    }
+  }
+  const Tensor x = randn({5, 2, 3}, TensorOptions{}.with_device(Device::cuda(0)), &generator);
+  CudaBackend& backend = cuda_backend(0);
+  backend.synchronize();
+  const size_t before = backend.allocator_stats().in_use_bytes;
+  {
+    const RNNOutput out = rnn_forward_cudnn(o, weights, x, Tensor(), Tensor(), Tensor(), false, nullptr);
+    EXPECT_TRUE(out.output.requires_grad());
+  }
+  EXPECT_EQ(backend.allocator_stats().in_use_bytes, before);
+}
+#endif
 
 }  // namespace
 }  // namespace recur::nn

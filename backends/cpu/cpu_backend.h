@@ -61,6 +61,13 @@ class CpuBackend final : public Backend {
   void gemm(Tensor& c, const Tensor& a, Transpose trans_a, const Tensor& b, Transpose trans_b, double alpha = 1.0,
             double beta = 0.0) override;
 
+  void cross_entropy(Tensor& loss, Tensor& logp, const Tensor& logits, const Tensor& target, int64_t ignore_index,
+                     double label_smoothing) override;
+  void cross_entropy_backward(Tensor& dlogits, const Tensor& logp, const Tensor& target, const Tensor& grad_loss,
+                              int64_t ignore_index, double label_smoothing) override;
+  void optimizer_update(OptimizerKind kind, const std::vector<ParamUpdate>& updates) override;
+  void norm_parts(Tensor& out, const std::vector<Tensor>& tensors, double p) override;
+
  private:
   CpuAllocator allocator_;
 };

@@ -12,7 +12,7 @@
 // the bytes cached in free blocks and the device's free/total memory.
 //
 // The raw device memory comes through `DeviceMemory`, so the caching logic and the messages
-// are tested on machines without a GPU (tests/test_cuda_allocator.cpp).
+// are tested on machines without a GPU (tests/test_cuda_runtime.cpp).
 #pragma once
 
 #include <cstddef>

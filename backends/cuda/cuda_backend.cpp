@@ -4,12 +4,15 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <array>
 #include <mutex>
 
 #include "backends/cuda/check.h"
 #include "backends/cuda/context.h"
+#include "backends/cuda/kernels.h"
 #include "backends/cuda/layout.h"
+#include "backends/fused_args.h"
 #include "backends/op_names.h"
 #include "backends/reduce_args.h"
 
@@ -331,6 +334,77 @@ void CudaBackend::index_add(Tensor& out, int axis, const Tensor& index, const Te
   const auto layout = make_layout<2>("index_add", src.shape(), {&out.strides(), &src.strides()}, /*merge=*/false);
   cuda::launch_index_add(context_->stream(), out.raw_data(), src.raw_data(), elem_type(out.dtype()), layout, axis,
                          static_cast<const int64_t*>(index.raw_data()), index.strides()[0], out.shape()[axis]);
+}
+
+// ---- fused ops ----------------------------------------------------------------------------
+
+void CudaBackend::cross_entropy(Tensor& loss, Tensor& logp, const Tensor& logits, const Tensor& target,
+                                int64_t ignore_index, double label_smoothing) {
+  check_cross_entropy_args(device(), loss, logp, logits, target);
+  if (logits.numel() == 0) return;
+  cuda::DeviceGuard guard(device_index_);
+  cuda::launch_cross_entropy(context_->stream(), loss.raw_data(), logp.raw_data(), logits.raw_data(),
+                             static_cast<const int64_t*>(target.raw_data()), elem_type(logits.dtype()), logits.size(0),
+                             logits.size(1), ignore_index, label_smoothing);
+}
+
+void CudaBackend::cross_entropy_backward(Tensor& dlogits, const Tensor& logp, const Tensor& target,
+                                         const Tensor& grad_loss, int64_t ignore_index, double label_smoothing) {
+  check_cross_entropy_backward_args(device(), dlogits, logp, target, grad_loss);
+  if (logp.numel() == 0) return;
+  cuda::DeviceGuard guard(device_index_);
+  cuda::launch_cross_entropy_backward(
+      context_->stream(), dlogits.raw_data(), logp.raw_data(), static_cast<const int64_t*>(target.raw_data()),
+      grad_loss.raw_data(), elem_type(logp.dtype()), logp.size(0), logp.size(1), ignore_index, label_smoothing);
+}
+
+// Parameters with the same dtype and coefficients share a launch (up to kMaxListTensors each):
+// for a model trained with one parameter group, one launch per dtype.
+void CudaBackend::optimizer_update(OptimizerKind kind, const std::vector<ParamUpdate>& updates) {
+  check_optimizer_updates(device(), kind, updates);
+  cuda::DeviceGuard guard(device_index_);
+  std::vector<bool> done(updates.size(), false);
+  for (size_t first = 0; first < updates.size(); ++first) {
+    if (done[first]) continue;
+    const DType dtype = updates[first].param.dtype();
+    const OptimizerCoeffs& coeffs = updates[first].coeffs;
+    cuda::TensorList list;
+    for (size_t i = first; i < updates.size(); ++i) {
+      const ParamUpdate& u = updates[i];
+      if (done[i] || u.param.dtype() != dtype || !(u.coeffs == coeffs)) continue;
+      void* const data[5] = {u.param.raw_data(), u.grad.raw_data(),
+                             u.buffers[0].defined() ? u.buffers[0].raw_data() : nullptr,
+                             u.buffers[1].defined() ? u.buffers[1].raw_data() : nullptr,
+                             u.buffers[2].defined() ? u.buffers[2].raw_data() : nullptr};
+      if (!cuda::list_append(list, u.param.numel(), data)) break;
+      done[i] = true;
+    }
+    cuda::launch_optimizer_update(context_->stream(), kind, elem_type(dtype), list, coeffs);
+  }
+}
+
+void CudaBackend::norm_parts(Tensor& out, const std::vector<Tensor>& tensors, double p) {
+  check_norm_parts_args(device(), out, tensors, p);
+  if (tensors.empty()) return;
+  cuda::DeviceGuard guard(device_index_);
+  // Lists of one dtype, in order; each writes its tensors' slots of out.
+  size_t first = 0;
+  while (first < tensors.size()) {
+    const DType dtype = tensors[first].dtype();
+    cuda::TensorList list;
+    size_t end = first;
+    while (end < tensors.size() && tensors[end].dtype() == dtype) {
+      void* const data[5] = {tensors[end].raw_data(), nullptr, nullptr, nullptr, nullptr};
+      if (!cuda::list_append(list, tensors[end].numel(), data)) break;
+      ++end;
+    }
+    // Scratch from the caching allocator; stream order keeps it alive for the kernels.
+    Tensor partial =
+        make_contiguous_tensor({std::max<int64_t>(list.first_chunk[list.count], 1)}, DType::Float64, device());
+    cuda::launch_norm_parts(context_->stream(), out.data<double>() + first, partial.data<double>(), elem_type(dtype),
+                            list, p);
+    first = end;
+  }
 }
 
 // ---- the backends, one per device ---------------------------------------------------------

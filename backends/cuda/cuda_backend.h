@@ -59,6 +59,13 @@ class CudaBackend final : public Backend {
   void gemm(Tensor& c, const Tensor& a, Transpose trans_a, const Tensor& b, Transpose trans_b, double alpha = 1.0,
             double beta = 0.0) override;
 
+  void cross_entropy(Tensor& loss, Tensor& logp, const Tensor& logits, const Tensor& target, int64_t ignore_index,
+                     double label_smoothing) override;
+  void cross_entropy_backward(Tensor& dlogits, const Tensor& logp, const Tensor& target, const Tensor& grad_loss,
+                              int64_t ignore_index, double label_smoothing) override;
+  void optimizer_update(OptimizerKind kind, const std::vector<ParamUpdate>& updates) override;
+  void norm_parts(Tensor& out, const std::vector<Tensor>& tensors, double p) override;
+
  private:
   void check_here(std::string_view op, const Tensor& t) const;
   // The indices copied to the host and each checked against the axis size (one synchronisation).

@@ -13,6 +13,8 @@
 
 #include <cstdint>
 
+#include "backends/optimizer_math.h"
+
 namespace recur::cuda {
 
 constexpr int kMaxDims = 8;
@@ -114,5 +116,37 @@ void launch_index_select(cudaStream_t stream, void* out, const void* in, int ele
 // shape, strides [out, src].
 void launch_index_add(cudaStream_t stream, void* out, const void* src, ElemType type, const Layout2& layout, int axis,
                       const int64_t* index, int64_t index_stride, int64_t out_axis_size);
+
+// ---- fused.cu ---------------------------------------------------------------------------
+// Rows of the fused softmax cross-entropy (backend.h states the formulas); logits, logp and
+// dlogits [rows, classes], loss, target and grad [rows], all contiguous; float32/float64.
+void launch_cross_entropy(cudaStream_t stream, void* loss, void* logp, const void* logits, const int64_t* target,
+                          ElemType type, int64_t rows, int64_t classes, int64_t ignore_index, double label_smoothing);
+void launch_cross_entropy_backward(cudaStream_t stream, void* dlogits, const void* logp, const int64_t* target,
+                                   const void* grad, ElemType type, int64_t rows, int64_t classes, int64_t ignore_index,
+                                   double label_smoothing);
+
+// Up to kMaxListTensors contiguous tensors of one dtype, walked by one launch in chunks of
+// kListChunk elements: block b works on chunk b - first_chunk[j] of tensor j, where
+// first_chunk[j] <= b < first_chunk[j + 1]. Passed to the kernels by value (under 4 KiB).
+constexpr int kMaxListTensors = 32;
+constexpr int64_t kListChunk = 4096;
+struct TensorList {
+  int count = 0;
+  int64_t numel[kMaxListTensors] = {};
+  int64_t first_chunk[kMaxListTensors + 1] = {};
+  void* data[5][kMaxListTensors] = {};  // the optimizer's param, grad, b0, b1, b2 (null when absent)
+};
+// Appends a tensor of n elements with up to 5 data pointers; false when the list is full.
+bool list_append(TensorList& list, int64_t n, void* const (&data)[5]);
+
+// One optimizer step over every tensor of `list` (backends/optimizer_math.h), one launch.
+void launch_optimizer_update(cudaStream_t stream, OptimizerKind kind, ElemType type, const TensorList& list,
+                             const OptimizerCoeffs& coeffs);
+// out[j] = sum |x_j|^p (or max |x_j| for infinite p) over tensor j = data[0][j] of the list,
+// accumulated in float64 in a fixed order (deterministic). partial: scratch of
+// list.first_chunk[list.count] doubles.
+void launch_norm_parts(cudaStream_t stream, double* out, double* partial, ElemType type, const TensorList& list,
+                       double p);
 
 }  // namespace recur::cuda
