@@ -5,6 +5,7 @@
 #include "autograd/grad_mode.h"
 #include "autograd/ops.h"
 #include "backends/compute.h"
+#include "nn/rnn_cudnn.h"
 
 namespace recur::nn {
 
@@ -14,7 +15,7 @@ RNN::RNN(const RNNOptions& options, Generator* generator)
   const int64_t gates = options_.gates(), hidden = options_.hidden_size, rec = options_.output_hidden_size();
   const int64_t dirs = options_.num_directions();
   auto add_slot = [&](const std::string& name, const Shape& shape) {
-    slots_.push_back({name, shape, total_, Tensor()});
+    slots_.push_back({name, shape, total_, total_, Tensor()});
     total_ += numel_of(shape);
     return static_cast<int>(slots_.size() - 1);
   };
@@ -35,6 +36,7 @@ RNN::RNN(const RNNOptions& options, Generator* generator)
       layers_.push_back(s);
     }
   }
+  own_total_ = total_;
   // U(-1/sqrt(H), 1/sqrt(H)) over the whole flat buffer, drawn in flat order.
   const double bound = 1.0 / std::sqrt(static_cast<double>(hidden));
   flat_ = rand({total_}, TensorOptions{}, generator, -bound, bound);
@@ -97,8 +99,32 @@ void RNN::flatten_parameters() {
   }
   if (flat) return;
   NoGradGuard no_grad;
-  Tensor buffer = make_contiguous_tensor({total_}, first.dtype(), first.device());
-  for (Slot& slot : slots_) {
+  // The layout for the weights' device: cuDNN's weight space on a GPU when it keeps each weight
+  // as one block (nn/rnn_cudnn.h), so that cuDNN runs on the buffer as it is; else recur's own.
+  Tensor buffer;
+  std::vector<int64_t> offsets(slots_.size(), -1);
+  if (first.device().is_cuda()) {
+    if (std::optional<CudnnWeightSpace> cudnn = cudnn_weight_space(options_, first.device(), first.dtype())) {
+      bool complete = cudnn->offsets.size() == layers_.size();
+      for (size_t i = 0; complete && i < layers_.size(); ++i) {
+        const LayerSlots& s = layers_[i];
+        const int members[5] = {s.weight_ih, s.weight_hh, s.bias_ih, s.bias_hh, s.weight_hr};
+        for (int k = 0; k < 5; ++k) {
+          if (members[k] < 0) continue;
+          offsets[members[k]] = cudnn->offsets[i][k];
+          complete = complete && cudnn->offsets[i][k] >= 0;
+        }
+      }
+      if (complete) buffer = cudnn->space;
+    }
+  }
+  if (!buffer.defined()) {
+    buffer = make_contiguous_tensor({own_total_}, first.dtype(), first.device());
+    for (size_t i = 0; i < slots_.size(); ++i) offsets[i] = slots_[i].own_offset;
+  }
+  for (size_t i = 0; i < slots_.size(); ++i) {
+    Slot& slot = slots_[i];
+    slot.offset = offsets[i];
     Tensor window = buffer.as_strided_raw(slot.shape, contiguous_strides(slot.shape), slot.offset);
     backend_of(window).copy(window, slot.tensor.detach());
     // Re-point the parameter's TensorImpl (identity kept for optimizers) into the buffer.
@@ -108,6 +134,7 @@ void RNN::flatten_parameters() {
     impl.strides = contiguous_strides(slot.shape);
   }
   flat_ = buffer;
+  total_ = buffer.numel();
 }
 
 Tensor RNN::flat_parameters() {
@@ -201,7 +228,7 @@ Tensor RNN::canonical_to_params(const std::vector<Tensor>& weights, const std::v
   RECUR_CHECK(!weights.empty(), "canonical_to_params: no weights given");
   const DType dtype = weights[0].dtype();
   const Device device = weights[0].device();
-  Tensor params = make_contiguous_tensor({total_}, dtype, device);
+  Tensor params = zeros({total_}, TensorOptions{}.with_dtype(dtype).with_device(device));
   auto [weight_views, bias_views] = params_to_canonical(params);
   NoGradGuard no_grad;
   for (size_t i = 0; i < weights.size(); ++i) {

@@ -54,10 +54,10 @@ class RNN : public Module {
   std::pair<Tensor, RNNState> forward(const Tensor& x, const RNNState& state = {}, const Tensor& lengths = {});
 
   const RNNOptions& options() const { return options_; }
-  Shape state_shape(int64_t batch) const;       // h: [L*D, B, R]
-  Shape cell_state_shape(int64_t batch) const;  // c: [L*D, B, H]
-  RNNState zero_state(int64_t batch) const;     // on the module's device and dtype
-  int64_t count_params() const { return params_size(); }
+  Shape state_shape(int64_t batch) const;              // h: [L*D, B, R]
+  Shape cell_state_shape(int64_t batch) const;         // c: [L*D, B, H]
+  RNNState zero_state(int64_t batch) const;            // on the module's device and dtype
+  int64_t count_params() const { return own_total_; }  // elements of all the weights
 
   // Which implementation forward uses on the current device (auto resolved), and a choice.
   RNNImpl implementation() const;
@@ -67,7 +67,9 @@ class RNN : public Module {
   // ---- canonical weights and the flat buffer ------------------------------------------------
   std::vector<Shape> canonical_weight_shapes() const;
   std::vector<Shape> canonical_bias_shapes() const;
-  int64_t params_size() const;  // elements of the flat buffer
+  // Elements of the flat buffer in its current layout: recur's own (count_params()) on the CPU,
+  // cuDNN's weight space on a GPU, which may hold padding between the weights.
+  int64_t params_size() const;
   // The flat buffer (re-flattened first if to() or load_state_dict moved the weights).
   Tensor flat_parameters();
   // A flat buffer laid out like this module's from canonical weights and biases.
@@ -88,8 +90,9 @@ class RNN : public Module {
   struct Slot {
     std::string name;
     Shape shape;
-    int64_t offset;  // in the flat buffer
-    Tensor tensor;   // the registered parameter
+    int64_t offset;      // in the flat buffer, in its current layout
+    int64_t own_offset;  // in recur's own layout (the CPU's, and PyTorch's order)
+    Tensor tensor;       // the registered parameter
   };
   // The tensors of one (layer, direction), in flat order.
   struct LayerSlots {
@@ -100,7 +103,8 @@ class RNN : public Module {
   RNNOptions options_;
   std::vector<Slot> slots_;
   std::vector<LayerSlots> layers_;
-  int64_t total_ = 0;
+  int64_t total_ = 0;      // elements of the flat buffer in its current layout
+  int64_t own_total_ = 0;  // in recur's own layout
   Tensor flat_;
   RNNImpl requested_impl_ = RNNImpl::Auto;
   Generator dropout_generator_;

@@ -6,7 +6,9 @@
 
 #if RECUR_HAVE_CUDA
 
+#include <array>
 #include <memory>
+#include <optional>
 
 #include "autograd/node.h"
 #include "backends/compute.h"
@@ -100,13 +102,32 @@ cudnnRNNMode_t cell_mode(RNNMode mode) {
   return CUDNN_LSTM;
 }
 
+cudnnDataType_t data_type_of(DType dtype) { return dtype == DType::Float64 ? CUDNN_DATA_DOUBLE : CUDNN_DATA_FLOAT; }
+
+// The RNN descriptor for options `o` (everything the weight space depends on, and the clip).
+void set_rnn_descriptor(RnnDescriptor& rnn, DropoutDescriptor& dropout, const RNNOptions& o, DType dtype,
+                        cuda::CudaContext& context) {
+  const cudnnMathType_t math = dtype == DType::Float32 && !context.allow_tf32() ? CUDNN_FMA_MATH : CUDNN_DEFAULT_MATH;
+  const cudnnDataType_t data_type = data_type_of(dtype);
+  RECUR_CUDNN_CHECK(cudnnSetRNNDescriptor_v8(
+      rnn.get(), CUDNN_RNN_ALGO_STANDARD, cell_mode(o.mode), o.bias ? CUDNN_RNN_DOUBLE_BIAS : CUDNN_RNN_NO_BIAS,
+      o.num_directions() == 2 ? CUDNN_BIDIRECTIONAL : CUDNN_UNIDIRECTIONAL,
+      o.skip_input() ? CUDNN_SKIP_INPUT : CUDNN_LINEAR_INPUT, data_type, data_type, math,
+      checked_int(o.input_size, "input_size"), checked_int(o.hidden_size, "hidden_size"),
+      checked_int(o.output_hidden_size(), "proj_size"), checked_int(o.num_layers, "num_layers"), dropout.get(),
+      CUDNN_RNN_PADDED_IO_ENABLED));
+  if (o.mode == RNNMode::LSTM && o.cell_clip > 0.0) {
+    RECUR_CUDNN_CHECK(cudnnRNNSetClip_v9(rnn.get(), CUDNN_RNN_CLIP_MINMAX, -o.cell_clip, o.cell_clip));
+  }
+}
+
 std::shared_ptr<CudnnRnnPlan> make_plan(const RNNOptions& o, cuda::CudaContext& context, const Tensor& x_tbi,
                                         const Tensor& lengths, bool training, Generator* generator) {
   auto plan = std::make_shared<CudnnRnnPlan>();
   cudnnHandle_t handle = context.cudnn();
   plan->device = x_tbi.device();
   plan->dtype = x_tbi.dtype();
-  plan->data_type = plan->dtype == DType::Float64 ? CUDNN_DATA_DOUBLE : CUDNN_DATA_FLOAT;
+  plan->data_type = data_type_of(plan->dtype);
   plan->steps = x_tbi.size(0);
   plan->batch = x_tbi.size(1);
   plan->input_size = x_tbi.size(2);
@@ -131,18 +152,7 @@ std::shared_ptr<CudnnRnnPlan> make_plan(const RNNOptions& o, cuda::CudaContext& 
     RECUR_CUDNN_CHECK(cudnnSetDropoutDescriptor(plan->dropout.get(), handle, 0.0f, nullptr, 0, seed));
   }
 
-  const cudnnMathType_t math =
-      plan->dtype == DType::Float32 && !context.allow_tf32() ? CUDNN_FMA_MATH : CUDNN_DEFAULT_MATH;
-  RECUR_CUDNN_CHECK(cudnnSetRNNDescriptor_v8(
-      plan->rnn.get(), CUDNN_RNN_ALGO_STANDARD, cell_mode(o.mode), o.bias ? CUDNN_RNN_DOUBLE_BIAS : CUDNN_RNN_NO_BIAS,
-      o.num_directions() == 2 ? CUDNN_BIDIRECTIONAL : CUDNN_UNIDIRECTIONAL,
-      o.skip_input() ? CUDNN_SKIP_INPUT : CUDNN_LINEAR_INPUT, plan->data_type, plan->data_type, math,
-      checked_int(o.input_size, "input_size"), checked_int(o.hidden_size, "hidden_size"),
-      checked_int(plan->rec, "proj_size"), checked_int(o.num_layers, "num_layers"), plan->dropout.get(),
-      CUDNN_RNN_PADDED_IO_ENABLED));
-  if (plan->lstm && o.cell_clip > 0.0) {
-    RECUR_CUDNN_CHECK(cudnnRNNSetClip_v9(plan->rnn.get(), CUDNN_RNN_CLIP_MINMAX, -o.cell_clip, o.cell_clip));
-  }
+  set_rnn_descriptor(plan->rnn, plan->dropout, o, plan->dtype, context);
   RECUR_CUDNN_CHECK(cudnnGetRNNWeightSpaceSize(handle, plan->rnn.get(), &plan->weight_bytes));
 
   // Padded, time-major input and output with one length per sequence.
@@ -260,7 +270,113 @@ void pack_weights(const std::vector<Slot>& slots, const std::vector<CellWeights>
   }
 }
 
+// The whole storage of the weights as one buffer, when every weight is a view of the same
+// storage of at least `bytes` in the plan's dtype and device (nn::RNN's flat buffer on a GPU).
+std::optional<Tensor> shared_storage(const std::vector<CellWeights>& weights, const CudnnRnnPlan& plan) {
+  const Tensor* any = nullptr;
+  for (const CellWeights& w : weights) {
+    for (const Tensor* t : {&w.weight_ih, &w.weight_hh, &w.bias_ih, &w.bias_hh, &w.weight_hr}) {
+      if (!t->defined()) continue;
+      if (t->dtype() != plan.dtype || t->device() != plan.device) return std::nullopt;
+      if (any != nullptr && t->storage() != any->storage()) return std::nullopt;
+      any = t;
+    }
+  }
+  const size_t element = dtype_size(plan.dtype);
+  if (any == nullptr || any->storage()->nbytes() < plan.weight_bytes) return std::nullopt;
+  const auto elements = static_cast<int64_t>(any->storage()->nbytes() / element);
+  return any->detach().as_strided_raw({elements}, {1}, 0);
+}
+
+// Whether `space` already holds every weight where cuDNN reads it: each slot is exactly its
+// weight block (no folded input bias, no forget_bias constant).
+bool weights_in_place(const std::vector<Slot>& slots, const std::vector<CellWeights>& weights) {
+  for (const Slot& slot : slots) {
+    if (slot.extra.defined() || slot.constant != 0.0) return false;
+    const Tensor block =
+        rows_of(member_of(weights[slot.block.index], slot.block.member), slot.block.row, slot.block.rows);
+    if (!block.is_contiguous() || block.offset() != slot.space.offset()) return false;
+  }
+  return true;
+}
+
 }  // namespace
+
+std::optional<CudnnWeightSpace> cudnn_weight_space(const RNNOptions& o, Device device, DType dtype) {
+  if (!cudnn_supports(o, device) || o.forget_bias != 0.0) return std::nullopt;
+  if (dtype != DType::Float32 && dtype != DType::Float64) return std::nullopt;
+  cuda::CudaContext& context = cuda::cuda_context(device.index);
+  cuda::DeviceGuard guard(context.device());
+  cudnnHandle_t handle = context.cudnn();
+  RnnDescriptor rnn;
+  DropoutDescriptor dropout;
+  RECUR_CUDNN_CHECK(cudnnSetDropoutDescriptor(dropout.get(), handle, 0.0f, nullptr, 0, 0));
+  set_rnn_descriptor(rnn, dropout, o, dtype, context);
+  size_t bytes = 0;
+  RECUR_CUDNN_CHECK(cudnnGetRNNWeightSpaceSize(handle, rnn.get(), &bytes));
+  const size_t element = dtype_size(dtype);
+  CudnnWeightSpace result;
+  result.space = zeros({static_cast<int64_t>((bytes + element - 1) / element)},
+                       TensorOptions{}.with_dtype(dtype).with_device(device));
+  const char* base = static_cast<const char*>(result.space.raw_data());
+  const int64_t gates = o.gates(), hidden = o.hidden_size, rec = o.output_hidden_size();
+  TensorDescriptor matrix_desc, bias_desc;
+  // The element offset of `count` consecutive blocks of `block` elements, one per linLayerID in
+  // ids, or -1 when cuDNN has none of them; nullopt when they are not back to back in order.
+  const auto run_of = [&](int32_t index, const std::vector<int>& ids, bool bias,
+                          int64_t block) -> std::optional<int64_t> {
+    int64_t first = -1;
+    for (size_t k = 0; k < ids.size(); ++k) {
+      void* matrix = nullptr;
+      void* bias_address = nullptr;
+      RECUR_CUDNN_CHECK(cudnnGetRNNWeightParams(handle, rnn.get(), index, bytes, result.space.raw_data(), ids[k],
+                                                matrix_desc.get(), &matrix, bias_desc.get(), &bias_address));
+      const void* address = bias ? bias_address : matrix;
+      if (address == nullptr) {
+        if (k == 0) continue;
+        return std::nullopt;
+      }
+      const int64_t elements = cuda::described_elements(bias ? bias_desc : matrix_desc);
+      const ptrdiff_t offset = static_cast<const char*>(address) - base;
+      if (elements != block || offset < 0 || static_cast<size_t>(offset) % element != 0) return std::nullopt;
+      const int64_t at = static_cast<int64_t>(static_cast<size_t>(offset) / element);
+      if (k == 0) first = at;
+      if (first < 0 || at != first + static_cast<int64_t>(k) * block) return std::nullopt;
+    }
+    return first;
+  };
+  std::vector<int> input_ids, recurrent_ids;
+  for (int id = 0; id < gates; ++id) input_ids.push_back(id);
+  for (int id = static_cast<int>(gates); id < 2 * gates; ++id) recurrent_ids.push_back(id);
+  const int64_t layers = o.num_layers * o.num_directions();
+  for (int64_t index = 0; index < layers; ++index) {
+    const int64_t layer = index / o.num_directions();
+    const int64_t input_columns = layer == 0 ? o.input_size : o.num_directions() * rec;
+    const auto i32 = static_cast<int32_t>(index);
+    std::array<int64_t, 5> offsets = {-1, -1, -1, -1, -1};  // weight_ih, weight_hh, bias_ih, bias_hh, weight_hr
+    const auto weight_ih = run_of(i32, input_ids, false, hidden * input_columns);
+    const auto weight_hh = run_of(i32, recurrent_ids, false, hidden * rec);
+    if (!weight_ih || !weight_hh) return std::nullopt;
+    offsets[0] = *weight_ih;
+    offsets[1] = *weight_hh;
+    if (o.bias) {
+      const auto bias_ih = run_of(i32, input_ids, true, hidden), bias_hh = run_of(i32, recurrent_ids, true, hidden);
+      if (!bias_ih || !bias_hh || *bias_ih < 0 || *bias_hh < 0) return std::nullopt;
+      offsets[2] = *bias_ih;
+      offsets[3] = *bias_hh;
+    }
+    if (o.proj_size > 0) {
+      const auto weight_hr = run_of(i32, {8}, false, rec * hidden);
+      if (!weight_hr || *weight_hr < 0) return std::nullopt;
+      offsets[4] = *weight_hr;
+    }
+    // recur has weight_ih for every layer but the first with skip input; cuDNN must agree.
+    const bool expect_input = !(layer == 0 && o.skip_input());
+    if (offsets[1] < 0 || (offsets[0] >= 0) != expect_input) return std::nullopt;
+    result.offsets.push_back(offsets);
+  }
+  return result;
+}
 
 bool cudnn_supports(const RNNOptions& o, Device device, std::string* why) {
   auto no = [&](const char* reason) {
@@ -287,11 +403,23 @@ RNNOutput rnn_forward_cudnn(const RNNOptions& o, const std::vector<CellWeights>&
   const std::shared_ptr<CudnnRnnPlan> plan = make_plan(o, context, x_tbi, lengths, training, generator);
   const TensorOptions like = TensorOptions{}.with_dtype(x_tbi.dtype()).with_device(x_tbi.device());
 
-  Tensor space = make_contiguous_tensor(
-      {static_cast<int64_t>((plan->weight_bytes + dtype_size(plan->dtype) - 1) / dtype_size(plan->dtype))}, plan->dtype,
-      plan->device);
-  const std::vector<Slot> slots = weight_slots(o, handle, *plan, space, weights);
-  pack_weights(slots, weights, space);
+  // The weight space: nn::RNN's flat buffer itself when it has cuDNN's layout (flatten_parameters
+  // on a GPU), else a fresh buffer the weights are packed into.
+  Tensor space;
+  std::vector<Slot> slots;
+  bool in_place = false;
+  if (const std::optional<Tensor> shared = shared_storage(weights, *plan)) {
+    slots = weight_slots(o, handle, *plan, *shared, weights);
+    in_place = weights_in_place(slots, weights);
+    if (in_place) space = *shared;
+  }
+  if (!in_place) {
+    space = make_contiguous_tensor(
+        {static_cast<int64_t>((plan->weight_bytes + dtype_size(plan->dtype) - 1) / dtype_size(plan->dtype))},
+        plan->dtype, plan->device);
+    slots = weight_slots(o, handle, *plan, space, weights);
+    pack_weights(slots, weights, space);
+  }
 
   std::vector<Tensor> inputs{x_tbi, h0, c0};
   for (const CellWeights& w : weights) {
@@ -377,9 +505,13 @@ RNNOutput rnn_forward_cudnn(const RNNOptions& o, const std::vector<CellWeights>&
           const size_t first_weight = result.size();
           for (const CellWeights& w : saved) {
             for (const Tensor* t : {&w.weight_ih, &w.weight_hh, &w.bias_ih, &w.bias_hh, &w.weight_hr}) {
-              result.push_back(t->defined() ? zeros(t->shape(), like) : Tensor());
+              // In place, each weight's gradient is the same window of the gradient space.
+              result.push_back(!t->defined() ? Tensor()
+                               : in_place    ? dspace.as_strided_raw(t->shape(), t->strides(), t->offset())
+                                             : zeros(t->shape(), like));
             }
           }
+          if (in_place) return result;
           Backend& backend = backend_of(dspace);
           for (const Slot& slot : slots) {
             const Tensor gradient =
@@ -412,6 +544,8 @@ bool cudnn_supports(const RNNOptions&, Device, std::string* why) {
   if (why) *why = "recur was built without the CUDA backend";
   return false;
 }
+
+std::optional<CudnnWeightSpace> cudnn_weight_space(const RNNOptions&, Device, DType) { return std::nullopt; }
 
 RNNOutput rnn_forward_cudnn(const RNNOptions&, const std::vector<CellWeights>&, const Tensor&, const Tensor&,
                             const Tensor&, const Tensor&, bool, Generator*) {

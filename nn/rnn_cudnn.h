@@ -5,11 +5,13 @@
 // T = time steps, B = batch, I = input size, H = hidden size, R = H or the projection size,
 // L = layers, D = directions.
 //
-// Weights: recur's per-matrix parameters (views of nn::RNN's flat buffer, docs/RNN.md) stay the
-// parameters. Each call packs them into a cuDNN weight space (the canonical per-matrix
-// addresses come from cudnnGetRNNWeightParams) with one device-to-device copy per matrix, and
-// backward scatters the weight-space gradient back the same way: one extra copy of the weights
-// per call, in exchange for CPU <-> GPU moves that never reorder anything.
+// Weights: on a GPU, nn::RNN's flat parameter buffer *is* cuDNN's weight space: its
+// flatten_parameters() lays the buffer out with cudnn_weight_space() (the per-matrix addresses
+// come from cudnnGetRNNWeightParams) and registers each weight as a view at cuDNN's address,
+// so forward hands the buffer to cuDNN as it is and backward's weight gradients are views of
+// cuDNN's gradient space. Weights that are not laid out so (functional callers, forget_bias,
+// a layout cuDNN splits differently) are packed into a fresh weight space per call, one
+// device-to-device copy per matrix, and the gradient is scattered back the same way.
 //
 // Options cuDNN lacks (peepholes, proj_clip, a ReLU LSTM activation, the reset-before-linear
 // GRU) are reported by cudnn_supports(); the caller then runs the cell graph on the GPU.
@@ -21,6 +23,8 @@
 // throws.
 #pragma once
 
+#include <array>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -30,6 +34,16 @@ namespace recur::nn {
 
 // Whether cuDNN runs these options on `device` (a CUDA device); else `why` says what it lacks.
 bool cudnn_supports(const RNNOptions& options, Device device, std::string* why = nullptr);
+
+// cuDNN's weight space for these options on `device` (zeros), with, per layer-direction in
+// nn::RNN's order, the element offset of weight_ih, weight_hh, bias_ih, bias_hh and weight_hr
+// (-1 when the options have none): nullopt when cuDNN cannot run the options or does not keep
+// each of recur's weights as one contiguous block, gates in recur's order.
+struct CudnnWeightSpace {
+  Tensor space;
+  std::vector<std::array<int64_t, 5>> offsets;
+};
+std::optional<CudnnWeightSpace> cudnn_weight_space(const RNNOptions& options, Device device, DType dtype);
 
 // x_tbi [T, B, I] (time-major) on a CUDA device; h0 [L*D, B, R] and c0 [L*D, B, H] may be
 // undefined (zeros); lengths an optional int64 [B] (values 1..T, already checked). Returns

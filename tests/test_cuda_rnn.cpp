@@ -198,6 +198,54 @@ TEST(CudaRnn, CudnnMatchesTheCpuForwardAndBackward) {
   }
 }
 
+// nn::RNN moved to the GPU: its flat buffer is cuDNN's weight space (cuDNN runs on it in place,
+// and the weight gradients are views of cuDNN's gradient space), the results and gradients match
+// the same module on the CPU, and moving back gives every weight bit for bit.
+TEST(CudaRnn, ModuleOnTheGpuRunsCudnnOnItsOwnBuffer) {
+  RECUR_REQUIRE_GPU();
+  const Device gpu = Device::cuda(0);
+  for (const RnnCase& c : rnn_cases()) {
+    for (DType dtype : {DType::Float64, DType::Float32}) {
+      SCOPED_TRACE(c.name + " " + std::string(dtype_name(dtype)));
+      Generator generator(5);
+      RNN cpu(c.options, &generator), gpu_rnn(c.options);
+      cpu.to(dtype);
+      gpu_rnn.load_state_dict(cpu.state_dict());
+      gpu_rnn.to(dtype);
+      gpu_rnn.to(gpu);
+      EXPECT_EQ(gpu_rnn.implementation(), RNNImpl::Fused);
+      const Tensor flat = gpu_rnn.flat_parameters();
+      EXPECT_GE(gpu_rnn.params_size(), gpu_rnn.count_params());
+      EXPECT_TRUE(cudnn_weight_space(gpu_rnn.options(), gpu, dtype).has_value()) << "cuDNN splits a weight";
+      for (const auto& [name, param] : gpu_rnn.named_parameters()) EXPECT_EQ(param.storage(), flat.storage()) << name;
+
+      const RNNOptions& o = cpu.options();
+      const Tensor x = randn({4, 3, o.input_size}, TensorOptions{}.with_dtype(dtype), &generator);
+      const Tensor lengths =
+          c.with_lengths ? from_vector<int64_t>({4, 2, 3}, {3}, TensorOptions{}.with_dtype(DType::Int64)) : Tensor();
+      const auto [y_cpu, s_cpu] = cpu.forward(x, {}, lengths);
+      const auto [y_gpu, s_gpu] = gpu_rnn.forward(x.to(gpu), {}, lengths.defined() ? lengths.to(gpu) : Tensor());
+      const double tolerance = dtype == DType::Float64 ? 1e-9 : 2e-4;
+      expect_close(y_cpu, y_gpu, tolerance, "output");
+      expect_close(s_cpu.h, s_gpu.h, tolerance, "h_n");
+      sum(y_cpu * y_cpu).backward();
+      sum(y_gpu * y_gpu).backward();
+      const auto gpu_params = gpu_rnn.named_parameters();
+      for (const auto& [name, param] : cpu.named_parameters()) {
+        for (const auto& [gpu_name, gpu_param] : gpu_params) {
+          if (gpu_name == name) expect_close(param.grad(), gpu_param.grad(), tolerance, "d " + name);
+        }
+      }
+
+      gpu_rnn.to(Device::cpu());
+      const nn::StateDict back = gpu_rnn.state_dict(), original = cpu.state_dict();
+      for (const auto& [name, tensor] : original) {
+        EXPECT_EQ(back.at(name).to_vector<double>(), tensor.to_vector<double>()) << name;
+      }
+    }
+  }
+}
+
 TEST(CudaRnn, InferenceForwardRecordsNoGraph) {
   RECUR_REQUIRE_GPU();
   RNNOptions o;
