@@ -10,6 +10,8 @@ PyTorch runs twice, each in its own process:
   default: torch.set_num_threads(2) with OpenBLAS's own threads (oversubscribes 2 cores)
   best:    torch.set_num_threads(1) with OPENBLAS_NUM_THREADS=2
 Prints the three medians, tokens/s and the ratios; --json writes them as one object.
+On a GPU, bench/compare_pytorch_gpu.py times PyTorch's step (scripts/gpu-check.sh bench runs it
+beside recur's and cuDNN's own).
 """
 import argparse
 import json
