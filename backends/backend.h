@@ -119,7 +119,9 @@ class Backend {
 
   // ---- indexing -----------------------------------------------------------------------
   // out = in.index_select(axis, index): index is int64 1-D; each index checked against the
-  // axis size (recur::Error naming the bad index).
+  // axis size (recur::Error naming the bad index). A backend that runs asynchronously checks in
+  // its kernel, skips a bad index and throws at its next synchronisation (synchronize(), a
+  // copy to the host) rather than stall its stream on every call.
   virtual void index_select(Tensor& out, const Tensor& in, int axis, const Tensor& index) = 0;
   // out.index_add_(axis, index, src): out[..., index[i], ...] += src[..., i, ...] (embedding
   // gradients; repeated indices accumulate).
@@ -137,7 +139,9 @@ class Backend {
   // both contiguous; outputs loss [N] and logp [N, C] (kept for the backward), contiguous:
   //   logp[i, c] = log_softmax(logits[i, :])[c]
   //   loss[i]    = w_i ( -(1 - eps) logp[i, t_i] - (eps / C) sum_c logp[i, c] ),  w_i = [t_i != ignore_index]
-  // Every target is in [0, C) or ignore_index (the caller checked).
+  // A target outside [0, C) that is not ignore_index is a recur::Error: at once on the CPU (the
+  // caller checks CPU targets), at the next synchronisation on an asynchronous backend, whose
+  // kernel makes that row NaN.
   virtual void cross_entropy(Tensor& loss, Tensor& logp, const Tensor& logits, const Tensor& target,
                              int64_t ignore_index, double label_smoothing) = 0;
   // dlogits[i, c] = g_i w_i ( exp(logp[i, c]) - (1 - eps) [c == t_i] - eps / C ); grad_loss g is [N].

@@ -68,9 +68,10 @@ struct TargetPicks {
 };
 
 // Checks scores [..., C] against target [...] (int64, leading shape, values in [0, C) unless
-// ignored; read on the host) and returns the number of rows that count.
+// ignored; read on the host unless check_values is false) and returns the number of rows that
+// count (-1 when the values were not read).
 int64_t check_targets(const char* op, const Tensor& scores, const Tensor& target, int64_t ignore_index,
-                      std::vector<int64_t>* values = nullptr) {
+                      std::vector<int64_t>* values = nullptr, bool check_values = true) {
   RECUR_CHECK(scores.dim() >= 1, "{}: expected scores [..., C] with at least 1 dimension, got {}", op,
               scores.describe());
   RECUR_CHECK(target.defined() && target.dtype() == DType::Int64, "{}: target must be int64 class indices, got {}", op,
@@ -80,6 +81,7 @@ int64_t check_targets(const char* op, const Tensor& scores, const Tensor& target
               shape_str(target.shape()), shape_str(leading), scores.describe());
   RECUR_CHECK(target.device() == scores.device(), "{}: target is on {} but scores are on {}", op, target.device(),
               scores.device());
+  if (!check_values) return -1;
   const int64_t classes = scores.size(-1);
   std::vector<int64_t> targets = target.to_vector<int64_t>();
   int64_t counted = 0;
@@ -130,7 +132,10 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& target, const CrossEntr
   const double eps = options.label_smoothing;
   const int64_t ignore = options.ignore_index;
   RECUR_CHECK(eps >= 0.0 && eps <= 1.0, "cross_entropy: label_smoothing must be in [0, 1], got {}", eps);
-  const int64_t counted = check_targets("cross_entropy", logits, target, ignore);
+  // CPU targets are checked here; a GPU's are checked by the kernel (reported at the next
+  // synchronisation), and the number of counted rows stays on the device.
+  const bool on_host = logits.device().is_cpu();
+  const int64_t counted = check_targets("cross_entropy", logits, target, ignore, nullptr, on_host);
   const int64_t classes = logits.size(-1), rows = target.numel();
   RECUR_CHECK(classes > 0, "cross_entropy: logits {} have no classes", logits.describe());
 
@@ -145,7 +150,13 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& target, const CrossEntr
     return Grads{reshaped(c::cross_entropy_backward(logp, flat_target, grad_rows, ignore, eps), logits_shape)};
   };
   Tensor per_row = record("cross_entropy", {logits}, reshaped(loss, target.shape()), backward);
-  return reduce_rows(per_row, options.reduction, counted);
+  if (on_host || options.reduction != Reduction::Mean) return reduce_rows(per_row, options.reduction, counted);
+  // counted = N - #(t_i == ignore_index), on the device (NaN mean when nothing counts, as on the CPU)
+  const Tensor ignore_t =
+      full({}, static_cast<double>(ignore), TensorOptions{}.with_dtype(DType::Int64).with_device(target.device()));
+  const Tensor ignored = c::convert(c::binary(BinaryOp::Eq, flat_target, ignore_t), logits.dtype(), logits.device());
+  const Tensor counted_rows = affine(c::reduce(ReduceOp::Sum, ignored, {}, false), -1.0, static_cast<double>(rows));
+  return sum(per_row) / counted_rows;
 }
 
 // ---- negative log-likelihood ---------------------------------------------------------------------

@@ -10,6 +10,7 @@
 
 #include "backends/cuda/check.h"
 #include "backends/cuda/cuda_info.h"
+#include "backends/cuda/kernels.h"
 #include "core/error.h"
 
 namespace recur::cuda {
@@ -134,6 +135,43 @@ void CudaContext::synchronize() {
   const cudaStream_t s = stream();
   DeviceGuard guard(device_);
   RECUR_CUDA_CHECK(cudaStreamSynchronize(s));
+  raise_recorded_error();
+}
+
+int64_t* CudaContext::error_record() {
+  const cudaStream_t s = stream();
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (error_record_ == nullptr) {
+    DeviceGuard guard(device_);
+    void* record = nullptr;
+    RECUR_CUDA_CHECK(cudaMalloc(&record, 4 * sizeof(int64_t)));
+    RECUR_CUDA_CHECK(cudaMemsetAsync(record, 0, 4 * sizeof(int64_t), s));
+    error_record_ = static_cast<int64_t*>(record);
+  }
+  return error_record_;
+}
+
+void CudaContext::raise_recorded_error() {
+  if (error_record_ == nullptr) return;
+  int64_t record[4] = {};
+  RECUR_CUDA_CHECK(cudaMemcpy(record, error_record_, sizeof(record), cudaMemcpyDeviceToHost));
+  if (record[0] == 0) return;
+  RECUR_CUDA_CHECK(cudaMemset(error_record_, 0, sizeof(record)));
+  const int64_t value = record[1], limit = record[2], position = record[3];
+  const std::string later =
+      fmt::format("found on cuda:{} by the kernel and reported at the next synchronisation", device_);
+  switch (static_cast<DeviceErrorCode>(record[0])) {
+    case DeviceErrorCode::IndexSelect:
+      RECUR_FAIL("index_select: index {} (at position {}) is out of range for an axis of size {} ({})", value, position,
+                 limit, later);
+    case DeviceErrorCode::IndexAdd:
+      RECUR_FAIL("index_add: index {} (at position {}) is out of range for an axis of size {} ({})", value, position,
+                 limit, later);
+    case DeviceErrorCode::CrossEntropyTarget:
+      RECUR_FAIL("cross_entropy: target {} (row {}) is out of range for {} classes ({})", value, position, limit,
+                 later);
+    default: RECUR_FAIL("cuda:{}: a kernel recorded an unknown error code {}", device_, record[0]);
+  }
 }
 
 void* CudaContext::staging() {
@@ -174,6 +212,7 @@ void CudaContext::copy_to_host(void* host, const void* device_src, size_t nbytes
     RECUR_CUDA_CHECK(cudaStreamSynchronize(s));
     std::memcpy(static_cast<char*>(host) + done, pinned, chunk);
   }
+  raise_recorded_error();
 }
 
 CudaContext& cuda_context(int device) {

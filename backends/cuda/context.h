@@ -52,13 +52,20 @@ class CudaContext {
   bool allow_tf32() const { return allow_tf32_; }
   void set_allow_tf32(bool allow);
 
+  // The error record kernels write when they meet bad data (kernels.h: int64 [code, value,
+  // limit, position], zeros when none), allocated and zeroed on first use. synchronize() and
+  // copy_to_host() check it once the stream is idle and throw recur::Error for what it holds
+  // (clearing it), so a bad index costs no synchronisation until the host waits anyway.
+  int64_t* error_record();
+
   // Transfers through the pinned staging buffer. copy_from_host returns once `host` may be
   // reused (the last chunk may still be in flight from the pinned buffer); copy_to_host waits.
   void copy_from_host(void* device_dst, const void* host, size_t nbytes);
   void copy_to_host(void* host, const void* device_src, size_t nbytes);
 
  private:
-  void* staging();  // the pinned buffer (kStagingBytes), allocated on first use
+  void* staging();              // the pinned buffer (kStagingBytes), allocated on first use
+  void raise_recorded_error();  // the stream is idle: throws what the error record holds
 
   int device_;
   std::mutex mutex_;  // guards the lazy creation below and the staging buffer
@@ -70,6 +77,7 @@ class CudaContext {
   std::unique_ptr<CachingAllocator> allocator_;
   void* staging_ = nullptr;
   cudaEvent_t staging_done_ = nullptr;  // recorded after the last transfer out of the staging buffer
+  int64_t* error_record_ = nullptr;
 };
 
 // The context of CUDA device `device` (created on first use). Throws recur::Error when that

@@ -68,7 +68,7 @@ class CudaBackend final : public Backend {
 
  private:
   void check_here(std::string_view op, const Tensor& t) const;
-  // The indices copied to the host and each checked against the axis size (one synchronisation).
+  // The index tensor's dtype, rank and device; its values are checked by the kernels.
   void check_indices(std::string_view op, const Tensor& index, int axis, int64_t axis_size);
 
   int device_index_;

@@ -141,6 +141,18 @@ template <typename T, typename Combine> __device__ T block_reduce(T value, T* sc
   return result;
 }
 
+// Records the first error of the kernels since the host last looked (kernels.h); later ones are
+// dropped. The host reads the record only after a synchronisation, so plain stores suffice.
+__device__ __forceinline__ void record_error(int64_t* record, DeviceErrorCode code, int64_t value, int64_t limit,
+                                             int64_t position) {
+  auto* slot = reinterpret_cast<unsigned long long*>(record);
+  if (atomicCAS(slot, 0ull, static_cast<unsigned long long>(code)) == 0ull) {
+    record[1] = value;
+    record[2] = limit;
+    record[3] = position;
+  }
+}
+
 // Threads per block for lanes of `length` elements: a power of two in [32, kThreads].
 inline int lane_threads(int64_t length) {
   int threads = 32;

@@ -16,7 +16,8 @@ namespace {
 
 template <typename T> __global__ void cross_entropy_kernel(T* loss, T* logp, const T* logits, const int64_t* target,
                                                            int64_t rows, int64_t classes, int64_t ignore_index,
-                                                           T picked_scale, T sum_scale, bool smoothing) {
+                                                           T picked_scale, T sum_scale, bool smoothing,
+                                                           int64_t* error_record) {
   __shared__ T scratch[kThreads];
   for (int64_t row = blockIdx.x; row < rows; row += gridDim.x) {
     const T* x = logits + row * classes;
@@ -39,6 +40,9 @@ template <typename T> __global__ void cross_entropy_kernel(T* loss, T* logp, con
       const int64_t t = target[row];
       if (t == ignore_index) {
         loss[row] = 0;
+      } else if (t < 0 || t >= classes) {
+        record_error(error_record, DeviceErrorCode::CrossEntropyTarget, t, classes, row);
+        loss[row] = T(NAN);
       } else {
         // y[t] may have been written by another thread: read it from x instead.
         T value = picked_scale * (x[t] - shift);
@@ -58,6 +62,10 @@ template <typename T> __global__ void cross_entropy_backward_kernel(T* dlogits, 
     const int64_t t = target[row];
     if (t == ignore_index) {
       dlogits[at] = 0;
+      continue;
+    }
+    if (t < 0 || t >= classes) {  // recorded by the forward
+      dlogits[at] = T(NAN);
       continue;
     }
     T d = exp(logp[at]) + smooth;
@@ -122,7 +130,8 @@ __global__ void norm_combine_kernel(double* out, const double* partial, TensorLi
 }  // namespace
 
 void launch_cross_entropy(cudaStream_t stream, void* loss, void* logp, const void* logits, const int64_t* target,
-                          ElemType type, int64_t rows, int64_t classes, int64_t ignore_index, double label_smoothing) {
+                          ElemType type, int64_t rows, int64_t classes, int64_t ignore_index, double label_smoothing,
+                          int64_t* error_record) {
   if (rows == 0 || classes == 0) return;
   const unsigned blocks = static_cast<unsigned>(rows < kMaxBlocks ? rows : kMaxBlocks);
   dispatch_computing<false>(type, [&](auto* tag) {
@@ -130,7 +139,7 @@ void launch_cross_entropy(cudaStream_t stream, void* loss, void* logp, const voi
     cross_entropy_kernel<T><<<blocks, lane_threads(classes), 0, stream>>>(
         static_cast<T*>(loss), static_cast<T*>(logp), static_cast<const T*>(logits), target, rows, classes,
         ignore_index, static_cast<T>(-(1.0 - label_smoothing)),
-        static_cast<T>(-label_smoothing / static_cast<double>(classes)), label_smoothing > 0.0);
+        static_cast<T>(-label_smoothing / static_cast<double>(classes)), label_smoothing > 0.0, error_record);
   });
   RECUR_CUDA_CHECK_LAUNCH();
 }

@@ -19,6 +19,12 @@ namespace recur::cuda {
 
 constexpr int kMaxDims = 8;
 
+// An error a kernel finds in its data (an index out of range) cannot be thrown where it
+// happens: the kernel skips the element and records the first one in the context's error
+// record, int64 [code, value, limit, position] in device memory (CudaContext::error_record),
+// which the host reports as recur::Error at its next synchronisation.
+enum class DeviceErrorCode : int64_t { None = 0, IndexSelect = 1, IndexAdd = 2, CrossEntropyTarget = 3 };
+
 // The same values as recur::DType (cuda_backend.cpp checks).
 enum class ElemType : uint8_t { Float32, Float64, Float16, BFloat16, Int64 };
 
@@ -111,17 +117,21 @@ void launch_softmax_backward(cudaStream_t stream, void* dx, const void* y, const
 // out = in.index_select(axis, index). layout: out's shape (no axes merged), strides [out, in];
 // along `axis` the coordinate c reads in at index[c * index_stride]. element_bytes: 2, 4 or 8.
 void launch_index_select(cudaStream_t stream, void* out, const void* in, int element_bytes, const Layout2& layout,
-                         int axis, const int64_t* index, int64_t index_stride, int64_t in_axis_size);
+                         int axis, const int64_t* index, int64_t index_stride, int64_t in_axis_size,
+                         int64_t* error_record);
 // out[.., index[c], ..] += src[.., c, ..] with atomics (float32/float64/int64). layout: src's
 // shape, strides [out, src].
 void launch_index_add(cudaStream_t stream, void* out, const void* src, ElemType type, const Layout2& layout, int axis,
-                      const int64_t* index, int64_t index_stride, int64_t out_axis_size);
+                      const int64_t* index, int64_t index_stride, int64_t out_axis_size, int64_t* error_record);
 
 // ---- fused.cu ---------------------------------------------------------------------------
 // Rows of the fused softmax cross-entropy (backend.h states the formulas); logits, logp and
 // dlogits [rows, classes], loss, target and grad [rows], all contiguous; float32/float64.
+// A target outside [0, C) that is not ignore_index is recorded (DeviceErrorCode) and its row's
+// loss and gradient are NaN.
 void launch_cross_entropy(cudaStream_t stream, void* loss, void* logp, const void* logits, const int64_t* target,
-                          ElemType type, int64_t rows, int64_t classes, int64_t ignore_index, double label_smoothing);
+                          ElemType type, int64_t rows, int64_t classes, int64_t ignore_index, double label_smoothing,
+                          int64_t* error_record);
 void launch_cross_entropy_backward(cudaStream_t stream, void* dlogits, const void* logp, const int64_t* target,
                                    const void* grad, ElemType type, int64_t rows, int64_t classes, int64_t ignore_index,
                                    double label_smoothing);
