@@ -14,6 +14,8 @@ int cuda_device_count(std::string* why) {
   return 0;
 }
 
+std::string cuda_device_description(int) { return "none (recur was built without the CUDA backend)"; }
+
 int cudnn_version_runtime() { return 0; }
 
 std::string cuda_runtime_version() { return "none"; }

@@ -1,7 +1,11 @@
 // recur bench train-step: the throughput of one language-model training step,
 //   Embedding(vocab, input_size) -> RNN -> Linear(H, vocab) -> cross-entropy -> backward -> Adam
 // on random tokens, timed after warm-up; prints the median ms per step and tokens/s (or one
-// JSON object with --json). bench/compare_pytorch.py runs the same step in PyTorch.
+// JSON object with --json). With --vocab 0 the RNN alone (DeepBench's shapes): a random input
+// [T, B, I], loss = sum(Y * G) for a fixed random G, Adam on the RNN's weights.
+// Each step ends with loss.item(), which waits for the device, so a step's wall-clock time is
+// its device time plus whatever launch overhead the device could not hide.
+// bench/compare_pytorch.py and bench/compare_pytorch_gpu.py run the same steps in PyTorch.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -10,6 +14,8 @@
 
 #include "autograd/ops.h"
 #include "backends/cpu/gemm.h"
+#include "backends/cuda/cuda_backend.h"
+#include "backends/cuda/cuda_info.h"
 #include "backends/threading.h"
 #include "examples/command.h"
 #include "nn/layers.h"
@@ -26,7 +32,7 @@ struct TrainStepOptions {
   std::string mode = "lstm", device = "cpu", impl = "auto", dtype = "float32";
   int64_t input_size = 64, hidden = 256, layers = 2, batch = 32, seq = 64, vocab = 65, proj = 0;
   int steps = 20, warmup = 3;
-  bool json = false;
+  bool json = false, allow_tf32 = false;
 };
 
 int run_train_step(const TrainStepOptions& o) {
@@ -34,10 +40,19 @@ int run_train_step(const TrainStepOptions& o) {
   RECUR_CHECK(o.dtype == "float32" || o.dtype == "float64", "bench: --dtype must be float32 or float64, got '{}'",
               o.dtype);
   const DType dtype = o.dtype == "float64" ? DType::Float64 : DType::Float32;
+  std::string device_name = "cpu";
+  if (device.is_cuda()) {
+    static_cast<void>(backend_for(device));  // throws, with the reason, when the device is not visible
+#if RECUR_HAVE_CUDA
+    cuda_backend(device.index).set_allow_tf32(o.allow_tf32);
+#endif
+    device_name = cuda_device_description(device.index);
+  }
+  const bool lm = o.vocab > 0;  // else the RNN alone
   Generator init(1);
   nn::EmbeddingOptions eo;
   eo.generator = &init;
-  nn::Embedding embedding(o.vocab, o.input_size, eo);
+  nn::Embedding embedding(std::max<int64_t>(o.vocab, 1), o.input_size, eo);
   nn::RNNOptions ro;
   ro.mode = nn::parse_mode(o.mode);
   ro.input_size = o.input_size;
@@ -48,13 +63,15 @@ int run_train_step(const TrainStepOptions& o) {
   rnn.set_implementation(nn::parse_impl(o.impl));
   nn::LinearOptions lo;
   lo.generator = &init;
-  nn::Linear head(ro.output_hidden_size(), o.vocab, lo);
-  for (nn::Module* m : std::initializer_list<nn::Module*>{&embedding, &rnn, &head}) {
+  nn::Linear head(ro.output_hidden_size(), std::max<int64_t>(o.vocab, 1), lo);
+  std::vector<nn::Module*> modules{&rnn};
+  if (lm) modules = {&embedding, &rnn, &head};
+  for (nn::Module* m : modules) {
     m->to(dtype);
     m->to(device);
   }
   std::vector<Tensor> params;
-  for (nn::Module* m : std::initializer_list<nn::Module*>{&embedding, &rnn, &head}) {
+  for (nn::Module* m : modules) {
     for (const Tensor& p : m->parameters()) params.push_back(p);
   }
   optim::AdamOptions ao;
@@ -69,16 +86,29 @@ int run_train_step(const TrainStepOptions& o) {
     for (double v : u.to_vector<double>()) ids.push_back(std::min<int64_t>(static_cast<int64_t>(v), o.vocab - 1));
     return from_vector<int64_t>(ids, {o.seq, o.batch}, index).to(device);
   };
-  Tensor inputs = tokens(), targets = tokens();
+  Tensor inputs, targets, features, weigh;
+  if (lm) {
+    inputs = tokens();
+    targets = tokens();
+  } else {
+    const TensorOptions like = TensorOptions{}.with_dtype(dtype);
+    features = randn({o.seq, o.batch, o.input_size}, like, &data).to(device);
+    weigh = randn({o.seq, o.batch, ro.num_directions() * ro.output_hidden_size()}, like, &data).to(device);
+  }
 
   std::vector<double> times;
   double last_loss = 0.0;
   for (int i = 0; i < o.warmup + o.steps; ++i) {
     const auto start = std::chrono::steady_clock::now();
     adam.zero_grad();
-    auto [y, state] = rnn.forward(embedding(inputs));
-    Tensor logits = head.forward(y);
-    Tensor loss = nn::cross_entropy(logits, targets);
+    Tensor loss;
+    if (lm) {
+      auto [y, state] = rnn.forward(embedding(inputs));
+      loss = nn::cross_entropy(head.forward(y), targets);
+    } else {
+      auto [y, state] = rnn.forward(features);
+      loss = sum(y * weigh);
+    }
     loss.backward();
     adam.step();
     last_loss = loss.item();  // synchronises
@@ -96,7 +126,7 @@ int run_train_step(const TrainStepOptions& o) {
     const double in = l == 0 ? static_cast<double>(o.input_size) : rec;
     flops += 2.0 * gates * (in + rec) + (o.proj > 0 ? 2.0 * o.hidden * rec : 0.0);
   }
-  flops += 2.0 * rec * static_cast<double>(o.vocab);
+  flops += 2.0 * rec * static_cast<double>(o.vocab);  // the head (0 without one)
   flops *= 3.0 * static_cast<double>(o.batch * o.seq);
   const double gflops = flops / (median / 1000.0) / 1e9;
   if (o.json) {
@@ -111,6 +141,8 @@ int run_train_step(const TrainStepOptions& o) {
                         {"proj", o.proj},
                         {"dtype", o.dtype},
                         {"device", device.str()},
+                        {"device_name", device_name},
+                        {"allow_tf32", o.allow_tf32},
                         {"threads", get_num_threads()},
                         {"impl", nn::impl_name(rnn.implementation())},
                         {"gemm", gemm_provider_name()},
@@ -147,7 +179,9 @@ Command add_bench_command(CLI::App& parent) {
   step->add_option("--proj", options->proj, "LSTM projection size (0 = none)")->check(CLI::NonNegativeNumber);
   step->add_option("--batch", options->batch, "batch size")->check(CLI::PositiveNumber);
   step->add_option("--seq", options->seq, "time steps")->check(CLI::PositiveNumber);
-  step->add_option("--vocab", options->vocab, "vocabulary size")->check(CLI::PositiveNumber);
+  step->add_option("--vocab", options->vocab, "vocabulary size (0: the RNN alone, no embedding, head or loss)")
+      ->check(CLI::NonNegativeNumber);
+  step->add_flag("--allow-tf32", options->allow_tf32, "let float32 GEMMs on a GPU use TF32 (off by default)");
   step->add_option("--device", options->device, "cpu or cuda[:N]");
   step->add_option("--dtype", options->dtype, "float32 or float64");
   step->add_option("--impl", options->impl, "auto, cells or fused")->check(CLI::IsMember({"auto", "cells", "fused"}));

@@ -36,6 +36,7 @@ void print_cuda() {
     return;
   }
   fmt::print("GPUs:          {} visible\n", count);
+  for (int i = 0; i < count; ++i) fmt::print("  cuda:{}        {}\n", i, cuda_device_description(i));
 }
 
 int run_info() {

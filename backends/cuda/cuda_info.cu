@@ -4,6 +4,7 @@
 #include <cuda_runtime_api.h>
 #include <cudnn.h>
 
+#include <cstdio>
 #include <string>
 
 #include "backends/cuda/cuda_info.h"
@@ -22,6 +23,19 @@ int cuda_device_count(std::string* why) {
   }
   if (count == 0 && why != nullptr) *why = "the CUDA runtime reports 0 devices";
   return count;
+}
+
+std::string cuda_device_description(int index) {
+  cudaDeviceProp properties{};
+  const cudaError_t status = cudaGetDeviceProperties(&properties, index);
+  if (status != cudaSuccess) {
+    cudaGetLastError();
+    return std::string("unknown (") + cudaGetErrorString(status) + ")";
+  }
+  char memory[32];
+  std::snprintf(memory, sizeof(memory), "%.1f GiB", static_cast<double>(properties.totalGlobalMem) / (1 << 30));
+  return std::string(properties.name) + ", sm_" + std::to_string(properties.major) + std::to_string(properties.minor) +
+         ", " + memory;
 }
 
 int cudnn_version_runtime() { return static_cast<int>(cudnnGetVersion()); }

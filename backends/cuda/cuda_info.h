@@ -13,6 +13,9 @@ namespace recur {
 bool cuda_compiled();
 int cuda_device_count(std::string* why);
 
+// "NVIDIA H100 80GB HBM3, sm_90, 79.1 GiB" for visible device `index`, or the error's text.
+std::string cuda_device_description(int index);
+
 // cudnnGetVersion() of the cuDNN loaded at run time (e.g. 91900 for 9.19.0); 0 when the
 // CUDA backend is not compiled.
 int cudnn_version_runtime();
