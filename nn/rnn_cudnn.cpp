@@ -14,6 +14,7 @@
 #include "backends/compute.h"
 #include "backends/cuda/check.h"
 #include "backends/cuda/context.h"
+#include "backends/cuda/cuda_backend.h"
 #include "backends/cuda/cudnn_descriptors.h"
 
 namespace recur::nn {
@@ -102,17 +103,31 @@ cudnnRNNMode_t cell_mode(RNNMode mode) {
   return CUDNN_LSTM;
 }
 
-cudnnDataType_t data_type_of(DType dtype) { return dtype == DType::Float64 ? CUDNN_DATA_DOUBLE : CUDNN_DATA_FLOAT; }
+cudnnDataType_t data_type_of(DType dtype) {
+  switch (dtype) {
+    case DType::Float64: return CUDNN_DATA_DOUBLE;
+    case DType::Float16: return CUDNN_DATA_HALF;
+    case DType::BFloat16: return CUDNN_DATA_BFLOAT16;
+    default: return CUDNN_DATA_FLOAT;
+  }
+}
+
+bool is_reduced(DType dtype) { return dtype == DType::Float16 || dtype == DType::BFloat16; }
 
 // The RNN descriptor for options `o` (everything the weight space depends on, and the clip).
 void set_rnn_descriptor(RnnDescriptor& rnn, DropoutDescriptor& dropout, const RNNOptions& o, DType dtype,
                         cuda::CudaContext& context) {
-  const cudnnMathType_t math = dtype == DType::Float32 && !context.allow_tf32() ? CUDNN_FMA_MATH : CUDNN_DEFAULT_MATH;
+  // float32: exact FMA math unless TF32 is allowed; float16/bfloat16: tensor cores, float32
+  // accumulation (mathPrec).
+  const cudnnMathType_t math = is_reduced(dtype)                                  ? CUDNN_TENSOR_OP_MATH
+                               : dtype == DType::Float32 && !context.allow_tf32() ? CUDNN_FMA_MATH
+                                                                                  : CUDNN_DEFAULT_MATH;
   const cudnnDataType_t data_type = data_type_of(dtype);
+  const cudnnDataType_t math_precision = is_reduced(dtype) ? CUDNN_DATA_FLOAT : data_type;
   RECUR_CUDNN_CHECK(cudnnSetRNNDescriptor_v8(
       rnn.get(), CUDNN_RNN_ALGO_STANDARD, cell_mode(o.mode), o.bias ? CUDNN_RNN_DOUBLE_BIAS : CUDNN_RNN_NO_BIAS,
       o.num_directions() == 2 ? CUDNN_BIDIRECTIONAL : CUDNN_UNIDIRECTIONAL,
-      o.skip_input() ? CUDNN_SKIP_INPUT : CUDNN_LINEAR_INPUT, data_type, data_type, math,
+      o.skip_input() ? CUDNN_SKIP_INPUT : CUDNN_LINEAR_INPUT, data_type, math_precision, math,
       checked_int(o.input_size, "input_size"), checked_int(o.hidden_size, "hidden_size"),
       checked_int(o.output_hidden_size(), "proj_size"), checked_int(o.num_layers, "num_layers"), dropout.get(),
       CUDNN_RNN_PADDED_IO_ENABLED));
@@ -161,9 +176,8 @@ std::shared_ptr<CudnnRnnPlan> make_plan(const RNNOptions& o, cuda::CudaContext& 
     const std::vector<int64_t> values = lengths.to_vector<int64_t>();
     for (size_t b = 0; b < values.size(); ++b) seq_lengths[b] = static_cast<int>(values[b]);
   }
-  double zero_double = 0.0;  // cuDNN reads the padding value in the data type
-  float zero_float = 0.0f;
-  void* padding = plan->dtype == DType::Float64 ? static_cast<void*>(&zero_double) : static_cast<void*>(&zero_float);
+  double zero = 0.0;  // cuDNN reads the padding value in the data type: all-zero bits are 0 in each
+  void* padding = &zero;
   const int steps = static_cast<int>(plan->steps), batch = checked_int(plan->batch, "batch");
   RECUR_CUDNN_CHECK(
       cudnnSetRNNDataDescriptor(plan->x_desc.get(), plan->data_type, CUDNN_RNN_DATA_LAYOUT_SEQ_MAJOR_UNPACKED, steps,
@@ -304,7 +318,7 @@ bool weights_in_place(const std::vector<Slot>& slots, const std::vector<CellWeig
 
 std::optional<CudnnWeightSpace> cudnn_weight_space(const RNNOptions& o, Device device, DType dtype) {
   if (!cudnn_supports(o, device) || o.forget_bias != 0.0) return std::nullopt;
-  if (dtype != DType::Float32 && dtype != DType::Float64) return std::nullopt;
+  if (dtype != DType::Float32 && dtype != DType::Float64 && !is_reduced(dtype)) return std::nullopt;
   cuda::CudaContext& context = cuda::cuda_context(device.index);
   cuda::DeviceGuard guard(context.device());
   cudnnHandle_t handle = context.cudnn();
@@ -397,6 +411,9 @@ RNNOutput rnn_forward_cudnn(const RNNOptions& o, const std::vector<CellWeights>&
                             Generator* generator) {
   std::string why;
   RECUR_CHECK(cudnn_supports(o, x_tbi.device(), &why), "RNN: cuDNN cannot run these options: {}", why);
+  RECUR_CHECK(!is_reduced(x_tbi.dtype()) || cuda_backend(x_tbi.device().index).reduced_precision_allowed(),
+              "RNN: a {} RNN on {} is opt-in: call cuda_backend({}).set_allow_reduced_precision(true)", x_tbi.dtype(),
+              x_tbi.device(), x_tbi.device().index);
   cuda::CudaContext& context = cuda::cuda_context(x_tbi.device().index);
   cuda::DeviceGuard guard(context.device());
   cudnnHandle_t handle = context.cudnn();
@@ -414,6 +431,8 @@ RNNOutput rnn_forward_cudnn(const RNNOptions& o, const std::vector<CellWeights>&
     if (in_place) space = *shared;
   }
   if (!in_place) {
+    RECUR_CHECK(!is_reduced(plan->dtype) || o.forget_bias == 0.0,
+                "RNN: forget_bias is folded into cuDNN's weights in float32 or float64 only, not {}", plan->dtype);
     space = make_contiguous_tensor(
         {static_cast<int64_t>((plan->weight_bytes + dtype_size(plan->dtype) - 1) / dtype_size(plan->dtype))},
         plan->dtype, plan->device);

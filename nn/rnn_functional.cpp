@@ -21,8 +21,10 @@ struct Dims {
 Dims check_inputs(const RNNOptions& o, const Tensor& x, const Tensor& h0, const Tensor& c0, const Tensor& lengths) {
   RECUR_CHECK(x.defined() && x.dim() == 3, "RNN: input must have 3 dimensions ({}), got {}",
               o.batch_first ? "[batch, time, features]" : "[time, batch, features]", x.describe());
-  RECUR_CHECK(is_floating(x.dtype()) && (x.dtype() == DType::Float32 || x.dtype() == DType::Float64),
-              "RNN: input must be float32 or float64, got {}", x.describe());
+  const bool reduced = x.dtype() == DType::Float16 || x.dtype() == DType::BFloat16;
+  RECUR_CHECK(x.dtype() == DType::Float32 || x.dtype() == DType::Float64 || (reduced && x.device().is_cuda()),
+              "RNN: input must be float32 or float64 (float16 and bfloat16 on a GPU, through cuDNN), got {}",
+              x.describe());
   const int64_t steps = o.batch_first ? x.size(1) : x.size(0), batch = o.batch_first ? x.size(0) : x.size(1);
   RECUR_CHECK(x.size(2) == o.input_size, "RNN: input has {} features, the layer was built for input_size={}", x.size(2),
               o.input_size);
@@ -308,8 +310,14 @@ RNNOutput rnn_forward(const RNNOptions& o, const std::vector<CellWeights>& weigh
               "RNN: {} weight sets given, expected num_layers * num_directions = {}", weights.size(),
               o.num_layers * o.num_directions());
   Tensor x_tbi = o.batch_first ? transpose(x, 0, 1) : x;
+  const RNNImpl resolved = resolve_impl(o, x.device(), impl);
+  std::string why;
+  RECUR_CHECK((x.dtype() != DType::Float16 && x.dtype() != DType::BFloat16) ||
+                  (resolved == RNNImpl::Fused && cudnn_supports(o, x.device(), &why)),
+              "RNN: {} runs only on cuDNN's RNN, which cannot run this layer{}{}", x.dtype(), why.empty() ? "" : ": ",
+              why.empty() ? std::string(" (the cell graph was requested)") : why);
   RNNOutput out =
-      resolve_impl(o, x.device(), impl) == RNNImpl::Fused
+      resolved == RNNImpl::Fused
           ? (x.device().is_cuda() ? rnn_forward_cudnn(o, weights, x_tbi, h0, c0, lengths, training, generator)
                                   : forward_fused(o, weights, x_tbi, h0, c0, lengths, training, generator, dims))
           : forward_cells(o, weights, x_tbi, h0, c0, lengths, training, generator, dims);

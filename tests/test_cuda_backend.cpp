@@ -437,9 +437,9 @@ TEST(CudaBackendOps, HalfPrecisionGemmIsOptIn) {
   EXPECT_THROW(compute::matmul(ah, bh), Error);  // compute:: rejects non-float32/64 before the backend
   Tensor c = empty({16, 8}, TensorOptions{}.with_dtype(DType::Float16).with_device(kGpu));
   EXPECT_THROW(backend.gemm(c, ah, Transpose::No, bh, Transpose::No), Error);
-  backend.set_allow_reduced_precision_gemm(true);
+  backend.set_allow_reduced_precision(true);
   backend.gemm(c, ah, Transpose::No, bh, Transpose::No);
-  backend.set_allow_reduced_precision_gemm(false);
+  backend.set_allow_reduced_precision(false);
   const Tensor want = compute::matmul(compute::convert(ah, DType::Float32, Device::cpu()),
                                       compute::convert(bh, DType::Float32, Device::cpu()));
   const std::vector<double> expected = want.to_vector<double>();

@@ -246,6 +246,65 @@ TEST(CudaRnn, ModuleOnTheGpuRunsCudnnOnItsOwnBuffer) {
   }
 }
 
+// float16 and bfloat16 run only through cuDNN, and only when opted in.
+TEST(CudaRnn, ReducedPrecisionIsGpuOnly) {
+  RNNOptions o;
+  o.input_size = 3;
+  o.hidden_size = 4;
+  RNN rnn(o);
+  rnn.to(DType::Float16);
+  const Tensor x = zeros({2, 2, 3}, TensorOptions{}.with_dtype(DType::Float16));
+  try {
+    rnn.forward(x);
+    ADD_FAILURE() << "a float16 RNN ran on the CPU";
+  } catch (const Error& error) {
+    EXPECT_THAT(error.what(), HasSubstr("float16 and bfloat16 on a GPU, through cuDNN"));
+  }
+}
+
+#if RECUR_HAVE_CUDA
+// With the opt-in, a float16 or bfloat16 LSTM on cuDNN (float32 accumulation) follows the
+// float32 CPU module to the precision of its storage, forward and backward.
+TEST(CudaRnn, ReducedPrecisionMatchesFloat32WithinItsPrecision) {
+  RECUR_REQUIRE_GPU();
+  const Device gpu = Device::cuda(0);
+  CudaBackend& backend = cuda_backend(0);
+  RNNOptions o;
+  o.input_size = 16;
+  o.hidden_size = 32;
+  o.num_layers = 2;
+  for (DType dtype : {DType::Float16, DType::BFloat16}) {
+    SCOPED_TRACE(std::string(dtype_name(dtype)));
+    Generator generator(3);
+    RNN cpu(o, &generator), reduced(o);
+    reduced.load_state_dict(cpu.state_dict());
+    reduced.to(dtype);
+    reduced.to(gpu);
+    const Tensor x = randn({6, 4, 16}, TensorOptions{}, &generator);
+    const Tensor x_reduced = x.to(dtype).to(gpu);
+    backend.set_allow_reduced_precision(false);
+    EXPECT_THROW(reduced.forward(x_reduced), Error);
+    backend.set_allow_reduced_precision(true);
+    const auto [y_cpu, s_cpu] = cpu.forward(x.to(dtype).to(DType::Float32));  // the same rounded input
+    const auto [y_gpu, s_gpu] = reduced.forward(x_reduced);
+    const double tolerance = dtype == DType::Float16 ? 1e-2 : 4e-2;
+    expect_close(y_cpu, y_gpu.to(DType::Float32), tolerance, "output");
+    sum(y_cpu).backward();
+    sum(y_gpu.to(DType::Float32)).backward();
+    const auto gpu_params = reduced.named_parameters();
+    for (const auto& [name, param] : cpu.named_parameters()) {
+      for (const auto& [gpu_name, gpu_param] : gpu_params) {
+        if (gpu_name != name) continue;
+        ASSERT_TRUE(gpu_param.grad().defined()) << name;
+        EXPECT_EQ(gpu_param.grad().dtype(), dtype) << name;
+        expect_close(param.grad(), gpu_param.grad().to(DType::Float32), 10 * tolerance, "d " + name);
+      }
+    }
+    backend.set_allow_reduced_precision(false);
+  }
+}
+#endif
+
 TEST(CudaRnn, InferenceForwardRecordsNoGraph) {
   RECUR_REQUIRE_GPU();
   RNNOptions o;

@@ -5,7 +5,8 @@
 // Dtypes as on the CPU: float32 and float64 everywhere; int64 for copy, fill, index ops,
 // argmax's output, where, binary ops (not Div or Pow) and Sum/Max/Min; float16/bfloat16
 // through copy(), fill() and the random fills, and in GEMM (float32 accumulation) when
-// enabled with set_allow_reduced_precision_gemm(true).
+// enabled with set_allow_reduced_precision(true), which also lets nn::RNN run cuDNN on
+// float16/bfloat16 weights and data (float32 accumulation).
 //
 // This header includes no CUDA header, so host code anywhere may include it.
 #pragma once
@@ -31,8 +32,10 @@ class CudaBackend final : public Backend {
   cuda::AllocatorStats allocator_stats() const;
   // TF32 for float32 GEMMs (off by default).
   void set_allow_tf32(bool allow);
-  // float16/bfloat16 GEMM with float32 accumulation (off by default: such operands are an error).
-  void set_allow_reduced_precision_gemm(bool allow) { reduced_precision_gemm_ = allow; }
+  // float16/bfloat16 GEMM and cuDNN RNN with float32 accumulation (off by default: such
+  // operands are an error).
+  void set_allow_reduced_precision(bool allow) { reduced_precision_ = allow; }
+  bool reduced_precision_allowed() const { return reduced_precision_; }
 
   void copy(Tensor& dst, const Tensor& src) override;
   void copy_from_host(Tensor& dst, const void* host, size_t nbytes) override;
@@ -73,7 +76,7 @@ class CudaBackend final : public Backend {
 
   int device_index_;
   cuda::CudaContext* context_;
-  bool reduced_precision_gemm_ = false;
+  bool reduced_precision_ = false;
 };
 
 // The backend of CUDA device `index` (created on first use; backends/registry.cpp hands it

@@ -94,9 +94,9 @@ void CudaBackend::gemm(Tensor& c, const Tensor& a, Transpose trans_a, const Tens
   RECUR_CHECK(a.dtype() == c.dtype() && b.dtype() == c.dtype(), "gemm: dtypes differ: c {}, a {}, b {}", c.describe(),
               a.describe(), b.describe());
   const bool reduced = c.dtype() == DType::Float16 || c.dtype() == DType::BFloat16;
-  RECUR_CHECK(c.dtype() == DType::Float32 || c.dtype() == DType::Float64 || (reduced && reduced_precision_gemm_),
+  RECUR_CHECK(c.dtype() == DType::Float32 || c.dtype() == DType::Float64 || (reduced && reduced_precision_),
               "gemm: expected float32 or float64 on the GPU, got {}{}", c.describe(),
-              reduced ? " (float16/bfloat16 GEMM is opt-in: set_allow_reduced_precision_gemm(true))" : "");
+              reduced ? " (float16/bfloat16 GEMM is opt-in: set_allow_reduced_precision(true))" : "");
   const bool ta = trans_a == Transpose::Yes, tb = trans_b == Transpose::Yes;
   const int64_t m = a.shape()[a.dim() - (ta ? 1 : 2)], k = a.shape()[a.dim() - (ta ? 2 : 1)];
   const int64_t kb = b.shape()[b.dim() - (tb ? 1 : 2)], n = b.shape()[b.dim() - (tb ? 2 : 1)];
