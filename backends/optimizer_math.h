@@ -48,7 +48,11 @@ namespace optimizer_math {
 
 template <typename T> RECUR_OPTIMIZER_FN inline T square_root(T x) {
 #if defined(__CUDA_ARCH__)
-  return sqrt(x);
+  if constexpr (sizeof(T) == sizeof(float)) {
+    return sqrtf(x);
+  } else {
+    return sqrt(x);
+  }
 #else
   return std::sqrt(x);
 #endif

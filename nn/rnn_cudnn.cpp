@@ -6,9 +6,14 @@
 
 #if RECUR_HAVE_CUDA
 
+#include <fmt/format.h>
+
 #include <array>
+#include <list>
 #include <memory>
+#include <mutex>
 #include <optional>
+#include <string>
 
 #include "autograd/node.h"
 #include "backends/compute.h"
@@ -136,8 +141,9 @@ void set_rnn_descriptor(RnnDescriptor& rnn, DropoutDescriptor& dropout, const RN
   }
 }
 
+// lengths: the per-sequence lengths on the host, empty when every sequence has all T steps.
 std::shared_ptr<CudnnRnnPlan> make_plan(const RNNOptions& o, cuda::CudaContext& context, const Tensor& x_tbi,
-                                        const Tensor& lengths, bool training, Generator* generator) {
+                                        const std::vector<int64_t>& lengths, bool training, Generator* generator) {
   auto plan = std::make_shared<CudnnRnnPlan>();
   cudnnHandle_t handle = context.cudnn();
   plan->device = x_tbi.device();
@@ -172,10 +178,7 @@ std::shared_ptr<CudnnRnnPlan> make_plan(const RNNOptions& o, cuda::CudaContext& 
 
   // Padded, time-major input and output with one length per sequence.
   std::vector<int> seq_lengths(static_cast<size_t>(plan->batch), checked_int(plan->steps, "steps"));
-  if (lengths.defined()) {
-    const std::vector<int64_t> values = lengths.to_vector<int64_t>();
-    for (size_t b = 0; b < values.size(); ++b) seq_lengths[b] = static_cast<int>(values[b]);
-  }
+  for (size_t b = 0; b < lengths.size(); ++b) seq_lengths[b] = static_cast<int>(lengths[b]);
   double zero = 0.0;  // cuDNN reads the padding value in the data type: all-zero bits are 0 in each
   void* padding = &zero;
   const int steps = static_cast<int>(plan->steps), batch = checked_int(plan->batch, "batch");
@@ -190,6 +193,35 @@ std::shared_ptr<CudnnRnnPlan> make_plan(const RNNOptions& o, cuda::CudaContext& 
   cuda::set_packed_3d(plan->c_desc, plan->data_type, states, batch, static_cast<int>(plan->hidden));
   plan->seq_lengths = device_buffer(seq_lengths.size() * sizeof(int), plan->device);
   context.copy_from_host(plan->seq_lengths.raw_data(), seq_lengths.data(), seq_lengths.size() * sizeof(int));
+  return plan;
+}
+
+// The plan for a forward. One without dropout depends only on the options, dtype, device, the
+// TF32 switch, the shape and the lengths: the last kCachedPlans such plans are kept and shared,
+// read-only, by every forward and backward that matches, so a training loop builds its
+// descriptors and uploads its sequence lengths once. A plan with dropout is made per call (its
+// dropout descriptor is seeded from recur's generator each time).
+std::shared_ptr<CudnnRnnPlan> find_plan(const RNNOptions& o, cuda::CudaContext& context, const Tensor& x_tbi,
+                                        const Tensor& lengths, bool training, Generator* generator) {
+  const std::vector<int64_t> host_lengths = lengths.defined() ? lengths.to_vector<int64_t>() : std::vector<int64_t>{};
+  if (training && o.num_layers > 1 && o.dropout > 0.0) {
+    return make_plan(o, context, x_tbi, host_lengths, training, generator);
+  }
+  constexpr size_t kCachedPlans = 16;
+  static std::mutex mutex;
+  static std::list<std::pair<std::string, std::shared_ptr<CudnnRnnPlan>>> cache;  // most recent first
+  std::string key = fmt::format("{}|{}|{}|{}|{}", options_to_json(o), x_tbi.dtype(), x_tbi.device(),
+                                context.allow_tf32(), shape_str(x_tbi.shape()));
+  for (int64_t length : host_lengths) key += fmt::format(",{}", length);
+  std::lock_guard<std::mutex> lock(mutex);
+  for (auto it = cache.begin(); it != cache.end(); ++it) {
+    if (it->first != key) continue;
+    cache.splice(cache.begin(), cache, it);
+    return cache.front().second;
+  }
+  std::shared_ptr<CudnnRnnPlan> plan = make_plan(o, context, x_tbi, host_lengths, training, generator);
+  cache.emplace_front(std::move(key), plan);
+  if (cache.size() > kCachedPlans) cache.pop_back();
   return plan;
 }
 
@@ -417,7 +449,7 @@ RNNOutput rnn_forward_cudnn(const RNNOptions& o, const std::vector<CellWeights>&
   cuda::CudaContext& context = cuda::cuda_context(x_tbi.device().index);
   cuda::DeviceGuard guard(context.device());
   cudnnHandle_t handle = context.cudnn();
-  const std::shared_ptr<CudnnRnnPlan> plan = make_plan(o, context, x_tbi, lengths, training, generator);
+  const std::shared_ptr<CudnnRnnPlan> plan = find_plan(o, context, x_tbi, lengths, training, generator);
   const TensorOptions like = TensorOptions{}.with_dtype(x_tbi.dtype()).with_device(x_tbi.device());
 
   // The weight space: nn::RNN's flat buffer itself when it has cuDNN's layout (flatten_parameters
