@@ -348,8 +348,9 @@ bool weights_in_place(const std::vector<Slot>& slots, const std::vector<CellWeig
 
 }  // namespace
 
-std::optional<CudnnWeightSpace> cudnn_weight_space(const RNNOptions& o, Device device, DType dtype) {
-  if (!cudnn_supports(o, device) || o.forget_bias != 0.0) return std::nullopt;
+namespace {
+
+std::optional<CudnnWeightSpace> query_weight_space(const RNNOptions& o, Device device, DType dtype) {
   if (dtype != DType::Float32 && dtype != DType::Float64 && !is_reduced(dtype)) return std::nullopt;
   cuda::CudaContext& context = cuda::cuda_context(device.index);
   cuda::DeviceGuard guard(context.device());
@@ -422,6 +423,18 @@ std::optional<CudnnWeightSpace> cudnn_weight_space(const RNNOptions& o, Device d
     result.offsets.push_back(offsets);
   }
   return result;
+}
+
+}  // namespace
+
+std::optional<CudnnWeightSpace> cudnn_weight_space(const RNNOptions& o, Device device, DType dtype) {
+  if (!cudnn_supports(o, device) || o.forget_bias != 0.0) return std::nullopt;
+  try {
+    return query_weight_space(o, device, dtype);
+  } catch (const Error&) {
+    // cuDNN refused these options in this dtype (a forward will say why): keep recur's layout.
+    return std::nullopt;
+  }
 }
 
 bool cudnn_supports(const RNNOptions& o, Device device, std::string* why) {

@@ -231,5 +231,21 @@ TEST(Threading, OneBudgetCanBeSetAndRestored) {
   EXPECT_NEAR(compute::reduce(ReduceOp::Sum, x, {}, false).item(), serial, 1e-9);
 }
 
+// The fused cross entropy refuses a target out of range itself (not only nn::cross_entropy).
+TEST(ComputeFused, CrossEntropyRefusesATargetOutOfRange) {
+  const Tensor logits = zeros({2, 5});
+  const Tensor target = from_vector<int64_t>({1, 7}, {2}, TensorOptions{}.with_dtype(DType::Int64));
+  try {
+    compute::cross_entropy(logits, target, -100, 0.0);
+    ADD_FAILURE() << "no error";
+  } catch (const Error& error) {
+    EXPECT_THAT(error.what(), HasSubstr("target 7 (row 1) is out of range for 5 classes"));
+  }
+  const Tensor ignored = from_vector<int64_t>({1, -100}, {2}, TensorOptions{}.with_dtype(DType::Int64));
+  const auto [loss, logp] = compute::cross_entropy(logits, ignored, -100, 0.0);
+  EXPECT_NEAR(loss.to_vector<float>()[0], std::log(5.0), 1e-6);
+  EXPECT_EQ(loss.to_vector<float>()[1], 0.0f);
+}
+
 }  // namespace
 }  // namespace recur

@@ -115,12 +115,22 @@ template <typename T> double norm_part(const T* data, int64_t n, double p) {
   return total;
 }
 
+// Every target in [0, C) or ignore_index (checked before the parallel loops, which must not throw).
+void check_targets(const char* op, const Tensor& target, int64_t classes, int64_t ignore_index) {
+  const int64_t* t = target.numel() > 0 ? target.data<int64_t>() : nullptr;
+  for (int64_t i = 0; i < target.numel(); ++i) {
+    RECUR_CHECK(t[i] == ignore_index || (t[i] >= 0 && t[i] < classes),
+                "{}: target {} (row {}) is out of range for {} classes", op, t[i], i, classes);
+  }
+}
+
 }  // namespace
 
 void CpuBackend::cross_entropy(Tensor& loss, Tensor& logp, const Tensor& logits, const Tensor& target,
                                int64_t ignore_index, double label_smoothing) {
   check_cross_entropy_args(device(), loss, logp, logits, target);
   if (logits.numel() == 0) return;
+  check_targets("cross_entropy", target, logits.size(1), ignore_index);
   cpu::dispatch_floating(logits.dtype(), "cross_entropy", [&](auto tag) {
     using T = typename decltype(tag)::type;
     cross_entropy_rows<T>(loss.data<T>(), logp.data<T>(), logits.data<T>(), target.data<int64_t>(), logits.size(0),
@@ -132,6 +142,7 @@ void CpuBackend::cross_entropy_backward(Tensor& dlogits, const Tensor& logp, con
                                         const Tensor& grad_loss, int64_t ignore_index, double label_smoothing) {
   check_cross_entropy_backward_args(device(), dlogits, logp, target, grad_loss);
   if (logp.numel() == 0) return;
+  check_targets("cross_entropy_backward", target, logp.size(1), ignore_index);
   cpu::dispatch_floating(logp.dtype(), "cross_entropy_backward", [&](auto tag) {
     using T = typename decltype(tag)::type;
     cross_entropy_backward_rows<T>(dlogits.data<T>(), logp.data<T>(), target.data<int64_t>(), grad_loss.data<T>(),

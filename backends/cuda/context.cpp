@@ -135,6 +135,7 @@ void CudaContext::synchronize() {
   const cudaStream_t s = stream();
   DeviceGuard guard(device_);
   RECUR_CUDA_CHECK(cudaStreamSynchronize(s));
+  std::lock_guard<std::mutex> lock(mutex_);  // error_record_ is created and cleared under the lock
   raise_recorded_error();
 }
 
@@ -153,10 +154,13 @@ int64_t* CudaContext::error_record() {
 
 void CudaContext::raise_recorded_error() {
   if (error_record_ == nullptr) return;
+  // Read and cleared on the context's stream: it is non-blocking, so cudaMemcpy and cudaMemset
+  // (the legacy default stream) would not be ordered with the kernels that write the record.
   int64_t record[4] = {};
-  RECUR_CUDA_CHECK(cudaMemcpy(record, error_record_, sizeof(record), cudaMemcpyDeviceToHost));
+  RECUR_CUDA_CHECK(cudaMemcpyAsync(record, error_record_, sizeof(record), cudaMemcpyDeviceToHost, stream_));
+  RECUR_CUDA_CHECK(cudaStreamSynchronize(stream_));
   if (record[0] == 0) return;
-  RECUR_CUDA_CHECK(cudaMemset(error_record_, 0, sizeof(record)));
+  RECUR_CUDA_CHECK(cudaMemsetAsync(error_record_, 0, sizeof(record), stream_));
   const int64_t value = record[1], limit = record[2], position = record[3];
   const std::string later =
       fmt::format("found on cuda:{} by the kernel and reported at the next synchronisation", device_);

@@ -65,7 +65,7 @@ class CudaContext {
 
  private:
   void* staging();              // the pinned buffer (kStagingBytes), allocated on first use
-  void raise_recorded_error();  // the stream is idle: throws what the error record holds
+  void raise_recorded_error();  // with mutex_ held: throws what the error record holds
 
   int device_;
   std::mutex mutex_;  // guards the lazy creation below and the staging buffer

@@ -372,7 +372,8 @@ void CudaBackend::optimizer_update(OptimizerKind kind, const std::vector<ParamUp
     cuda::TensorList list;
     for (size_t i = first; i < updates.size(); ++i) {
       const ParamUpdate& u = updates[i];
-      if (done[i] || u.param.dtype() != dtype || !(u.coeffs == coeffs)) continue;
+      // The first one always joins (a NaN coefficient never compares equal, even to itself).
+      if (done[i] || (i != first && (u.param.dtype() != dtype || !(u.coeffs == coeffs)))) continue;
       void* const data[5] = {u.param.raw_data(), u.grad.raw_data(),
                              u.buffers[0].defined() ? u.buffers[0].raw_data() : nullptr,
                              u.buffers[1].defined() ? u.buffers[1].raw_data() : nullptr,
