@@ -1,12 +1,7 @@
 // c = alpha * op(a) @ op(b) + beta * c on the CPU, through OpenBLAS or oneDNN (cpu/gemm.h).
 //
-// M, N, K: c is [M, N], op(a) is [M, K], op(b) is [K, N]; Bt = batches (3-D operands).
-// Both providers take row-major matrices with a leading dimension (ld, the row stride) and a
-// transpose flag. A stored matrix with strides (row_stride, column_stride) is passed as:
-//   column_stride == 1: itself, ld = row_stride;
-//   row_stride == 1:    the row-major transpose of itself (a transposed contiguous matrix),
-//                       ld = column_stride, with the transpose flag flipped;
-//   otherwise (or ld too small, e.g. a stride-0 broadcast inside the matrix): a contiguous copy.
+// The operands reach the providers as backends/gemm_args.h describes (row-major matrices with a
+// leading dimension and a transpose flag, a contiguous copy when no stride is a unit one).
 // Batches loop over the leading axis; an operand of batch 1 (or batch stride 0) is reused for
 // every batch. When b is shared and a and c are row-major with batches stacked densely, the
 // batches merge into one GEMM of Bt * M rows.
@@ -17,9 +12,9 @@
 #include <atomic>
 #include <climits>
 #include <cstdlib>
-#include <optional>
 
 #include "backends/cpu/cpu_backend.h"
+#include "backends/gemm_args.h"
 #include "recur/config.h"
 
 #if RECUR_HAVE_ONEDNN
@@ -45,53 +40,10 @@ GemmProvider default_provider() {
   return provider;
 }
 
-// A matrix as the providers take it.
-struct BlasMatrix {
-  bool transposed;  // the flag passed to the provider
-  int64_t ld;
-};
-
-// rows x cols stored with (row_stride, column_stride), to be used as op(stored) with `trans`.
-std::optional<BlasMatrix> blas_layout(int64_t rows, int64_t cols, int64_t row_stride, int64_t column_stride,
-                                      bool trans) {
-  if ((column_stride == 1 || cols == 1) && (rows == 1 || row_stride >= std::max<int64_t>(cols, 1))) {
-    return BlasMatrix{trans, rows == 1 ? std::max<int64_t>(cols, 1) : row_stride};
-  }
-  if ((row_stride == 1 || rows == 1) && (cols == 1 || column_stride >= std::max<int64_t>(rows, 1))) {
-    return BlasMatrix{!trans, cols == 1 ? std::max<int64_t>(rows, 1) : column_stride};
-  }
-  return std::nullopt;
+// Batch `batch` of an operand's matrices.
+template <typename T> const T* matrix_of(const GemmOperand& operand, int64_t batch) {
+  return static_cast<const T*>(operand.tensor.raw_data()) + (operand.batches == 1 ? 0 : batch * operand.batch_stride);
 }
-
-// A 2-D or 3-D operand seen as batches of stored matrices.
-struct Operand {
-  Tensor tensor;  // possibly a contiguous copy of the caller's
-  int64_t batches = 1, batch_stride = 0, rows = 0, cols = 0, row_stride = 0, column_stride = 0;
-  BlasMatrix blas{false, 1};
-
-  Operand(const Tensor& t, bool trans) : tensor(t) {
-    std::optional<BlasMatrix> layout = read(trans);
-    if (!layout) {  // no unit stride: copy into a contiguous tensor
-      tensor = make_contiguous_tensor(t.shape(), t.dtype(), Device::cpu());
-      cpu_backend().copy(tensor, t);
-      layout = read(trans);
-    }
-    blas = *layout;
-  }
-
-  std::optional<BlasMatrix> read(bool trans) {
-    const int64_t rank = tensor.dim();
-    batches = rank == 3 ? tensor.shape()[0] : 1;
-    batch_stride = rank == 3 && batches > 1 ? tensor.strides()[0] : 0;
-    rows = tensor.shape()[rank - 2], cols = tensor.shape()[rank - 1];
-    row_stride = tensor.strides()[rank - 2], column_stride = tensor.strides()[rank - 1];
-    return blas_layout(rows, cols, row_stride, column_stride, trans);
-  }
-
-  template <typename T> const T* matrix(int64_t batch) const {
-    return static_cast<const T*>(tensor.raw_data()) + (batches == 1 ? 0 : batch * batch_stride);
-  }
-};
 
 void check_blas_int(int64_t value, const char* what) {
   RECUR_CHECK(value <= INT_MAX, "gemm: {} = {} exceeds the BLAS 32-bit integer range", what, value);
@@ -122,24 +74,24 @@ template <typename T> void provider_gemm(bool trans_a, bool trans_b, int64_t m, 
   }
 }
 
-template <typename T> void gemm_typed(Tensor& c, const Operand& a, const Operand& b, int64_t m, int64_t n, int64_t k,
-                                      double alpha, double beta) {
-  const int64_t rank = c.dim(), batches = rank == 3 ? c.shape()[0] : 1;
-  const int64_t c_batch_stride = rank == 3 ? c.strides()[0] : 0;
-  const int64_t ldc = m == 1 ? std::max<int64_t>(n, 1) : c.strides()[rank - 2];
+template <typename T>
+void gemm_typed(Tensor& c, const GemmOperand& a, const GemmOperand& b, const GemmDims& d, double alpha, double beta) {
+  const int64_t m = d.m, n = d.n, k = d.k, batches = d.batches;
+  const int64_t c_batch_stride = c.dim() == 3 ? c.strides()[0] : 0;
+  const int64_t ldc = gemm_ldc(c, d);
   T* c_data = static_cast<T*>(c.raw_data());
   const T ta = static_cast<T>(alpha), tb = static_cast<T>(beta);
   // Shared b, row-major a with batches stacked densely, c likewise: one GEMM of Bt * M rows.
   const bool merge = batches > 1 && (b.batches == 1 || b.batch_stride == 0) && !a.blas.transposed &&
                      a.batches == batches && a.batch_stride == m * a.blas.ld && c_batch_stride == m * ldc;
   if (merge) {
-    provider_gemm<T>(false, b.blas.transposed, batches * m, n, k, ta, a.matrix<T>(0), a.blas.ld, b.matrix<T>(0),
+    provider_gemm<T>(false, b.blas.transposed, batches * m, n, k, ta, matrix_of<T>(a, 0), a.blas.ld, matrix_of<T>(b, 0),
                      b.blas.ld, tb, c_data, ldc);
     return;
   }
   for (int64_t batch = 0; batch < batches; ++batch) {
-    provider_gemm<T>(a.blas.transposed, b.blas.transposed, m, n, k, ta, a.matrix<T>(batch), a.blas.ld,
-                     b.matrix<T>(batch), b.blas.ld, tb, c_data + batch * c_batch_stride, ldc);
+    provider_gemm<T>(a.blas.transposed, b.blas.transposed, m, n, k, ta, matrix_of<T>(a, batch), a.blas.ld,
+                     matrix_of<T>(b, batch), b.blas.ld, tb, c_data + batch * c_batch_stride, ldc);
   }
 }
 
@@ -176,41 +128,27 @@ std::string openblas_info() {
 
 void CpuBackend::gemm(Tensor& c, const Tensor& a, Transpose trans_a, const Tensor& b, Transpose trans_b, double alpha,
                       double beta) {
-  const int64_t rank = c.dim();
-  RECUR_CHECK((rank == 2 || rank == 3) && a.dim() >= 2 && a.dim() <= rank && b.dim() >= 2 && b.dim() <= rank,
-              "gemm: expected 2-D matrices or 3-D batches, got c {}, a {}, b {}", c.describe(), a.describe(),
-              b.describe());
-  RECUR_CHECK(a.dtype() == c.dtype() && b.dtype() == c.dtype(), "gemm: dtypes differ: c {}, a {}, b {}", c.describe(),
-              a.describe(), b.describe());
+  const GemmDims d = check_gemm_args(c, a, trans_a, b, trans_b);
   RECUR_CHECK(c.dtype() == DType::Float32 || c.dtype() == DType::Float64,
               "gemm: expected float32 or float64 on the CPU, got {}", c.describe());
-  const bool ta = trans_a == Transpose::Yes, tb = trans_b == Transpose::Yes;
-  const int64_t m = a.shape()[a.dim() - (ta ? 1 : 2)], k = a.shape()[a.dim() - (ta ? 2 : 1)];
-  const int64_t kb = b.shape()[b.dim() - (tb ? 1 : 2)], n = b.shape()[b.dim() - (tb ? 2 : 1)];
-  const int64_t batches = rank == 3 ? c.shape()[0] : 1;
-  const auto batch_ok = [&](const Tensor& t) { return t.dim() == 2 || t.shape()[0] == 1 || t.shape()[0] == batches; };
-  RECUR_CHECK(k == kb && c.shape()[rank - 2] == m && c.shape()[rank - 1] == n && batch_ok(a) && batch_ok(b),
-              "gemm: sizes do not match: c {} = op(a {}){} @ op(b {}){}", c.describe(), a.describe(), ta ? "^T" : "",
-              b.describe(), tb ? "^T" : "");
   if (c.numel() == 0) return;
-  if (k == 0) {  // an empty sum: c = beta * c
+  if (d.k == 0) {  // an empty sum: c = beta * c
     if (beta == 0.0) return fill(c, 0.0);
     return unary(UnaryOp::Affine, c, c, {beta, 0.0});
   }
-  // c needs a unit column stride; anything else computes into a contiguous buffer.
-  const bool c_ok = (c.strides()[rank - 1] == 1 || n == 1) && (m == 1 || c.strides()[rank - 2] >= n);
+  const bool in_place = gemm_output_in_place(c, d);
   Tensor target = c;
-  if (!c_ok) {
+  if (!in_place) {
     target = make_contiguous_tensor(c.shape(), c.dtype(), Device::cpu());
     if (beta != 0.0) copy(target, c);
   }
-  const Operand oa(a, ta), ob(b, tb);
+  const GemmOperand oa(a, d.trans_a), ob(b, d.trans_b);
   if (c.dtype() == DType::Float32) {
-    gemm_typed<float>(target, oa, ob, m, n, k, alpha, beta);
+    gemm_typed<float>(target, oa, ob, d, alpha, beta);
   } else {
-    gemm_typed<double>(target, oa, ob, m, n, k, alpha, beta);
+    gemm_typed<double>(target, oa, ob, d, alpha, beta);
   }
-  if (!c_ok) copy(c, target);
+  if (!in_place) copy(c, target);
 }
 
 }  // namespace recur

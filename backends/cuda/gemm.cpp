@@ -4,62 +4,21 @@
 // recur's matrices are row-major; cuBLAS's are column-major. A row-major matrix with leading
 // dimension ld is, read column-major, its transpose with the same ld, so the row-major product
 // C = op(A) op(B) is computed as the column-major C^T = op(B)^T op(A)^T: cuBLAS gets (B, A) in
-// that order with sizes (N, M, K) and each operand's own transpose flag. Operand layouts follow
-// the CPU backend (backends/cpu/gemm.cpp): a unit column stride is used as is, a unit row stride
-// as the transpose of a contiguous matrix (flag flipped), anything else is copied to a
-// contiguous tensor first. A batch of 1 (or batch stride 0) is broadcast with stride 0.
+// that order with sizes (N, M, K) and each operand's own transpose flag. Operand layouts are
+// those of every backend (backends/gemm_args.h). A batch of 1 (or batch stride 0) is broadcast
+// with stride 0.
 //
 // Precision: float32 computes in float32 (CUBLAS_COMPUTE_32F) unless TF32 is allowed
 // (CudaBackend::set_allow_tf32); float64 in float64; float16/bfloat16 (opt-in) in float32.
 #include <climits>
-#include <optional>
 
 #include "backends/cuda/check.h"
 #include "backends/cuda/context.h"
 #include "backends/cuda/cuda_backend.h"
+#include "backends/gemm_args.h"
 
 namespace recur {
 namespace {
-
-struct BlasMatrix {
-  bool transposed;
-  int64_t ld;
-};
-
-std::optional<BlasMatrix> blas_layout(int64_t rows, int64_t cols, int64_t row_stride, int64_t column_stride,
-                                      bool trans) {
-  if ((column_stride == 1 || cols == 1) && (rows == 1 || row_stride >= std::max<int64_t>(cols, 1))) {
-    return BlasMatrix{trans, rows == 1 ? std::max<int64_t>(cols, 1) : row_stride};
-  }
-  if ((row_stride == 1 || rows == 1) && (cols == 1 || column_stride >= std::max<int64_t>(rows, 1))) {
-    return BlasMatrix{!trans, cols == 1 ? std::max<int64_t>(rows, 1) : column_stride};
-  }
-  return std::nullopt;
-}
-
-struct Operand {
-  Tensor tensor;  // possibly a contiguous copy of the caller's
-  int64_t batches = 1, batch_stride = 0;
-  BlasMatrix blas{false, 1};
-
-  Operand(CudaBackend& backend, const Tensor& t, bool trans) : tensor(t) {
-    std::optional<BlasMatrix> layout = read(trans);
-    if (!layout) {
-      tensor = make_contiguous_tensor(t.shape(), t.dtype(), t.device());
-      backend.copy(tensor, t);
-      layout = read(trans);
-    }
-    blas = *layout;
-  }
-
-  std::optional<BlasMatrix> read(bool trans) {
-    const int64_t rank = tensor.dim();
-    batches = rank == 3 ? tensor.shape()[0] : 1;
-    batch_stride = rank == 3 && batches > 1 ? tensor.strides()[0] : 0;
-    return blas_layout(tensor.shape()[rank - 2], tensor.shape()[rank - 1], tensor.strides()[rank - 2],
-                       tensor.strides()[rank - 1], trans);
-  }
-};
 
 int checked_int(int64_t value, const char* what) {
   RECUR_CHECK(value >= 0 && value <= INT_MAX, "gemm: {} = {} exceeds cuBLAS's 32-bit integer range", what, value);
@@ -87,40 +46,27 @@ GemmTypes gemm_types(DType dtype, bool allow_tf32) {
 void CudaBackend::gemm(Tensor& c, const Tensor& a, Transpose trans_a, const Tensor& b, Transpose trans_b, double alpha,
                        double beta) {
   for (const Tensor* t : {static_cast<const Tensor*>(&c), &a, &b}) check_here("gemm", *t);
-  const int64_t rank = c.dim();
-  RECUR_CHECK((rank == 2 || rank == 3) && a.dim() >= 2 && a.dim() <= rank && b.dim() >= 2 && b.dim() <= rank,
-              "gemm: expected 2-D matrices or 3-D batches, got c {}, a {}, b {}", c.describe(), a.describe(),
-              b.describe());
-  RECUR_CHECK(a.dtype() == c.dtype() && b.dtype() == c.dtype(), "gemm: dtypes differ: c {}, a {}, b {}", c.describe(),
-              a.describe(), b.describe());
+  const GemmDims d = check_gemm_args(c, a, trans_a, b, trans_b);
   const bool reduced = c.dtype() == DType::Float16 || c.dtype() == DType::BFloat16;
   RECUR_CHECK(c.dtype() == DType::Float32 || c.dtype() == DType::Float64 || (reduced && reduced_precision_),
               "gemm: expected float32 or float64 on the GPU, got {}{}", c.describe(),
               reduced ? " (float16/bfloat16 GEMM is opt-in: set_allow_reduced_precision(true))" : "");
-  const bool ta = trans_a == Transpose::Yes, tb = trans_b == Transpose::Yes;
-  const int64_t m = a.shape()[a.dim() - (ta ? 1 : 2)], k = a.shape()[a.dim() - (ta ? 2 : 1)];
-  const int64_t kb = b.shape()[b.dim() - (tb ? 1 : 2)], n = b.shape()[b.dim() - (tb ? 2 : 1)];
-  const int64_t batches = rank == 3 ? c.shape()[0] : 1;
-  const auto batch_ok = [&](const Tensor& t) { return t.dim() == 2 || t.shape()[0] == 1 || t.shape()[0] == batches; };
-  RECUR_CHECK(k == kb && c.shape()[rank - 2] == m && c.shape()[rank - 1] == n && batch_ok(a) && batch_ok(b),
-              "gemm: sizes do not match: c {} = op(a {}){} @ op(b {}){}", c.describe(), a.describe(), ta ? "^T" : "",
-              b.describe(), tb ? "^T" : "");
+  const int64_t m = d.m, n = d.n, k = d.k, batches = d.batches;
   if (c.numel() == 0) return;
   if (k == 0) {  // an empty sum: c = beta * c
     if (beta == 0.0) return fill(c, 0.0);
     RECUR_CHECK(!reduced, "gemm: K = 0 with beta != 0 is not supported for {}", c.describe());
     return unary(UnaryOp::Affine, c, c, {beta, 0.0});
   }
-  const bool c_ok = (c.strides()[rank - 1] == 1 || n == 1) && (m == 1 || c.strides()[rank - 2] >= n) &&
-                    (rank == 2 || batches == 1 || c.strides()[0] != 0);
+  const bool in_place = gemm_output_in_place(c, d);
   Tensor target = c;
-  if (!c_ok) {
+  if (!in_place) {
     target = make_contiguous_tensor(c.shape(), c.dtype(), c.device());
     if (beta != 0.0) copy(target, c);
   }
-  const Operand oa(*this, a, ta), ob(*this, b, tb);
-  const int64_t ldc = m == 1 ? std::max<int64_t>(n, 1) : target.strides()[rank - 2];
-  const int64_t c_batch_stride = rank == 3 ? target.strides()[0] : 0;
+  const GemmOperand oa(a, d.trans_a), ob(b, d.trans_b);
+  const int64_t ldc = gemm_ldc(target, d);
+  const int64_t c_batch_stride = c.dim() == 3 ? target.strides()[0] : 0;
   const GemmTypes types = gemm_types(c.dtype(), context_->allow_tf32());
   const float alpha_f = static_cast<float>(alpha), beta_f = static_cast<float>(beta);
   const void* alpha_ptr = types.double_scalars ? static_cast<const void*>(&alpha) : &alpha_f;
@@ -144,7 +90,7 @@ void CudaBackend::gemm(Tensor& c, const Tensor& a, Transpose trans_a, const Tens
         oa.tensor.raw_data(), types.data, lda, stride_a, beta_ptr, target.raw_data(), types.data, ldc_int,
         static_cast<long long>(c_batch_stride), checked_int(batches, "batches"), types.compute, CUBLAS_GEMM_DEFAULT));
   }
-  if (!c_ok) copy(c, target);
+  if (!in_place) copy(c, target);
 }
 
 }  // namespace recur
