@@ -105,9 +105,15 @@ Tensor record(const std::string& name, const std::vector<Tensor>& inputs, Tensor
 
 namespace {
 
+// sum + g into a fresh tensor, with axpby: every backend supports it for every floating dtype
+// (float16/bfloat16 included), where an elementwise Add may not.
 Tensor accumulate(const Tensor& sum, const Tensor& g) {
   if (!sum.defined()) return g;
-  return compute::binary(BinaryOp::Add, sum, g);
+  Tensor out = make_contiguous_tensor(sum.shape(), sum.dtype(), sum.device());
+  Backend& backend = backend_for(sum.device());
+  backend.copy(out, sum);
+  backend.axpby(out, 1.0, g, 1.0);
+  return out;
 }
 
 void check_gradient(const Tensor& g, const Shape& shape, DType dtype, Device device, const std::string& where) {

@@ -324,6 +324,9 @@ nlohmann::json run_config(const Config& c, const Options& o, const Handles& h, c
     fill_uniform(dy, f64, 1.0 / static_cast<double>(tokens), rng);
   }
   const auto* seq = static_cast<const int32_t*>(seq_lengths.get());
+  // The inputs were copied with cudaMemcpy on the legacy default stream, which a non-blocking
+  // stream does not wait for: finish them before anything runs or is timed on h.stream.
+  RECUR_CUDA_CHECK(cudaDeviceSynchronize());
 
   Event start, forward_done, head_done, data_done, weights_done;
   std::vector<double> total, forward, head, data, wgrad;

@@ -14,24 +14,18 @@ if(NOT RECUR_CBLAS_INCLUDE_DIR)
   message(FATAL_ERROR "cblas.h not found: install libopenblas-dev (scripts/setup-deps.sh)")
 endif()
 
-# oneDNN's GEMM (dnnl_sgemm), optional.
+# oneDNN's GEMM (dnnl_sgemm), optional. Found by its library and header rather than its CMake
+# package: Debian's dnnl-config.cmake requires OpenCL's headers and library (an error that QUIET
+# does not silence), which recur does not use.
 set(RECUR_HAVE_ONEDNN 0)
 if(NOT RECUR_ONEDNN STREQUAL "OFF")
-  find_package(dnnl CONFIG QUIET)
-  if(NOT dnnl_FOUND)
-    find_library(RECUR_DNNL_LIBRARY dnnl)
-    find_path(RECUR_DNNL_INCLUDE_DIR oneapi/dnnl/dnnl.h)
-    if(RECUR_DNNL_LIBRARY AND RECUR_DNNL_INCLUDE_DIR)
-      add_library(recur_dnnl INTERFACE IMPORTED)
-      set_target_properties(recur_dnnl PROPERTIES INTERFACE_LINK_LIBRARIES ${RECUR_DNNL_LIBRARY}
-                                                  INTERFACE_INCLUDE_DIRECTORIES ${RECUR_DNNL_INCLUDE_DIR})
-      set(RECUR_DNNL_TARGET recur_dnnl)
-      set(dnnl_FOUND TRUE)
-    endif()
-  else()
-    set(RECUR_DNNL_TARGET DNNL::dnnl)
-  endif()
-  if(dnnl_FOUND)
+  find_library(RECUR_DNNL_LIBRARY dnnl)
+  find_path(RECUR_DNNL_INCLUDE_DIR oneapi/dnnl/dnnl.h)
+  if(RECUR_DNNL_LIBRARY AND RECUR_DNNL_INCLUDE_DIR)
+    add_library(recur_dnnl INTERFACE IMPORTED)
+    set_target_properties(recur_dnnl PROPERTIES INTERFACE_LINK_LIBRARIES ${RECUR_DNNL_LIBRARY}
+                                                INTERFACE_INCLUDE_DIRECTORIES ${RECUR_DNNL_INCLUDE_DIR})
+    set(RECUR_DNNL_TARGET recur_dnnl)
     set(RECUR_HAVE_ONEDNN 1)
   elseif(RECUR_ONEDNN STREQUAL "ON")
     message(FATAL_ERROR "RECUR_ONEDNN=ON but oneDNN was not found (install libdnnl-dev)")

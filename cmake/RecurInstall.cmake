@@ -39,11 +39,7 @@ install(EXPORT recurTargets
 # What recurConfig.cmake needs to know about this build's optional dependencies.
 set(RECUR_CONFIG_DNNL_MODE "")
 if(RECUR_HAVE_ONEDNN)
-  if(RECUR_DNNL_TARGET STREQUAL "DNNL::dnnl")
-    set(RECUR_CONFIG_DNNL_MODE "package")
-  else()
-    set(RECUR_CONFIG_DNNL_MODE "library")
-  endif()
+  set(RECUR_CONFIG_DNNL_MODE "library")
 endif()
 set(RECUR_CONFIG_CUDA_ROOT "")
 if(RECUR_HAVE_CUDA)

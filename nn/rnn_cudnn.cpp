@@ -368,11 +368,12 @@ std::optional<CudnnWeightSpace> query_weight_space(const RNNOptions& o, Device d
   const char* base = static_cast<const char*>(result.space.raw_data());
   const int64_t gates = o.gates(), hidden = o.hidden_size, rec = o.output_hidden_size();
   TensorDescriptor matrix_desc, bias_desc;
-  // The element offset of `count` consecutive blocks of `block` elements, one per linLayerID in
-  // ids, or -1 when cuDNN has none of them; nullopt when they are not back to back in order.
+  // The element offset of consecutive blocks of `block` elements, one per linLayerID in ids: -1
+  // when cuDNN has none of them, nullopt when it has only some, or they are not back to back.
   const auto run_of = [&](int32_t index, const std::vector<int>& ids, bool bias,
                           int64_t block) -> std::optional<int64_t> {
     int64_t first = -1;
+    size_t absent = 0;
     for (size_t k = 0; k < ids.size(); ++k) {
       void* matrix = nullptr;
       void* bias_address = nullptr;
@@ -380,16 +381,19 @@ std::optional<CudnnWeightSpace> query_weight_space(const RNNOptions& o, Device d
                                                 matrix_desc.get(), &matrix, bias_desc.get(), &bias_address));
       const void* address = bias ? bias_address : matrix;
       if (address == nullptr) {
-        if (k == 0) continue;
-        return std::nullopt;
+        ++absent;
+        continue;
       }
+      if (absent > 0) return std::nullopt;  // some present, some not
       const int64_t elements = cuda::described_elements(bias ? bias_desc : matrix_desc);
       const ptrdiff_t offset = static_cast<const char*>(address) - base;
       if (elements != block || offset < 0 || static_cast<size_t>(offset) % element != 0) return std::nullopt;
       const int64_t at = static_cast<int64_t>(static_cast<size_t>(offset) / element);
       if (k == 0) first = at;
-      if (first < 0 || at != first + static_cast<int64_t>(k) * block) return std::nullopt;
+      if (at != first + static_cast<int64_t>(k) * block) return std::nullopt;
     }
+    if (absent == ids.size()) return -1;
+    if (absent > 0) return std::nullopt;
     return first;
   };
   std::vector<int> input_ids, recurrent_ids;
@@ -448,6 +452,12 @@ bool cudnn_supports(const RNNOptions& o, Device device, std::string* why) {
   if (o.activation != Activation::Tanh) return no("cuDNN's LSTM has no ReLU activation");
   if (o.gru_variant != GRUVariant::LinearBeforeReset) return no("cuDNN's GRU applies the reset after the matmul");
   if (o.forget_bias != 0.0 && !o.bias) return no("forget_bias without biases has nowhere to go in cuDNN");
+  // With skip input cuDNN may give layer 0 no input-bias slot; its input biases are then folded
+  // into the recurrent ones, which is exact for every gate but the GRU's n gate
+  // (n = tanh(W_n x + b_Wn + r * (R_n h + b_Rn)): b_Wn sits outside the reset product).
+  if (o.mode == RNNMode::GRU && o.skip_input() && o.bias) {
+    return no("cuDNN's GRU with skip input has no separate input bias for the n gate");
+  }
   return true;
 }
 
@@ -459,6 +469,10 @@ RNNOutput rnn_forward_cudnn(const RNNOptions& o, const std::vector<CellWeights>&
   RECUR_CHECK(!is_reduced(x_tbi.dtype()) || cuda_backend(x_tbi.device().index).reduced_precision_allowed(),
               "RNN: a {} RNN on {} is opt-in: call cuda_backend({}).set_allow_reduced_precision(true)", x_tbi.dtype(),
               x_tbi.device(), x_tbi.device().index);
+  // cuDNN's RNN takes bfloat16 from 9.13 on; an older library fails deep inside with BAD_PARAM.
+  RECUR_CHECK(x_tbi.dtype() != DType::BFloat16 || cudnnGetVersion() >= 91300,
+              "RNN: a bfloat16 RNN on the GPU needs cuDNN 9.13 or newer at run time, this process loaded {}",
+              cudnnGetVersion());
   cuda::CudaContext& context = cuda::cuda_context(x_tbi.device().index);
   cuda::DeviceGuard guard(context.device());
   cudnnHandle_t handle = context.cudnn();
@@ -482,6 +496,12 @@ RNNOutput rnn_forward_cudnn(const RNNOptions& o, const std::vector<CellWeights>&
         {static_cast<int64_t>((plan->weight_bytes + dtype_size(plan->dtype) - 1) / dtype_size(plan->dtype))},
         plan->dtype, plan->device);
     slots = weight_slots(o, handle, *plan, space, weights);
+    for (const Slot& slot : slots) {
+      RECUR_CHECK(!is_reduced(plan->dtype) || !slot.extra.defined(),
+                  "RNN: with skip input cuDNN has no input bias for layer 0; recur folds it into the recurrent "
+                  "bias in float32 or float64 only, not {}",
+                  plan->dtype);
+    }
     pack_weights(slots, weights, space);
   }
 

@@ -1,57 +1,63 @@
 #!/usr/bin/env bash
-# Builds recur with the CUDA backend on a machine with a GPU and checks it there, end to end,
-# unattended, within a time budget: probe the machine, build, run every test, compare CPU and
-# GPU gradients, time the GPU train step against raw cuDNN and PyTorch.
+# Builds recur with the CUDA backend on a machine with a GPU and checks it there in one call of
+# at most 10 minutes, unattended, each stage under its own time limit cut to the budget:
 #
 #   scripts/gpu-check.sh [options] [stage...]     stages run in this order, default: all
 #
 # stages:
-#   probe      nvidia-smi, compilers, CMake, where cuDNN is (PyTorch's nvidia-cudnn wheel, the
-#              CUDA toolkit, /usr), PyTorch, the Debian libraries present and in .deps/
+#   probe      nvidia-smi, compilers, CMake, where cuDNN is (the nvidia-cudnn Python wheel, the
+#              CUDA toolkit, /usr), the Debian libraries present and in .deps/ (no PyTorch import)
 #   build      unpack .deps/*.deb into /tmp/deps, configure (Release, RECUR_CUDA=ON,
-#              CMAKE_CUDA_ARCHITECTURES=90, CUDNN_ROOT=<wheel>), build with all cores, recur info
-#   test       the whole ctest suite, then recur_tests --gtest_filter='Cuda*'
-#   gradcheck  recur gradcheck --compare cpu,cuda --mode M --dtype both for lstm, gru, rnn_tanh
-#   bench      for each configuration: recur bench train-step --device cuda, bench_cudnn_baseline
-#              (cuDNN + cuBLAS alone) and PyTorch (bench/compare_pytorch_gpu.py); writes the
-#              markdown table of the ratios for bench/RESULTS.md
+#              CMAKE_CUDA_ARCHITECTURES=90, CUDNN_ROOT=<wheel>) and build only what the later
+#              stages run (recur, recur_tests, bench_cudnn_baseline) with all cores; recur info
+#   cuda       recur_tests --gtest_filter='Cuda*:*_cuda' (every CUDA test, the PyTorch RNN
+#              fixtures on the GPU)
+#   gradcheck  recur gradcheck --compare cpu,cuda --dtype both for lstm, gru and rnn_tanh
+#   gpu-tests  the ctest entries that use the GPU (cli.gradcheck.compare_cpu_cuda), then a short
+#              `recur train --device cuda` run and `recur sample` from it
+#   bench      with the time left: for each configuration, recur bench train-step --device cuda,
+#              bench_cudnn_baseline (cuDNN + cuBLAS alone) and PyTorch (bench/compare_pytorch_gpu.py);
+#              the markdown table of the ratios for bench/RESULTS.md
 #   all        all of the above
 #
 # options:
-#   --budget S    seconds this call may take in all (default 570, under the device tool's 600);
-#                 every stage is cut to what is left, keeping time to write the summary
+#   --budget S    seconds the whole call may take (default 520, which leaves a margin under a
+#                 10-minute limit); each stage is cut to what is left, keeping time for the summary
+#   --dry-run     print the plan (stages, time limits, commands) and run nothing
 #   -h, --help    this text
 #
 # Output, in $OUT (or build/gpu/gpu-check-out when $OUT is unset), at most 7 files:
-#   summary.txt   the machine, every stage's outcome (also those of earlier calls on this
-#                 machine), the test counts, the benchmark table; also printed at the end
-#   build.log     probe and build      tests.log      ctest and the Cuda* tests
+#   summary.txt   written first and after every stage: the machine, each stage's outcome, the
+#                 test counts, the benchmark table; also printed at the end
+#   build.log     probe and build      tests.log      the CUDA tests and the other GPU tests
 #   gradcheck.log                      bench.log      the benchmark programs' own output
 #   bench.jsonl   one JSON line per program and configuration
 #   bench.md      the table for bench/RESULTS.md
+# The exit status is 0 only when every stage asked for passed; a stage that fails or runs out of
+# time is recorded and the script goes on.
+#
+# What has to travel with the source tree: the .deb files of the libraries such a machine may
+# lack (OpenBLAS, fmt, nlohmann-json, CLI11, GoogleTest, Google Benchmark), which
+# scripts/gpu-deps.sh downloads into .deps/ (git-ignored, about 14 MiB) on a Debian machine.
+# They are unpacked into /tmp/deps, never into /. Typical use, from the repository root:
+#
+#   bash scripts/gpu-deps.sh                     # on the Debian machine, once
+#   bash scripts/gpu-check.sh                    # on the GPU machine, with .deps/ beside it
+#
+# The build takes about 3 minutes on 16 cores (most of it nvcc); bench gets what is left.
 #
 # Environment: GPU_CHECK_BUILD_DIR (build/gpu), GPU_CHECK_DEPS_DIR (/tmp/deps), GPU_CHECK_JOBS
 # (all cores), GPU_CHECK_CUDA_ARCH (90), GPU_CHECK_PYTHON (python3), GPU_CHECK_BENCH_STEPS (50),
-# CUDNN_ROOT (found from the nvidia-cudnn wheel when unset), GPU_CHECK_TIMEOUT_<STAGE>: caps in
-# seconds on top of the budget (PROBE 90, BUILD 540, TEST 480 for ctest and 120 for the Cuda*
-# run, GRADCHECK 150 a mode, BENCH 120 a program and configuration, 180 for PyTorch's).
-#
-# With the device tool, after scripts/gpu-deps.sh on the Debian machine (it fills .deps/):
-#   run(command="bash scripts/gpu-check.sh probe build test", carry=[".deps"], timeout_s=600)
-#   run(command="bash scripts/gpu-check.sh build gradcheck bench", carry=[".deps"], timeout_s=600)
-# The build folder (build/gpu) lives on the machine only while it is warm, and an idle machine
-# is given back within a minute or so (status: idle_release_s): make the second call right
-# away. Naming `build` in every call costs seconds on a warm machine (nothing to rebuild) and
-# rebuilds from scratch on a fresh one, so any call works on its own.
-# With less than 10 minutes of device time left (status: budget_left_s), pass --budget with
-# that many seconds less 30. A stage that fails or runs out of time is recorded and the script
-# goes on; the exit status is 0 only when every stage asked for passed.
+# CUDNN_ROOT (found from the nvidia-cudnn wheel when unset), GPU_CHECK_TIMEOUT_<STAGE> (stage in
+# capitals, '-' as '_'): caps in seconds on top of the budget (PROBE 30, BUILD 300, CUDA 150,
+# GRADCHECK 60 a mode, GPU_TESTS 90, BENCH 60 a program and configuration).
 set -uo pipefail
 
 usage() { awk 'NR == 1 { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "$0"; }
 
-all_stages=(probe build test gradcheck bench)
-budget=570
+all_stages=(probe build cuda gradcheck gpu-tests bench)
+budget=520
+dry_run=0
 declare -A wanted=()
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -68,8 +74,9 @@ while [ $# -gt 0 ]; do
       budget=${1#--budget=}
       [[ $budget =~ ^[0-9]+$ ]] || { echo "gpu-check.sh: --budget needs a number of seconds" >&2; exit 2; }
       ;;
+    --dry-run) dry_run=1 ;;
     all) for s in "${all_stages[@]}"; do wanted[$s]=1; done ;;
-    probe | build | test | gradcheck | bench) wanted[$1]=1 ;;
+    probe | build | cuda | gradcheck | gpu-tests | bench) wanted[$1]=1 ;;
     *) echo "gpu-check.sh: unknown stage or option '$1'" >&2; usage >&2; exit 2 ;;
   esac
   shift
@@ -93,6 +100,9 @@ mkdir -p "$build_dir" "$out_dir" || exit 1
 state_file=$build_dir/gpu-check-state.txt
 recur=$build_dir/examples/recur
 baseline=$build_dir/bench/bench_cudnn_baseline
+build_targets=(recur_cli recur_tests bench_cudnn_baseline)
+cuda_filter='Cuda*:*_cuda'                           # the gtest names of every GPU test
+gpu_ctest_regex='^cli\.gradcheck\.compare_cpu_cuda$' # the ctest entries that use the GPU
 
 last=$build_dir/gpu-check-last.out # the output of the newest run_timed command
 
@@ -102,7 +112,8 @@ min() { if [ "$1" -lt "$2" ]; then echo "$1"; else echo "$2"; fi; }
 
 # stage_limit STAGE DEFAULT: the seconds a stage may use now (0 when the budget is spent).
 stage_limit() {
-  local var="GPU_CHECK_TIMEOUT_${1^^}" cap left
+  local name=${1^^} cap left
+  local var="GPU_CHECK_TIMEOUT_${name//-/_}"
   cap=${!var:-$2}
   left=$(min "$cap" $((budget - SECONDS - reserve)))
   [ "$left" -lt 0 ] && left=0
@@ -294,7 +305,7 @@ write_summary() {
 # ---- probe ------------------------------------------------------------------------------------
 stage_probe() {
   local log=$out_dir/build.log start=$SECONDS limit
-  limit=$(stage_limit probe 90)
+  limit=$(stage_limit probe 30)
   [ "$limit" -le 0 ] && { record probe SKIPPED 0 "no time left in this call's budget"; return 1; }
   {
     section probe
@@ -319,22 +330,7 @@ stage_probe() {
       find "$CUDNN_ROOT" -maxdepth 2 \( -name 'libcudnn*' -o -name 'cudnn*.h' \) 2>&1 | sort | head -n 40
     fi
     echo
-    timeout 60 env LD_LIBRARY_PATH="$orig_ld_library_path" "$python" - <<'EOF' 2>&1
-import sys
-print("python", sys.version.split()[0], sys.executable)
-try:
-    import torch
-    print("torch", torch.__version__, "CUDA", torch.version.cuda, "cuDNN", torch.backends.cudnn.version())
-    print("cuda available:", torch.cuda.is_available(),
-          torch.cuda.get_device_name(0) if torch.cuda.is_available() else "")
-except Exception as e:
-    print("torch: not usable:", e)
-try:
-    import nvidia.cudnn as c
-    print("nvidia.cudnn at", list(getattr(c, "__path__", [])))
-except Exception as e:
-    print("nvidia.cudnn: not importable:", e)
-EOF
+    echo "python: $(command -v "$python" || echo 'not found') (PyTorch is imported only by the bench stage)"
     echo
     echo "ldconfig:"
     ldconfig -p 2>/dev/null | grep -E 'openblas|cudnn|libfmt|gtest|benchmark|gfortran|cublas' | head -n 30
@@ -354,7 +350,7 @@ EOF
 # ---- build ------------------------------------------------------------------------------------
 stage_build() {
   local log=$out_dir/build.log start=$SECONDS limit status generator=() args=() cxx
-  limit=$(stage_limit build 540)
+  limit=$(stage_limit build 300)
   [ "$limit" -le 0 ] && { record build SKIPPED 0 "no time left in this call's budget"; return 1; }
   section build >>"$log"
   cxx=$(command -v g++ || command -v c++ || true)
@@ -386,12 +382,12 @@ stage_build() {
       "configure failed: $(grep -m1 -A2 -E 'CMake Error|FATAL' "$last" | tr -s ' \n' ' ' | cut -c1-200)"
     return 1
   fi
-  limit=$(stage_limit build $((540 - (SECONDS - start))))
+  limit=$(stage_limit build $((300 - (SECONDS - start))))
   if [ "$limit" -le 0 ]; then
     record build TIMEOUT $((SECONDS - start)) "configured; no time left to build in this call's budget"
     return 1
   fi
-  run_timed "$limit" "$log" cmake --build "$build_dir" -j "$jobs"
+  run_timed "$limit" "$log" cmake --build "$build_dir" -j "$jobs" --target "${build_targets[@]}"
   status=$?
   if [ "$status" -ne 0 ]; then
     local why
@@ -426,47 +422,80 @@ need_build() { # STAGE: fail the stage when the build is missing
   fi
 }
 
-# ---- test -------------------------------------------------------------------------------------
-stage_test() {
-  local log=$out_dir/tests.log start=$SECONDS limit status note cuda_status cuda_note
-  need_build test || return 1
-  limit=$(stage_limit test 480)
-  [ "$limit" -le 30 ] && { record test SKIPPED 0 "no time left in this call's budget"; return 1; }
-  section "ctest (the whole suite)" >>"$log"
-  run_timed $((limit - 60 > 30 ? limit - 60 : limit / 2)) "$log" \
-    ctest --test-dir "$build_dir" --output-on-failure -j "$jobs" --timeout 300
-  status=$?
-  note=$(grep -E 'tests passed, [0-9]+ tests failed out of' "$last" | tail -n 1)
-  [ -z "$note" ] && note="ctest printed no summary"
-  [ "$status" -eq 124 ] && note="ctest ran out of time; $note"
-  {
-    echo "tests: ctest: $note"
-    sed -n '/The following tests FAILED/,$p' "$last" | grep -E '^[[:space:]]+[0-9]+ - ' | head -n 30 |
-      sed 's/^[[:space:]]*/  failed: /'
-  } >"$build_dir/gpu-check-tests.txt"
-
-  section "recur_tests --gtest_filter='Cuda*'" >>"$log"
-  limit=$(stage_limit test 120)
-  run_timed "$((limit > 10 ? limit : 10))" "$log" "$build_dir/tests/recur_tests" --gtest_filter='Cuda*'
-  cuda_status=$?
+# ---- cuda: every CUDA test of recur_tests --------------------------------------------------------
+# gtest_counts LOG: "P passed, F failed, S skipped" from a gtest run's output.
+gtest_counts() {
   local passed skipped failed
-  passed=$(grep -m1 -oE '\[  PASSED  \] [0-9]+' "$last" | grep -oE '[0-9]+$')
-  skipped=$(grep -m1 -oE '\[  SKIPPED \] [0-9]+' "$last" | grep -oE '[0-9]+$')
-  failed=$(grep -m1 -oE '[0-9]+ FAILED TEST' "$last" | grep -oE '^[0-9]+')
-  cuda_note="Cuda*: ${passed:-0} passed, ${failed:-0} failed, ${skipped:-0} skipped (exit $cuda_status)"
-  if [ "${skipped:-0}" -gt 0 ]; then
-    # gtest prints the reason on the line after "Skipped".
-    cuda_note="$cuda_note; skip reason: $(grep -m1 -A1 ': Skipped$' "$last" | tail -n 1 | cut -c1-160)"
-  fi
-  echo "tests: $cuda_note" >>"$build_dir/gpu-check-tests.txt"
-  if [ "$status" -eq 0 ] && [ "$cuda_status" -eq 0 ] && [ "${skipped:-0}" -gt 0 ]; then
-    # Everything passed, but the GPU tests did not run: not a pass on a GPU machine.
-    record test NO_GPU $((SECONDS - start)) "the GPU tests were skipped; $note; $cuda_note"
+  passed=$(grep -m1 -oE '\[  PASSED  \] [0-9]+' "$1" | grep -oE '[0-9]+$')
+  skipped=$(grep -m1 -oE '\[  SKIPPED \] [0-9]+' "$1" | grep -oE '[0-9]+$')
+  failed=$(grep -m1 -oE '[0-9]+ FAILED TESTS?' "$1" | grep -oE '^[0-9]+')
+  echo "${passed:-0} passed, ${failed:-0} failed, ${skipped:-0} skipped"
+}
+
+stage_cuda() {
+  local log=$out_dir/tests.log start=$SECONDS limit status counts note
+  need_build cuda || return 1
+  limit=$(stage_limit cuda 150)
+  [ "$limit" -le 5 ] && { record cuda SKIPPED 0 "no time left in this call's budget"; return 1; }
+  section "recur_tests --gtest_filter='$cuda_filter'" >>"$log"
+  run_timed "$limit" "$log" "$build_dir/tests/recur_tests" --gtest_filter="$cuda_filter"
+  status=$?
+  counts=$(gtest_counts "$last")
+  note="$counts (exit $status)"
+  {
+    echo "tests: $note"
+    grep -E '^\[  FAILED  \] [A-Za-z]' "$last" | grep -v 'listed below' | sort -u | head -n 30 | sed 's/^\[  FAILED  \] /  failed: /'
+    if grep -q ': Skipped$' "$last"; then # gtest prints the reason on the next line
+      echo "  skip reason: $(grep -m1 -A1 ': Skipped$' "$last" | tail -n 1 | cut -c1-160)"
+    fi
+  } >"$build_dir/gpu-check-tests.txt"
+  if [ "$status" -eq 0 ] && [[ $counts == *"0 skipped" ]]; then
+    record cuda ok $((SECONDS - start)) "$note"
+  elif [ "$status" -eq 0 ]; then
+    # Everything that ran passed, but GPU tests were skipped: not a pass on a GPU machine.
+    record cuda NO_GPU $((SECONDS - start)) "GPU tests were skipped; $note$(no_gpu_note)"
     return 1
-  elif [ "$status" -eq 0 ] && [ "$cuda_status" -eq 0 ]; then
-    record test ok $((SECONDS - start)) "$note; $cuda_note"
   else
-    record test "$(status_of $((status != 0 ? status : cuda_status)))" $((SECONDS - start)) "$note; $cuda_note"
+    record cuda "$(status_of "$status")" $((SECONDS - start)) "$note; see tests.log"
+    return 1
+  fi
+}
+
+# ---- gpu-tests: the ctest entries that use the GPU, and a short training run ------------------
+stage_gpu_tests() {
+  local log=$out_dir/tests.log start=$SECONDS limit status failed=0 notes=() run_dir
+  need_build gpu-tests || return 1
+  limit=$(stage_limit gpu-tests 90)
+  [ "$limit" -le 5 ] && { record gpu-tests SKIPPED 0 "no time left in this call's budget"; return 1; }
+  section "ctest -R '$gpu_ctest_regex'" >>"$log"
+  run_timed "$limit" "$log" ctest --test-dir "$build_dir" -R "$gpu_ctest_regex" --output-on-failure --timeout "$limit"
+  status=$?
+  notes+=("ctest: $(grep -E 'tests passed, [0-9]+ tests failed out of' "$last" | tail -n 1 || echo 'no summary')")
+  [ "$status" -ne 0 ] && failed=1
+
+  run_dir=$build_dir/gpu-check-train
+  rm -rf "$run_dir"
+  limit=$(stage_limit gpu-tests 90)
+  if [ "$limit" -le 5 ]; then
+    notes+=("train: not run (no time left)")
+    failed=1
+  else
+    section "recur train --device cuda, then recur sample" >>"$log"
+    # Any text does for a smoke run; the README travels with the source tree.
+    if run_timed "$limit" "$log" "$recur" train --data "$root/README.md" --device cuda --out "$run_dir" \
+      --hidden 128 --layers 2 --batch 16 --bptt 32 --steps 60 --eval-every 30 --log-every 10 &&
+      run_timed 30 "$log" "$recur" sample --checkpoint "$run_dir" --device cuda --length 200; then
+      notes+=("train+sample on cuda: ok")
+    else
+      notes+=("train+sample on cuda: FAILED")
+      failed=1
+    fi
+  fi
+  echo "gpu-tests: ${notes[*]}" >>"$build_dir/gpu-check-tests.txt"
+  if [ "$failed" -eq 0 ]; then
+    record gpu-tests ok $((SECONDS - start)) "${notes[*]}"
+  else
+    record gpu-tests FAILED $((SECONDS - start)) "${notes[*]}; see tests.log$(no_gpu_note)"
     return 1
   fi
 }
@@ -484,7 +513,7 @@ stage_gradcheck() {
     return 1
   fi
   for mode in lstm gru rnn_tanh; do
-    limit=$(stage_limit gradcheck 150)
+    limit=$(stage_limit gradcheck 60)
     if [ "$limit" -le 5 ]; then
       echo "gradcheck $mode: not run (no time left in this call's budget)" >>"$summary_file"
       failed=1
@@ -527,7 +556,7 @@ stage_bench() {
     shape=(--mode "$mode" --input-size "$in" --hidden "$hid" --layers "$lay" --batch "$bat" --seq "$seq")
     # recur's whole train step; a head-less configuration runs with --vocab 0 where recur
     # accepts it, else with a one-word vocabulary (PyTorch then runs the same step).
-    limit=$(stage_limit bench 120)
+    limit=$(stage_limit bench 60)
     [ "$limit" -le 5 ] && { failed=1; echo "$name: no time left" >>"$log"; continue; }
     section "$name: recur bench train-step --device cuda" >>"$log"
     recur_vocab=$voc
@@ -536,7 +565,7 @@ stage_bench() {
     if [ -z "$json" ] && [ "$voc" -eq 0 ]; then
       echo "(recur did not run with --vocab 0: measuring with --vocab 1)" >>"$log"
       recur_vocab=1
-      limit=$(stage_limit bench 120)
+      limit=$(stage_limit bench 60)
       json=$(timeout --kill-after=10 "$limit" "$recur" bench train-step --device cuda "${shape[@]}" --vocab 1 \
         --steps "$bench_steps" --warmup 10 --json 2>>"$log" | tail -n 1)
     fi
@@ -549,7 +578,7 @@ stage_bench() {
     fi
 
     section "$name: bench_cudnn_baseline" >>"$log"
-    limit=$(stage_limit bench 120)
+    limit=$(stage_limit bench 60)
     if [ ! -x "$baseline" ]; then
       echo "bench_cudnn_baseline is not built" >>"$log"
       failed=1
@@ -562,7 +591,7 @@ stage_bench() {
     fi
 
     section "$name: PyTorch (bench/compare_pytorch_gpu.py, vocab $recur_vocab)" >>"$log"
-    limit=$(stage_limit bench 180)
+    limit=$(stage_limit bench 90)
     if json=$(LD_LIBRARY_PATH=$orig_ld_library_path timeout --kill-after=10 "$limit" "$python" \
       "$root/bench/compare_pytorch_gpu.py" --name "$name" "${shape[@]}" --vocab "$recur_vocab" \
       --steps "$bench_steps" --warmup 10 2>>"$log" | tail -n 1) && [[ $json == "{"* ]]; then
@@ -594,7 +623,29 @@ stage_bench() {
   fi
 }
 
+# ---- dry run: the plan --------------------------------------------------------------------------
+print_plan() {
+  local s
+  echo "gpu-check plan: budget ${budget}s (${reserve}s kept for the summary), build folder $build_dir, output $out_dir"
+  echo "cuDNN: ${CUDNN_ROOT:-not found} (from $cudnn_source), version $cudnn_version; nvcc: ${nvcc:-not found}; $deps_note"
+  for s in "${all_stages[@]}"; do
+    [ -n "${wanted[$s]:-}" ] || continue
+    case "$s" in
+      probe) echo "probe      cap $(stage_limit probe 30)s: nvidia-smi, tools, cuDNN, libraries (build.log)" ;;
+      build) echo "build      cap $(stage_limit build 300)s: cmake -DRECUR_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=$cuda_arch; cmake --build --target ${build_targets[*]} -j $jobs" ;;
+      cuda) echo "cuda       cap $(stage_limit cuda 150)s: recur_tests --gtest_filter='$cuda_filter'" ;;
+      gradcheck) echo "gradcheck  cap $(stage_limit gradcheck 60)s a mode: recur gradcheck --compare cpu,cuda --mode {lstm,gru,rnn_tanh} --dtype both" ;;
+      gpu-tests) echo "gpu-tests  cap $(stage_limit gpu-tests 90)s: ctest -R '$gpu_ctest_regex'; recur train --device cuda (60 steps); recur sample --device cuda" ;;
+      bench) echo "bench      the time left, at most $(stage_limit bench 60)s a program: ${#bench_configs[@]} configurations x (recur, bench_cudnn_baseline, PyTorch)" ;;
+    esac
+  done
+}
+
 # ---- main -------------------------------------------------------------------------------------
+if [ "$dry_run" -eq 1 ]; then
+  print_plan
+  exit 0
+fi
 say "stages: $(for s in "${all_stages[@]}"; do [ -n "${wanted[$s]:-}" ] && printf '%s ' "$s"; done)(budget ${budget}s, output in $out_dir)"
 say "cuDNN ${CUDNN_ROOT:-not found} ($cudnn_source); $deps_note"
 write_summary
@@ -604,8 +655,9 @@ for s in "${all_stages[@]}"; do
   case "$s" in
     probe) stage_probe ;;
     build) stage_build ;;
-    test) stage_test ;;
+    cuda) stage_cuda ;;
     gradcheck) stage_gradcheck ;;
+    gpu-tests) stage_gpu_tests ;;
     bench) stage_bench ;;
   esac || exit_status=1
 done

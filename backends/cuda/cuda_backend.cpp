@@ -205,7 +205,9 @@ void CudaBackend::axpby(Tensor& out, double alpha, const Tensor& x, double beta)
   check_here("axpby", x);
   check_same_shape("axpby", out, x);
   check_same_dtype("axpby", out, x);
-  check_floating("axpby", out.dtype());
+  // Every floating dtype: the autograd engine accumulates gradients with axpby, also those of
+  // float16/bfloat16 tensors (computed in float32, rounded once).
+  RECUR_CHECK(is_floating(out.dtype()), "axpby: expected a floating-point tensor on the GPU, got {}", out.dtype());
   if (out.numel() == 0) return;
   cuda::DeviceGuard guard(device_index_);
   cuda::launch_axpby(context_->stream(), out.raw_data(), x.raw_data(), elem_type(out.dtype()),

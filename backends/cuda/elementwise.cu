@@ -106,12 +106,20 @@ template <typename T> __global__ void where_kernel(T* out, const T* cond, const 
   }
 }
 
-template <typename T> __global__ void axpby_kernel(T* out, const T* x, Layout2 layout, T alpha, T beta, bool read_out) {
+// out = alpha x + beta out, computed in the codec's Value type (float for float16/bfloat16, so
+// gradients of reduced-precision tensors accumulate with one rounding per step).
+template <ElemType E>
+__global__ void axpby_kernel(void* out_raw, const void* x_raw, Layout2 layout, typename DeviceCodec<E>::Value alpha,
+                             typename DeviceCodec<E>::Value beta, bool read_out) {
+  using Codec = DeviceCodec<E>;
+  auto* out = static_cast<typename Codec::Storage*>(out_raw);
+  const auto* x = static_cast<const typename Codec::Storage*>(x_raw);
   for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < layout.numel;
        i += int64_t{gridDim.x} * blockDim.x) {
     int64_t at[2];
     offsets_of(layout, i, at);
-    out[at[0]] = read_out ? alpha * x[at[1]] + beta * out[at[0]] : alpha * x[at[1]];
+    const typename Codec::Value ax = alpha * Codec::load(x[at[1]]);
+    out[at[0]] = Codec::store(read_out ? ax + beta * Codec::load(out[at[0]]) : ax);
   }
 }
 
@@ -205,11 +213,13 @@ void launch_where(cudaStream_t stream, void* out, const void* cond, const void* 
 void launch_axpby(cudaStream_t stream, void* out, const void* x, ElemType type, const Layout2& layout, double alpha,
                   double beta) {
   if (layout.numel == 0) return;
-  dispatch_computing<false>(type, [&](auto* tag) {
-    using T = std::remove_pointer_t<decltype(tag)>;
-    axpby_kernel<T><<<blocks_for(layout.numel), kThreads, 0, stream>>>(static_cast<T*>(out), static_cast<const T*>(x),
-                                                                       layout, static_cast<T>(alpha),
-                                                                       static_cast<T>(beta), beta != 0.0);
+  dispatch_elem(type, [&](auto tag) {
+    constexpr ElemType E = decltype(tag)::value;
+    if constexpr (E != ElemType::Int64) {  // the host accepts floating dtypes only
+      using Value = typename DeviceCodec<E>::Value;
+      axpby_kernel<E><<<blocks_for(layout.numel), kThreads, 0, stream>>>(
+          out, x, layout, static_cast<Value>(alpha), static_cast<Value>(beta), beta != 0.0);
+    }
   });
   RECUR_CUDA_CHECK_LAUNCH();
 }
