@@ -136,9 +136,6 @@ void set_rnn_descriptor(RnnDescriptor& rnn, DropoutDescriptor& dropout, const RN
       checked_int(o.input_size, "input_size"), checked_int(o.hidden_size, "hidden_size"),
       checked_int(o.output_hidden_size(), "proj_size"), checked_int(o.num_layers, "num_layers"), dropout.get(),
       CUDNN_RNN_PADDED_IO_ENABLED));
-  if (o.mode == RNNMode::LSTM && o.cell_clip > 0.0) {
-    RECUR_CUDNN_CHECK(cudnnRNNSetClip_v9(rnn.get(), CUDNN_RNN_CLIP_MINMAX, -o.cell_clip, o.cell_clip));
-  }
 }
 
 // lengths: the per-sequence lengths on the host, empty when every sequence has all T steps.
@@ -449,6 +446,9 @@ bool cudnn_supports(const RNNOptions& o, Device device, std::string* why) {
   if (!device.is_cuda()) return no("cuDNN runs on CUDA devices");
   if (o.use_peepholes) return no("cuDNN has no peepholes");
   if (o.proj_clip > 0.0) return no("cuDNN has no proj_clip");
+  // cudnnRNNSetClip_v9 is not TensorFlow's cell_clip (c_t = clamp(f c_{t-1} + i g)): on an H200
+  // with cuDNN 9.19 its outputs differ from the first step on, in float32 and float64.
+  if (o.cell_clip > 0.0) return no("cuDNN's LSTM clip is not cell_clip's clamp of c_t");
   if (o.activation != Activation::Tanh) return no("cuDNN's LSTM has no ReLU activation");
   if (o.gru_variant != GRUVariant::LinearBeforeReset) return no("cuDNN's GRU applies the reset after the matmul");
   if (o.forget_bias != 0.0 && !o.bias) return no("forget_bias without biases has nowhere to go in cuDNN");

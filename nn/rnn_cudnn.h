@@ -13,9 +13,10 @@
 // a layout cuDNN splits differently) are packed into a fresh weight space per call, one
 // device-to-device copy per matrix, and the gradient is scattered back the same way.
 //
-// Options cuDNN lacks (peepholes, proj_clip, a ReLU LSTM activation, the reset-before-linear
-// GRU) are reported by cudnn_supports(); the caller then runs the cell graph on the GPU.
-// forget_bias is folded into the forget gate's input bias; cell_clip uses cudnnRNNSetClip_v9.
+// Options cuDNN lacks (peepholes, proj_clip, cell_clip, a ReLU LSTM activation, the
+// reset-before-linear GRU, a GRU with skip input and biases) are reported by cudnn_supports();
+// the caller then runs the cell graph on the GPU. forget_bias is folded into the forget gate's
+// input bias.
 // Dropout between layers uses a seeded cuDNN dropout descriptor: its masks are cuDNN's, not the
 // CPU's Philox stream.
 //

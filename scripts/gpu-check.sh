@@ -444,7 +444,7 @@ stage_cuda() {
   note="$counts (exit $status)"
   {
     echo "tests: $note"
-    grep -E '^\[  FAILED  \] [A-Za-z]' "$last" | grep -v 'listed below' | sort -u | head -n 30 | sed 's/^\[  FAILED  \] /  failed: /'
+    grep -E '^\[  FAILED  \] [A-Za-z][^ ]*( \(|$|,)' "$last" | sed 's/ (.*//; s/,.*//' | sort -u | head -n 30 | sed 's/^\[  FAILED  \] /  failed: /'
     if grep -q ': Skipped$' "$last"; then # gtest prints the reason on the next line
       echo "  skip reason: $(grep -m1 -A1 ': Skipped$' "$last" | tail -n 1 | cut -c1-160)"
     fi
