@@ -105,10 +105,11 @@ Tensor record(const std::string& name, const std::vector<Tensor>& inputs, Tensor
 
 namespace {
 
-// sum + g into a fresh tensor, with axpby: every backend supports it for every floating dtype
-// (float16/bfloat16 included), where an elementwise Add may not.
+// sum + g into a fresh tensor. float16/bfloat16 gradients (a GPU's reduced-precision RNN) add
+// with axpby, which every backend computes for every floating dtype; the rest with one Add.
 Tensor accumulate(const Tensor& sum, const Tensor& g) {
   if (!sum.defined()) return g;
+  if (sum.dtype() != DType::Float16 && sum.dtype() != DType::BFloat16) return compute::binary(BinaryOp::Add, sum, g);
   Tensor out = make_contiguous_tensor(sum.shape(), sum.dtype(), sum.device());
   Backend& backend = backend_for(sum.device());
   backend.copy(out, sum);

@@ -10,6 +10,7 @@
 
 #include <array>
 #include <list>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -290,6 +291,10 @@ std::vector<Slot> weight_slots(const RNNOptions& o, cudnnHandle_t handle, const 
                             other.block.row == slot.block.row);
     }
     if (!has_own) {
+      RECUR_CHECK(o.mode != RNNMode::GRU || gate != 2,
+                  "cuDNN RNN: no slot for the GRU n gate's input bias of layer-direction {} (cudnn_supports refuses "
+                  "this case)",
+                  index);
       slot.extra = {index, Member::BiasIh, slot.block.row, hidden};
       if (o.mode == RNNMode::LSTM && gate == 1) slot.constant = o.forget_bias;
     }
@@ -426,6 +431,29 @@ std::optional<CudnnWeightSpace> query_weight_space(const RNNOptions& o, Device d
   return result;
 }
 
+// Whether this device's cuDNN gives layer 0 input-bias slots of its own with skip input (cuDNN
+// 9.19 on an H200 does): asked once per device with a small GRU, false when it cannot be asked.
+bool skip_input_keeps_input_biases(Device device) {
+  static std::mutex mutex;
+  static std::map<int, bool> known;
+  const std::lock_guard<std::mutex> lock(mutex);
+  if (const auto it = known.find(device.index); it != known.end()) return it->second;
+  RNNOptions probe;
+  probe.mode = RNNMode::GRU;
+  probe.input_size = probe.hidden_size = 4;
+  probe.input_mode = InputMode::SkipInput;
+  bool keeps = false;
+  try {
+    // The layout query succeeds only when every bias of every layer has its own slot.
+    const std::optional<CudnnWeightSpace> space = query_weight_space(probe, device, DType::Float32);
+    keeps = space.has_value() && space->offsets.at(0)[2] >= 0;
+  } catch (const Error&) {
+    keeps = false;  // no usable device: the caller's forward will say why
+  }
+  known[device.index] = keeps;
+  return keeps;
+}
+
 }  // namespace
 
 std::optional<CudnnWeightSpace> cudnn_weight_space(const RNNOptions& o, Device device, DType dtype) {
@@ -455,8 +483,8 @@ bool cudnn_supports(const RNNOptions& o, Device device, std::string* why) {
   // With skip input cuDNN may give layer 0 no input-bias slot; its input biases are then folded
   // into the recurrent ones, which is exact for every gate but the GRU's n gate
   // (n = tanh(W_n x + b_Wn + r * (R_n h + b_Rn)): b_Wn sits outside the reset product).
-  if (o.mode == RNNMode::GRU && o.skip_input() && o.bias) {
-    return no("cuDNN's GRU with skip input has no separate input bias for the n gate");
+  if (o.mode == RNNMode::GRU && o.skip_input() && o.bias && !skip_input_keeps_input_biases(device)) {
+    return no("cuDNN gives a GRU with skip input no input bias for layer 0, and the n gate needs one");
   }
   return true;
 }

@@ -47,7 +47,8 @@ struct CudnnWeightSpace {
 std::optional<CudnnWeightSpace> cudnn_weight_space(const RNNOptions& options, Device device, DType dtype);
 
 // x_tbi [T, B, I] (time-major) on a CUDA device; h0 [L*D, B, R] and c0 [L*D, B, H] may be
-// undefined (zeros); lengths an optional int64 [B] (values 1..T, already checked). Returns
+// undefined (zeros); lengths an optional int64 [B] on the host (values 1..T, already checked and
+// read once by rnn_forward). Returns
 // output [T, B, D*R], h_n and c_n. The arguments were checked by rnn_forward.
 RNNOutput rnn_forward_cudnn(const RNNOptions& options, const std::vector<CellWeights>& weights, const Tensor& x_tbi,
                             const Tensor& h0, const Tensor& c0, const Tensor& lengths, bool training,

@@ -16,6 +16,7 @@ namespace {
 
 struct Dims {
   int64_t steps, batch;
+  Tensor lengths_cpu;  // the lengths read to the host once (int64 [B], contiguous), or undefined
 };
 
 Dims check_inputs(const RNNOptions& o, const Tensor& x, const Tensor& h0, const Tensor& c0, const Tensor& lengths) {
@@ -48,13 +49,16 @@ Dims check_inputs(const RNNOptions& o, const Tensor& x, const Tensor& h0, const 
   if (lengths.defined()) {
     RECUR_CHECK(lengths.dtype() == DType::Int64 && lengths.dim() == 1 && lengths.size(0) == batch,
                 "RNN: lengths must be int64 [{}] (one per sequence), got {}", batch, lengths.describe());
+    // The one read of lengths on the host (a synchronisation when they live on a GPU): every
+    // path below takes this CPU copy.
     const std::vector<int64_t> values = lengths.to_vector<int64_t>();
     for (size_t b = 0; b < values.size(); ++b) {
       RECUR_CHECK(values[b] >= 1 && values[b] <= steps, "RNN: lengths[{}] = {} is out of range 1..{} (time steps)", b,
                   values[b], steps);
     }
+    return {steps, batch, from_vector<int64_t>(values, {batch}, TensorOptions{}.with_dtype(DType::Int64))};
   }
-  return {steps, batch};
+  return {steps, batch, Tensor()};
 }
 
 // ---- the layer stack, shared by both implementations ------------------------------------------
@@ -253,7 +257,7 @@ std::vector<Tensor> fused_layer(const RNNOptions& o, const CellWeights& w, const
 RNNOutput forward_fused(const RNNOptions& o, const std::vector<CellWeights>& weights, const Tensor& x_tbi,
                         const Tensor& h0, const Tensor& c0, const Tensor& lengths, bool training, Generator* generator,
                         Dims /*dims*/) {
-  Tensor lengths_cpu = lengths.defined() ? compute::contiguous(lengths.to(Device::cpu())) : Tensor();
+  const Tensor& lengths_cpu = lengths;  // on the host already (rnn_forward)
   return run_layers(
       o, x_tbi, h0, c0, training, generator,
       [&](int64_t index, bool reverse, const Tensor& input, const CellState& state) -> std::pair<Tensor, CellState> {
@@ -316,11 +320,12 @@ RNNOutput rnn_forward(const RNNOptions& o, const std::vector<CellWeights>& weigh
                   (resolved == RNNImpl::Fused && cudnn_supports(o, x.device(), &why)),
               "RNN: {} runs only on cuDNN's RNN, which cannot run this layer{}{}", x.dtype(), why.empty() ? "" : ": ",
               why.empty() ? std::string(" (the cell graph was requested)") : why);
+  const Tensor& lengths_cpu = dims.lengths_cpu;
   RNNOutput out =
       resolved == RNNImpl::Fused
-          ? (x.device().is_cuda() ? rnn_forward_cudnn(o, weights, x_tbi, h0, c0, lengths, training, generator)
-                                  : forward_fused(o, weights, x_tbi, h0, c0, lengths, training, generator, dims))
-          : forward_cells(o, weights, x_tbi, h0, c0, lengths, training, generator, dims);
+          ? (x.device().is_cuda() ? rnn_forward_cudnn(o, weights, x_tbi, h0, c0, lengths_cpu, training, generator)
+                                  : forward_fused(o, weights, x_tbi, h0, c0, lengths_cpu, training, generator, dims))
+          : forward_cells(o, weights, x_tbi, h0, c0, lengths_cpu, training, generator, dims);
   if (o.batch_first) out.output = transpose(out.output, 0, 1);
   return out;
 }
