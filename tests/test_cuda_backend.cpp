@@ -382,6 +382,39 @@ TEST(CudaBackendOps, TransfersRoundTripLargeTensors) {
   EXPECT_EQ(host.to_vector<double>(), back.to_vector<double>());
 }
 
+// A full reduction of millions of elements (a loss over every output) splits each output over
+// many blocks and combines the partials in a second pass; it matches the CPU, also along a
+// strided axis and for a few outputs, and gives the same bits on every run.
+TEST(CudaBackendOps, LargeReductionsSplitOverBlocksMatchTheCpu) {
+  RECUR_REQUIRE_GPU();
+  Generator generator(9);
+  for (DType dtype : {DType::Float64, DType::Float32}) {
+    const Tensor host = randn({3, 1 << 20}, TensorOptions{}.with_dtype(dtype), &generator);
+    const Tensor device = compute::convert(host, dtype, kGpu);
+    const double tolerance = dtype == DType::Float64 ? 1e-12 : 1e-5;
+    for (ReduceOp op : {ReduceOp::Sum, ReduceOp::Mean, ReduceOp::Max, ReduceOp::Min}) {
+      for (const std::vector<int64_t>& axes : std::vector<std::vector<int64_t>>{{0, 1}, {1}}) {
+        SCOPED_TRACE(std::string(dtype_name(dtype)) + " op " + std::to_string(static_cast<int>(op)) + " axes " +
+                     std::to_string(axes.size()));
+        const std::vector<double> want = reduce(op, host, axes, false).to_vector<double>();
+        const Tensor got_tensor = reduce(op, device, axes, false);
+        const std::vector<double> got = got_tensor.to_vector<double>();
+        ASSERT_EQ(want.size(), got.size());
+        // A sum of n terms of size ~1 has rounding error ~sqrt(n) eps relative to its terms.
+        const double scale = op == ReduceOp::Sum ? std::sqrt(3.0 * (1 << 20)) : 1.0;
+        for (size_t i = 0; i < want.size(); ++i) EXPECT_NEAR(want[i], got[i], tolerance * scale * (1 + std::abs(want[i])));
+        EXPECT_EQ(got, reduce(op, device, axes, false).to_vector<double>()) << "not deterministic";
+      }
+    }
+    // 3 outputs, each over 1M elements 3 apart (the reduced axis of a transposed view).
+    const std::vector<double> want = reduce(ReduceOp::Sum, host, {1}, false).to_vector<double>();
+    const std::vector<double> got = reduce(ReduceOp::Sum, transposed(device), {0}, false).to_vector<double>();
+    ASSERT_EQ(got.size(), 3u);
+    const double scale = std::sqrt(double(1 << 20));
+    for (size_t i = 0; i < 3; ++i) EXPECT_NEAR(want[i], got[i], tolerance * scale * (1 + std::abs(want[i])));
+  }
+}
+
 TEST(CudaBackendOps, BadIndexIsAClearError) {
   RECUR_REQUIRE_GPU();
   const Tensor table = zeros({4, 3}, TensorOptions{}.with_device(kGpu));

@@ -241,8 +241,15 @@ void CudaBackend::reduce(ReduceOp op, Tensor& out, const Tensor& in, const std::
   plan.kept = make_layout<2>(name, kept_shape, {&kept_out, &kept_in});
   plan.reduced = make_layout<1>(name, reduced_shape, {&reduced_in});
   cuda::DeviceGuard guard(device_index_);
+  // Scratch for the partials of a split reduction (a full sum over many elements), from the
+  // caching allocator; freed when this call returns, after the stream-ordered kernels are queued.
+  const size_t scratch_bytes = cuda::reduce_workspace_bytes(elem_type(in.dtype()), plan);
+  const Tensor scratch =
+      scratch_bytes > 0
+          ? make_contiguous_tensor({static_cast<int64_t>((scratch_bytes + 7) / 8)}, DType::Float64, device())
+          : Tensor();
   cuda::launch_reduce(context_->stream(), static_cast<cuda::ReduceCode>(op), out.raw_data(), in.raw_data(),
-                      elem_type(in.dtype()), plan);
+                      elem_type(in.dtype()), plan, scratch.defined() ? scratch.raw_data() : nullptr);
 }
 
 void CudaBackend::argmax(Tensor& out, const Tensor& in, int axis) {

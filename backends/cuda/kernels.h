@@ -97,8 +97,14 @@ struct ReducePlan {
   Layout2 kept;
   Layout1 reduced;
 };
+// A full sum of a large tensor splits each output over blocks (reduce.cu): reduce_chunks() is
+// the number of chunks per output (1: no split), reduce_workspace_bytes() the device scratch
+// launch_reduce needs for the partials (0: none; workspace may then be null).
+constexpr int64_t kReduceChunk = 8192;
+int64_t reduce_chunks(const ReducePlan& plan);
+size_t reduce_workspace_bytes(ElemType type, const ReducePlan& plan);
 void launch_reduce(cudaStream_t stream, ReduceCode op, void* out, const void* in, ElemType type,
-                   const ReducePlan& plan);
+                   const ReducePlan& plan, void* workspace);
 // lanes: every axis but the reduced one, strides [out, in]; each lane has `length` elements
 // `in_step` apart. First maximum wins; NaN beats everything. out is int64.
 void launch_argmax(cudaStream_t stream, int64_t* out, const void* in, ElemType type, const Layout2& lanes,
