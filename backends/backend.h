@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "backends/optimizer_math.h"
+#include "backends/rnn.h"
 #include "core/tensor.h"
 
 namespace recur {
@@ -154,6 +155,10 @@ class Backend {
   // float64, contiguous), or max |x_j| when p is infinite (NaN when any element is NaN); 0 for
   // an empty tensor. Accumulated in float64 (gradient-norm clipping, optim/clip.cpp).
   virtual void norm_parts(Tensor& out, const std::vector<Tensor>& tensors, double p) = 0;
+
+  // ---- optional capabilities ------------------------------------------------------------
+  // The fused RNN (backends/rnn.h), or null when this backend has none (the cell graph runs).
+  virtual RnnKernels* rnn() { return nullptr; }
 };
 
 // The backend of a device (explicit registration in backends/registry.cpp: the CPU always,

@@ -7,8 +7,9 @@
 //   cudnnRNNBackwardData_v8 (dY -> dX, dhx, dcx)                  [backward data]
 //   cudnnRNNBackwardWeights_v8 (-> dW_rnn)                        [backward weights]
 //
-// with the descriptors recur's cuDNN RNN uses (nn/rnn_cudnn.cpp: standard algorithm, double bias,
-// padded sequence-major input, zero initial state). dLogits stands in for the cross-entropy's
+// with the RNN descriptor recur's cuDNN RNN builds (recur::cuda::set_rnn_descriptor,
+// backends/cuda/cudnn_rnn.h: standard algorithm, double bias, padded sequence-major input), and a
+// zero initial state. dLogits stands in for the cross-entropy's
 // gradient (random, like every input), so the softmax, the embedding and the optimizer are not
 // part of this floor. Timed with CUDA events after warm-up; prints the median of --runs, one
 // JSON line per configuration. TF32 is off (cuDNN CUDNN_FMA_MATH, cuBLAS CUBLAS_DEFAULT_MATH).
@@ -35,6 +36,7 @@
 
 #include "backends/cuda/check.h"
 #include "backends/cuda/cudnn_descriptors.h"
+#include "backends/cuda/cudnn_rnn.h"
 
 namespace {
 
@@ -258,10 +260,10 @@ double median(std::vector<double> values) {
 
 int gates_of(const std::string& mode) { return mode == "lstm" ? 4 : mode == "gru" ? 3 : 1; }
 
-cudnnRNNMode_t cell_of(const std::string& mode) {
-  if (mode == "lstm") return CUDNN_LSTM;
-  if (mode == "gru") return CUDNN_GRU;
-  return mode == "rnn_tanh" ? CUDNN_RNN_TANH : CUDNN_RNN_RELU;
+recur::RnnCell cell_of(const std::string& mode) {
+  if (mode == "lstm") return recur::RnnCell::LSTM;
+  if (mode == "gru") return recur::RnnCell::GRU;
+  return mode == "rnn_tanh" ? recur::RnnCell::RNN_TANH : recur::RnnCell::RNN_RELU;
 }
 
 nlohmann::json run_config(const Config& c, const Options& o, const Handles& h, const cudaDeviceProp& prop) {
@@ -273,14 +275,17 @@ nlohmann::json run_config(const Config& c, const Options& o, const Handles& h, c
   if (tokens > static_cast<size_t>(INT32_MAX)) throw std::runtime_error("seq * batch exceeds cuBLAS's 32-bit range");
   const int n = static_cast<int>(tokens);
 
-  // Descriptors: as nn/rnn_cudnn.cpp sets them up for an unidirectional RNN without dropout.
+  // Descriptors: recur's own, for an unidirectional RNN without dropout, TF32 off.
   recur::cuda::DropoutDescriptor dropout;
   RECUR_CUDNN_CHECK(cudnnSetDropoutDescriptor(dropout.get(), h.cudnn, 0.0f, nullptr, 0, 0));
   recur::cuda::RnnDescriptor rnn;
-  RECUR_CUDNN_CHECK(cudnnSetRNNDescriptor_v8(rnn.get(), CUDNN_RNN_ALGO_STANDARD, cell_of(c.mode), CUDNN_RNN_DOUBLE_BIAS,
-                                             CUDNN_UNIDIRECTIONAL, CUDNN_LINEAR_INPUT, type, type,
-                                             f64 ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH, c.input_size, c.hidden,
-                                             c.hidden, c.layers, dropout.get(), CUDNN_RNN_PADDED_IO_ENABLED));
+  recur::RnnDesc desc;
+  desc.cell = cell_of(c.mode);
+  desc.input_size = c.input_size;
+  desc.hidden_size = c.hidden;
+  desc.num_layers = c.layers;
+  desc.dtype = f64 ? recur::DType::Float64 : recur::DType::Float32;
+  recur::cuda::set_rnn_descriptor(rnn, dropout, desc, false);
   std::vector<int> lengths(static_cast<size_t>(c.batch), c.seq);
   double pad64 = 0.0;
   float pad32 = 0.0f;

@@ -5,7 +5,6 @@
 #include "autograd/grad_mode.h"
 #include "autograd/ops.h"
 #include "backends/compute.h"
-#include "nn/rnn_cudnn.h"
 
 namespace recur::nn {
 
@@ -86,7 +85,10 @@ RNNState RNN::zero_state(int64_t batch) const {
   return state;
 }
 
-RNNImpl RNN::implementation() const { return resolve_impl(options_, slots_.front().tensor.device(), requested_impl_); }
+RNNImpl RNN::implementation() const {
+  const Tensor& any = slots_.front().tensor;
+  return resolve_impl(options_, any.device(), requested_impl_, any.dtype());
+}
 
 int64_t RNN::params_size() const { return total_; }
 
@@ -99,24 +101,23 @@ void RNN::flatten_parameters() {
   }
   if (flat) return;
   NoGradGuard no_grad;
-  // The layout for the weights' device: cuDNN's weight space on a GPU when it keeps each weight
-  // as one block (nn/rnn_cudnn.h), so that cuDNN runs on the buffer as it is; else recur's own.
+  // The layout for the weights' device: the one its fused RNN reads in place where it has one
+  // that keeps each weight as one block (cuDNN's weight space), so that the backend runs on the
+  // buffer as it is; else recur's own.
   Tensor buffer;
   std::vector<int64_t> offsets(slots_.size(), -1);
-  if (first.device().is_cuda()) {
-    if (std::optional<CudnnWeightSpace> cudnn = cudnn_weight_space(options_, first.device(), first.dtype())) {
-      bool complete = cudnn->offsets.size() == layers_.size();
-      for (size_t i = 0; complete && i < layers_.size(); ++i) {
-        const LayerSlots& s = layers_[i];
-        const int members[5] = {s.weight_ih, s.weight_hh, s.bias_ih, s.bias_hh, s.weight_hr};
-        for (int k = 0; k < 5; ++k) {
-          if (members[k] < 0) continue;
-          offsets[members[k]] = cudnn->offsets[i][k];
-          complete = complete && cudnn->offsets[i][k] >= 0;
-        }
+  if (std::optional<RnnWeightLayout> layout = fused_weight_layout(options_, first.device(), first.dtype())) {
+    bool complete = layout->offsets.size() == layers_.size();
+    for (size_t i = 0; complete && i < layers_.size(); ++i) {
+      const LayerSlots& s = layers_[i];
+      const int members[5] = {s.weight_ih, s.weight_hh, s.bias_ih, s.bias_hh, s.weight_hr};
+      for (int k = 0; k < 5; ++k) {
+        if (members[k] < 0) continue;
+        offsets[members[k]] = layout->offsets[i][k];
+        complete = complete && layout->offsets[i][k] >= 0;
       }
-      if (complete) buffer = cudnn->space;
     }
+    if (complete) buffer = zeros({layout->elements}, TensorOptions{}.with_dtype(first.dtype()).with_device(first.device()));
   }
   if (!buffer.defined()) {
     buffer = make_contiguous_tensor({own_total_}, first.dtype(), first.device());

@@ -4,9 +4,8 @@
 
 #include "autograd/node.h"
 #include "autograd/ops.h"
+#include "backends/backend.h"
 #include "backends/compute.h"
-#include "backends/cpu/rnn_layer.h"
-#include "nn/rnn_cudnn.h"
 
 namespace recur::nn {
 
@@ -142,128 +141,143 @@ RNNOutput forward_cells(const RNNOptions& o, const std::vector<CellWeights>& wei
       });
 }
 
-// ---- the fused CPU path ---------------------------------------------------------------------
+// ---- the fused path: a backend's RnnKernels (backends/rnn.h) ---------------------------------
 
-cpu::RnnCellKind kind_of(RNNMode mode) {
+RnnCell cell_of(RNNMode mode) {
   switch (mode) {
-    case RNNMode::LSTM: return cpu::RnnCellKind::LSTM;
-    case RNNMode::GRU: return cpu::RnnCellKind::GRU;
-    case RNNMode::RNN_TANH: return cpu::RnnCellKind::RNN_TANH;
-    case RNNMode::RNN_RELU: return cpu::RnnCellKind::RNN_RELU;
+    case RNNMode::LSTM: return RnnCell::LSTM;
+    case RNNMode::GRU: return RnnCell::GRU;
+    case RNNMode::RNN_TANH: return RnnCell::RNN_TANH;
+    case RNNMode::RNN_RELU: return RnnCell::RNN_RELU;
   }
-  return cpu::RnnCellKind::LSTM;
+  return RnnCell::LSTM;
 }
 
-template <typename T> const T* ptr(const Tensor& t) {
-  return t.defined() ? static_cast<const T*>(t.raw_data()) : nullptr;
+// The whole stack of `o`, in `dtype`.
+RnnDesc stack_desc(const RNNOptions& o, DType dtype) {
+  RnnDesc d;
+  d.cell = cell_of(o.mode);
+  d.input_size = o.input_size;
+  d.hidden_size = o.hidden_size;
+  d.proj_size = o.proj_size;
+  d.num_layers = o.num_layers;
+  d.bidirectional = o.num_directions() == 2;
+  d.bias = o.bias;
+  d.skip_input = o.skip_input();
+  d.dropout = o.dropout;
+  d.dropout_seed = o.dropout_seed;
+  d.peepholes = o.use_peepholes;
+  d.relu_activation = o.activation != Activation::Tanh;
+  d.forget_bias = o.forget_bias;
+  d.cell_clip = o.cell_clip;
+  d.proj_clip = o.proj_clip;
+  d.gru_reset_before_linear = o.gru_variant != GRUVariant::LinearBeforeReset;
+  d.dtype = dtype;
+  return d;
 }
-template <typename T> T* mptr(const Tensor& t) { return t.defined() ? static_cast<T*>(t.raw_data()) : nullptr; }
 
-Tensor contiguous_or_undefined(const Tensor& t) { return t.defined() ? compute::contiguous(t.detach()) : Tensor(); }
+// Layer `layer` alone, one direction (reverse: the second).
+RnnDesc layer_desc(const RNNOptions& o, DType dtype, int64_t layer, bool reverse) {
+  RnnDesc d = stack_desc(o, dtype);
+  d.input_size = layer == 0 ? o.input_size : o.num_directions() * o.output_hidden_size();
+  d.num_layers = 1;
+  d.bidirectional = false;
+  d.reverse = reverse;
+  d.skip_input = layer == 0 && o.skip_input();
+  d.dropout = 0.0;
+  return d;
+}
 
-// One layer, one direction, as one autograd node with inputs (x, h0, c0, weight_ih, weight_hh,
-// bias_ih, bias_hh, weight_hr) and outputs (y, h_n, c_n).
-std::vector<Tensor> fused_layer(const RNNOptions& o, const CellWeights& w, const Tensor& x, const Tensor& h0,
-                                const Tensor& c0, const Tensor& lengths_cpu, bool reverse, bool skip_input) {
-  cpu::RnnLayerShape shape;
-  shape.kind = kind_of(o.mode);
-  shape.steps = x.size(0);
-  shape.batch = x.size(1);
-  shape.input_size = x.size(2);
-  shape.hidden_size = o.hidden_size;
-  shape.proj_size = o.proj_size;
-  shape.reverse = reverse;
-  shape.skip_input = skip_input;
-  shape.forget_bias = o.forget_bias;
-  shape.cell_clip = o.cell_clip;
-  const DType dtype = x.dtype();
-  const Device device = x.device();
-  auto buffer = [dtype, device](int64_t n) { return make_contiguous_tensor({std::max<int64_t>(n, 0)}, dtype, device); };
+// How the device's backend runs `o` fused: the whole stack in one call, one layer and direction
+// per call, or not at all (`why` says why).
+enum class FusedScope : uint8_t { None, Stack, Layer };
 
-  // Contiguous inputs and weights (views of the flat parameter buffer already are).
-  Tensor xc = compute::contiguous(x.detach());
-  Tensor h0c = compute::contiguous(h0.detach());
-  Tensor c0c = o.mode == RNNMode::LSTM ? compute::contiguous(c0.detach()) : Tensor();
-  Tensor w_ih = contiguous_or_undefined(w.weight_ih), w_hh = contiguous_or_undefined(w.weight_hh);
-  Tensor b_ih = contiguous_or_undefined(w.bias_ih), b_hh = contiguous_or_undefined(w.bias_hh);
-  Tensor w_hr = contiguous_or_undefined(w.weight_hr);
-  // Forward's GEMMs read the weights transposed, stored so (one copy per call, not per step).
-  auto transposed = [](const Tensor& t) { return t.defined() ? compute::contiguous(t.detach().t()) : Tensor(); };
-  Tensor w_ih_t = transposed(w_ih), w_hh_t = transposed(w_hh), w_hr_t = transposed(w_hr);
-
-  const cpu::RnnLayerSizes sizes = cpu::rnn_layer_sizes(shape);
-  Tensor gates = buffer(sizes.gates), hidden = buffer(sizes.hidden), cell = buffer(sizes.cell);
-  Tensor extra = buffer(sizes.extra), step = buffer(sizes.step);
-  const int64_t rec = shape.recurrent_size();
-  Tensor y = lengths_cpu.defined() ? make_contiguous_tensor({shape.steps, shape.batch, rec}, dtype, device)
-                                   : hidden.as_strided_raw({shape.steps, shape.batch, rec},
-                                                           contiguous_strides({shape.steps, shape.batch, rec}), 0);
-  Tensor h_n = make_contiguous_tensor({shape.batch, rec}, dtype, device);
-  Tensor c_n = o.mode == RNNMode::LSTM ? make_contiguous_tensor({shape.batch, o.hidden_size}, dtype, device) : Tensor();
-
-  auto run_forward = [&](auto tag) {
-    using T = decltype(tag);
-    shape.lengths = lengths_cpu.defined() ? lengths_cpu.data<int64_t>() : nullptr;
-    cpu::RnnLayerBuffers<T> bufs{mptr<T>(gates), mptr<T>(hidden), mptr<T>(cell), mptr<T>(extra), mptr<T>(step)};
-    cpu::RnnLayerWeights<T> weights{ptr<T>(w_ih), ptr<T>(w_hh),   ptr<T>(b_ih),   ptr<T>(b_hh),
-                                    ptr<T>(w_hr), ptr<T>(w_ih_t), ptr<T>(w_hh_t), ptr<T>(w_hr_t)};
-    cpu::rnn_layer_forward<T>(mptr<T>(y), mptr<T>(h_n), mptr<T>(c_n), bufs, ptr<T>(xc), ptr<T>(h0c), ptr<T>(c0c),
-                              weights, shape);
-  };
-  if (dtype == DType::Float32) {
-    run_forward(float{});
-  } else {
-    run_forward(double{});
+FusedScope fused_scope(const RNNOptions& o, Device device, DType dtype, std::string* why) {
+  RnnKernels* kernels = nullptr;
+  try {
+    kernels = backend_for(device).rnn();
+  } catch (const Error& error) {  // a CUDA device that is not visible
+    if (why) *why = error.what();
+    return FusedScope::None;
   }
-
-  std::vector<Tensor> inputs{x, h0, c0, w.weight_ih, w.weight_hh, w.bias_ih, w.bias_hh, w.weight_hr};
-  std::vector<Tensor> outputs{y, h_n};
-  if (c_n.defined()) outputs.push_back(c_n);
-  const bool lstm = o.mode == RNNMode::LSTM;
-  return autograd::record("rnn_fused_layer", inputs, outputs, [=](const std::vector<Tensor>& g) mutable {
-    const cpu::RnnBackwardSizes bs = cpu::rnn_backward_sizes(shape);
-    auto zeros_like_or_none = [&](const Tensor& t) {
-      return t.defined() ? zeros(t.shape(), TensorOptions{}.with_dtype(dtype).with_device(device)) : Tensor();
-    };
-    Tensor dx = make_contiguous_tensor(xc.shape(), dtype, device);
-    Tensor dh0 = make_contiguous_tensor(h0c.shape(), dtype, device);
-    Tensor dc0 = lstm ? make_contiguous_tensor(c0c.shape(), dtype, device) : Tensor();
-    Tensor g_ih = zeros_like_or_none(w_ih), g_hh = zeros_like_or_none(w_hh);
-    Tensor g_bih = zeros_like_or_none(b_ih), g_bhh = zeros_like_or_none(b_hh), g_hr = zeros_like_or_none(w_hr);
-    Tensor dgates = buffer(bs.dgates), dgates_h = buffer(bs.dgates_h), dproj = buffer(bs.dproj);
-    Tensor dh = buffer(bs.dh), dc = buffer(bs.dc), dr = buffer(bs.dr);
-    Tensor dy = compute::contiguous(g[0]), dhn = compute::contiguous(g[1]);
-    Tensor dcn = lstm ? compute::contiguous(g[2]) : Tensor();
-    auto run_backward = [&](auto tag) {
-      using T = decltype(tag);
-      shape.lengths = lengths_cpu.defined() ? lengths_cpu.data<int64_t>() : nullptr;
-      cpu::RnnLayerBuffers<T> saved{mptr<T>(gates), mptr<T>(hidden), mptr<T>(cell), mptr<T>(extra), mptr<T>(step)};
-      cpu::RnnLayerWeights<T> weights{ptr<T>(w_ih), ptr<T>(w_hh), ptr<T>(b_ih), ptr<T>(b_hh), ptr<T>(w_hr)};
-      cpu::RnnLayerGrads<T> grads{mptr<T>(g_ih), mptr<T>(g_hh), mptr<T>(g_bih), mptr<T>(g_bhh), mptr<T>(g_hr)};
-      cpu::RnnBackwardWork<T> work{mptr<T>(dgates), mptr<T>(dgates_h), mptr<T>(dproj),
-                                   mptr<T>(dh),     mptr<T>(dc),       mptr<T>(dr)};
-      cpu::rnn_layer_backward<T>(mptr<T>(dx), mptr<T>(dh0), mptr<T>(dc0), grads, work, ptr<T>(dy), ptr<T>(dhn),
-                                 ptr<T>(dcn), saved, ptr<T>(xc), ptr<T>(h0c), ptr<T>(c0c), weights, shape);
-    };
-    if (dtype == DType::Float32) {
-      run_backward(float{});
-    } else {
-      run_backward(double{});
+  if (kernels == nullptr) {
+    if (why) *why = fmt::format("the {} backend has no fused RNN", device);
+    return FusedScope::None;
+  }
+  if (kernels->supports(stack_desc(o, dtype), why)) return FusedScope::Stack;
+  // Every layer and direction must be supported on its own (layer 0 may differ: skip input).
+  for (int64_t layer = 0; layer < std::min<int64_t>(o.num_layers, 2); ++layer) {
+    for (int64_t dir = 0; dir < o.num_directions(); ++dir) {
+      if (!kernels->supports(layer_desc(o, dtype, layer, dir == 1), why)) return FusedScope::None;
     }
-    return std::vector<Tensor>{dx, dh0, dc0, g_ih, g_hh, g_bih, g_bhh, g_hr};
+  }
+  return FusedScope::Layer;
+}
+
+Tensor detached(const Tensor& t) { return t.defined() ? t.detach() : Tensor(); }
+
+// One call of a backend's fused RNN as one autograd node: inputs (x, h0, c0, then weight_ih,
+// weight_hh, bias_ih, bias_hh, weight_hr of each weight set), outputs (y, h_n[, c_n]). The node
+// carries the backend's saved state; its backward is backward_data then backward_weights.
+std::vector<Tensor> fused_call(RnnKernels& kernels, const RnnDesc& desc, const std::vector<const CellWeights*>& weights,
+                               const Tensor& x, const Tensor& h0, const Tensor& c0, const Tensor& lengths_cpu,
+                               bool training, Generator* generator) {
+  std::vector<Tensor> inputs{x, h0, c0};
+  std::vector<RnnWeights> raw;
+  for (const CellWeights* w : weights) {
+    for (const Tensor* t : {&w->weight_ih, &w->weight_hh, &w->bias_ih, &w->bias_hh, &w->weight_hr}) inputs.push_back(*t);
+    raw.push_back({detached(w->weight_ih), detached(w->weight_hh), detached(w->bias_ih), detached(w->bias_hh),
+                   detached(w->weight_hr)});
+  }
+  const bool record = autograd::needs_grad(inputs);
+  RnnForward f = kernels.forward(desc, raw, detached(x), detached(h0), detached(c0), lengths_cpu, training, record,
+                                 generator);
+  std::vector<Tensor> outputs{f.y, f.h_n};
+  if (f.c_n.defined()) outputs.push_back(f.c_n);
+  if (!record) return outputs;
+  // The closure holds the backend's saved state only, never the outputs themselves: record()
+  // makes this node their grad_fn, and capturing them would be a cycle.
+  std::shared_ptr<RnnSaved> saved = f.saved;
+  RnnKernels* backend = &kernels;
+  return autograd::record("rnn_fused", inputs, outputs, [backend, saved](const std::vector<Tensor>& g) {
+    const auto grad = [&](size_t i) { return i < g.size() ? g[i] : Tensor(); };
+    RnnDataGrads data = backend->backward_data(*saved, grad(0), grad(1), grad(2));
+    std::vector<Tensor> result{data.dx, data.dh0, data.dc0};
+    for (const RnnWeights& w : backend->backward_weights(*saved)) {
+      for (const Tensor* t : {&w.weight_ih, &w.weight_hh, &w.bias_ih, &w.bias_hh, &w.weight_hr}) result.push_back(*t);
+    }
+    return result;
   });
 }
 
-RNNOutput forward_fused(const RNNOptions& o, const std::vector<CellWeights>& weights, const Tensor& x_tbi,
-                        const Tensor& h0, const Tensor& c0, const Tensor& lengths, bool training, Generator* generator,
-                        Dims /*dims*/) {
-  const Tensor& lengths_cpu = lengths;  // on the host already (rnn_forward)
+// The whole stack in one call (cuDNN).
+RNNOutput forward_fused_stack(RnnKernels& kernels, const RNNOptions& o, const std::vector<CellWeights>& weights,
+                              const Tensor& x_tbi, const Tensor& h0, const Tensor& c0, const Tensor& lengths_cpu,
+                              bool training, Generator* generator) {
+  std::vector<const CellWeights*> all;
+  for (const CellWeights& w : weights) all.push_back(&w);
+  const std::vector<Tensor> out = fused_call(kernels, stack_desc(o, x_tbi.dtype()), all, x_tbi, h0,
+                                             o.mode == RNNMode::LSTM ? c0 : Tensor(), lengths_cpu, training, generator);
+  return RNNOutput{out[0], out[1], out.size() > 2 ? out[2] : Tensor()};
+}
+
+// One call per layer and direction (the CPU's fused layer), stacked by run_layers.
+RNNOutput forward_fused_layers(RnnKernels& kernels, const RNNOptions& o, const std::vector<CellWeights>& weights,
+                               const Tensor& x_tbi, const Tensor& h0, const Tensor& c0, const Tensor& lengths_cpu,
+                               bool training, Generator* generator) {
+  const int64_t batch = x_tbi.size(1);
   return run_layers(
       o, x_tbi, h0, c0, training, generator,
       [&](int64_t index, bool reverse, const Tensor& input, const CellState& state) -> std::pair<Tensor, CellState> {
-        const bool skip = index < o.num_directions() && o.skip_input();  // layer 0 only
-        std::vector<Tensor> out = fused_layer(o, weights[index], input, state.h, state.c, lengths_cpu, reverse, skip);
-        return {out[0], CellState{out[1], out.size() > 2 ? out[2] : Tensor()}};
+        const int64_t layer = index / o.num_directions();
+        const RnnDesc desc = layer_desc(o, input.dtype(), layer, reverse);
+        const Tensor h = reshape(state.h, {1, batch, o.output_hidden_size()});
+        const Tensor c = state.c.defined() ? reshape(state.c, {1, batch, o.hidden_size}) : Tensor();
+        const std::vector<Tensor> out =
+            fused_call(kernels, desc, {&weights[index]}, input, h, c, lengths_cpu, training, generator);
+        CellState final_state{reshape(out[1], {batch, o.output_hidden_size()}),
+                              out.size() > 2 ? reshape(out[2], {batch, o.hidden_size}) : Tensor()};
+        return {out[0], final_state};
       });
 }
 
@@ -285,23 +299,16 @@ RNNImpl parse_impl(const std::string& name) {
   RECUR_FAIL("unknown RNN implementation '{}' (expected auto, cells or fused)", name);
 }
 
-bool fused_supports(const RNNOptions& o, Device device, std::string* why) {
-  auto no = [&](const char* reason) {
-    if (why) *why = reason;
-    return false;
-  };
-  if (device.is_cuda()) return cudnn_supports(o, device, why);  // "fused" on a GPU is cuDNN's RNN
-  if (o.use_peepholes) return no("peepholes run on the cell graph");
-  if (o.proj_clip > 0.0) return no("proj_clip runs on the cell graph");
-  if (o.activation != Activation::Tanh) return no("a non-tanh LSTM activation runs on the cell graph");
-  if (o.gru_variant != GRUVariant::LinearBeforeReset) return no("the reset-before-linear GRU runs on the cell graph");
-  return true;
+RnnDesc rnn_desc(const RNNOptions& options, DType dtype) { return stack_desc(options, dtype); }
+
+bool fused_supports(const RNNOptions& o, Device device, std::string* why, DType dtype) {
+  return fused_scope(o, device, dtype, why) != FusedScope::None;
 }
 
-RNNImpl resolve_impl(const RNNOptions& options, Device device, RNNImpl requested) {
+RNNImpl resolve_impl(const RNNOptions& options, Device device, RNNImpl requested, DType dtype) {
   if (requested == RNNImpl::Cells) return RNNImpl::Cells;
   std::string why;
-  const bool fused = fused_supports(options, device, &why);
+  const bool fused = fused_supports(options, device, &why, dtype);
   RECUR_CHECK(requested != RNNImpl::Fused || fused, "RNN: the fused implementation was requested but {}", why);
   return fused ? RNNImpl::Fused : RNNImpl::Cells;
 }
@@ -314,20 +321,30 @@ RNNOutput rnn_forward(const RNNOptions& o, const std::vector<CellWeights>& weigh
               "RNN: {} weight sets given, expected num_layers * num_directions = {}", weights.size(),
               o.num_layers * o.num_directions());
   Tensor x_tbi = o.batch_first ? transpose(x, 0, 1) : x;
-  const RNNImpl resolved = resolve_impl(o, x.device(), impl);
   std::string why;
-  RECUR_CHECK((x.dtype() != DType::Float16 && x.dtype() != DType::BFloat16) ||
-                  (resolved == RNNImpl::Fused && cudnn_supports(o, x.device(), &why)),
-              "RNN: {} runs only on cuDNN's RNN, which cannot run this layer{}{}", x.dtype(), why.empty() ? "" : ": ",
-              why.empty() ? std::string(" (the cell graph was requested)") : why);
+  const FusedScope scope = impl == RNNImpl::Cells ? FusedScope::None : fused_scope(o, x.device(), x.dtype(), &why);
+  RECUR_CHECK(impl != RNNImpl::Fused || scope != FusedScope::None, "RNN: the fused implementation was requested but {}",
+              why);
+  const bool reduced = x.dtype() == DType::Float16 || x.dtype() == DType::BFloat16;
+  RECUR_CHECK(!reduced || scope != FusedScope::None, "RNN: {} runs only on a fused RNN (cuDNN), which cannot run this layer{}{}",
+              x.dtype(), why.empty() ? "" : ": ", why.empty() ? std::string(" (the cell graph was requested)") : why);
   const Tensor& lengths_cpu = dims.lengths_cpu;
-  RNNOutput out =
-      resolved == RNNImpl::Fused
-          ? (x.device().is_cuda() ? rnn_forward_cudnn(o, weights, x_tbi, h0, c0, lengths_cpu, training, generator)
-                                  : forward_fused(o, weights, x_tbi, h0, c0, lengths_cpu, training, generator, dims))
-          : forward_cells(o, weights, x_tbi, h0, c0, lengths_cpu, training, generator, dims);
+  RNNOutput out;
+  if (scope == FusedScope::None) {
+    out = forward_cells(o, weights, x_tbi, h0, c0, lengths_cpu, training, generator, dims);
+  } else {
+    RnnKernels& kernels = *backend_for(x.device()).rnn();
+    out = scope == FusedScope::Stack
+              ? forward_fused_stack(kernels, o, weights, x_tbi, h0, c0, lengths_cpu, training, generator)
+              : forward_fused_layers(kernels, o, weights, x_tbi, h0, c0, lengths_cpu, training, generator);
+  }
   if (o.batch_first) out.output = transpose(out.output, 0, 1);
   return out;
+}
+
+std::optional<RnnWeightLayout> fused_weight_layout(const RNNOptions& options, Device device, DType dtype) {
+  if (fused_scope(options, device, dtype, nullptr) != FusedScope::Stack) return std::nullopt;
+  return backend_for(device).rnn()->weight_layout(stack_desc(options, dtype));
 }
 
 }  // namespace recur::nn

@@ -1,14 +1,17 @@
 // The multi-layer recurrent computation behind recur::nn::RNN, as a function of explicit
-// weights: the reference cell graph (every option) and the fused CPU path (one autograd node
-// per layer and direction, backends/cpu/rnn_layer.h), chosen by dispatch.
+// weights: the reference cell graph (every option), or the fused RNN of the input's backend
+// (backends/rnn.h) where it supports the options: cuDNN runs the whole stack as one autograd
+// node, the CPU one layer and direction per node.
 //
 // T = time steps, B = batch, I = input size, H = hidden size, R = H or the projection size,
 // L = layers, D = directions.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "backends/rnn.h"
 #include "core/tensor.h"
 #include "nn/rnn_cell_math.h"
 #include "nn/rnn_options.h"
@@ -26,10 +29,17 @@ struct RNNOutput {
   Tensor c_n;     // [L*D, B, H], LSTM only
 };
 
-// Whether the fused path implements these options on this device (else the cell graph runs).
-bool fused_supports(const RNNOptions& options, Device device, std::string* why = nullptr);
+// The backend descriptor of the whole stack of `options` in `dtype` (backends/rnn.h).
+RnnDesc rnn_desc(const RNNOptions& options, DType dtype);
+// Whether the device's backend runs these options fused, in `dtype` (else the cell graph runs;
+// `why` says why).
+bool fused_supports(const RNNOptions& options, Device device, std::string* why = nullptr,
+                    DType dtype = DType::Float32);
 // The implementation Auto resolves to.
-RNNImpl resolve_impl(const RNNOptions& options, Device device, RNNImpl requested);
+RNNImpl resolve_impl(const RNNOptions& options, Device device, RNNImpl requested, DType dtype = DType::Float32);
+// The flat-buffer layout the device's fused RNN reads in place (cuDNN's weight space), or none
+// for recur's own packing (nn::RNN::flatten_parameters).
+std::optional<RnnWeightLayout> fused_weight_layout(const RNNOptions& options, Device device, DType dtype);
 
 // weights[l * D + d] holds layer l, direction d. h0/c0 may be undefined (zeros); lengths is an
 // optional int64 [B] with values in 1..T. Dropout between layers draws from `generator` when

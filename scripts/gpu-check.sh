@@ -470,7 +470,9 @@ stage_gpu_tests() {
   section "ctest -R '$gpu_ctest_regex'" >>"$log"
   run_timed "$limit" "$log" ctest --test-dir "$build_dir" -R "$gpu_ctest_regex" --output-on-failure --timeout "$limit"
   status=$?
-  notes+=("ctest: $(grep -E 'tests passed, [0-9]+ tests failed out of' "$last" | tail -n 1 || echo 'no summary')")
+  local summary
+  summary=$(grep -E '[0-9]+% tests passed' "$last" | tail -n 1)
+  notes+=("ctest: ${summary:-no summary};")
   [ "$status" -ne 0 ] && failed=1
 
   run_dir=$build_dir/gpu-check-train

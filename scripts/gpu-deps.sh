@@ -1,28 +1,17 @@
 #!/usr/bin/env bash
 # Downloads, on a Debian 12 machine with a package mirror, the .deb files of the libraries the
-# lent GPU machine may lack (it has no package registry): OpenBLAS (and its Fortran runtime),
+# GPU machine may lack (it may have no package registry): OpenBLAS (and its Fortran runtime),
 # fmt, nlohmann-json, CLI11, GoogleTest/GoogleMock and Google Benchmark. They go into .deps/ in
-# the repository root (git-ignored, so they travel only when named in `carry`);
+# the repository root (git-ignored: copy the folder along with the source tree);
 # scripts/gpu-check.sh unpacks them there into /tmp/deps (never into /) and builds against them.
 #
 #   scripts/gpu-deps.sh           download what is missing from .deps/ (safe to run again)
 #   scripts/gpu-deps.sh --list    print the package names and exit
 #   scripts/gpu-deps.sh --clean   empty .deps/ first
 #
-# Then give the device calls the folder with carry: [".deps"] (about 14 MiB of the 64 MiB a
-# call may carry). A session has 30 minutes of device time, 10 minutes a call, 8 files back from
-# $OUT; split the work over calls, each cut to fit by the script's own time budget:
-#
-#   run(command="bash scripts/gpu-check.sh probe build test", carry=[".deps"], timeout_s=600)
-#   run(command="bash scripts/gpu-check.sh build gradcheck bench", carry=[".deps"], timeout_s=600)
-# The build folder (build/gpu) lives on the machine only while it is warm, and an idle machine
-# is given back within a minute or so (status: idle_release_s): make the second call right
-# away. Naming `build` in every call costs seconds on a warm machine (nothing to rebuild) and
-# rebuilds from scratch on a fresh one, so any call works on its own.
-#
-# Each call leaves summary.txt and the logs of its stages in $OUT; the bench call also leaves
-# bench.jsonl and bench.md (the table for bench/RESULTS.md). scripts/gpu-check.sh --help has
-# the rest.
+# Copy the repository with .deps/ beside it to the GPU machine (about 14 MiB more) and run
+# `bash scripts/gpu-check.sh` there: one call builds, tests and benchmarks within 10 minutes.
+# scripts/gpu-check.sh --help has the rest.
 set -euo pipefail
 
 packages=(
@@ -49,7 +38,7 @@ root="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)"
 cd "$root"
 command -v apt-get >/dev/null || { echo "gpu-deps.sh: apt-get not found: run this on the Debian machine" >&2; exit 1; }
 
-# .deps/ must stay out of git (and so out of the working-tree copy, except through carry).
+# .deps/ must stay out of git.
 if git rev-parse --git-dir >/dev/null 2>&1 && ! git check-ignore -q .deps/; then
   exclude=$(git rev-parse --git-path info/exclude)
   mkdir -p "$(dirname "$exclude")"
@@ -79,7 +68,7 @@ fi
 } >SOURCE
 count=$(find . -maxdepth 1 -name '*.deb' | wc -l)
 size=$(du -sm . | cut -f1)
-echo "gpu-deps.sh: $count .deb files in $root/.deps ($size MiB); pass carry: [\".deps\"] to the device calls"
+echo "gpu-deps.sh: $count .deb files in $root/.deps ($size MiB); they must travel with the tree to the GPU machine"
 if [ "$size" -gt 60 ]; then
-  echo "gpu-deps.sh: warning: over 60 MiB; a device call carries 64 MiB at most" >&2
+  echo "gpu-deps.sh: warning: over 60 MiB" >&2
 fi

@@ -1,4 +1,4 @@
-// The cuDNN RNN (nn/rnn_cudnn.h) against the CPU: forward outputs, final states and every
+// The cuDNN RNN (backends/cuda/cudnn_rnn.h, through nn::rnn_forward) against the CPU: forward outputs, final states and every
 // gradient, for each mode and option set cuDNN supports. Without a GPU these tests call
 // GTEST_SKIP() with the reason; the option checks run everywhere.
 #include <gmock/gmock.h>
@@ -11,13 +11,14 @@
 #include "autograd/ops.h"
 #include "backends/compute.h"
 #include "nn/rnn.h"
-#include "nn/rnn_cudnn.h"
+#include "nn/rnn_functional.h"
 #include "recur/config.h"
 
 #if RECUR_HAVE_CUDA
 #include "backends/cuda/caching_allocator.h"
 #include "backends/cuda/cuda_backend.h"
 #include "backends/cuda/cuda_info.h"
+#include "backends/cuda/cudnn_rnn.h"
 #endif
 
 namespace recur::nn {
@@ -31,46 +32,110 @@ using ::testing::HasSubstr;
     if (cuda_device_count(&why_) == 0) GTEST_SKIP() << "no CUDA device: " << why_; \
   } while (0)
 
+RNNOptions small_options(RNNMode mode, int64_t input_size, int64_t hidden_size) {
+  RNNOptions o;
+  o.mode = mode;
+  o.input_size = input_size;
+  o.hidden_size = hidden_size;
+  return o;
+}
+
+#if RECUR_HAVE_CUDA
+// cuDNN's answer to the supports query, asked without a device (the option checks need none).
+bool cudnn_runs(const RNNOptions& options, std::string* why = nullptr) {
+  static const std::unique_ptr<RnnKernels> cudnn = cuda::make_cudnn_rnn(0);
+  return cudnn->supports(rnn_desc(options, DType::Float32), why);
+}
+
 TEST(CudaRnn, SupportsSaysWhatCudnnLacks) {
   RNNOptions options;
   options.input_size = 3;
   options.hidden_size = 4;
   std::string why;
-  EXPECT_FALSE(cudnn_supports(options, Device::cpu(), &why));
-#if RECUR_HAVE_CUDA
-  EXPECT_TRUE(cudnn_supports(options, Device::cuda(0), &why));
+  EXPECT_TRUE(cudnn_runs(options, &why)) << why;
   options.use_peepholes = true;
-  EXPECT_FALSE(cudnn_supports(options, Device::cuda(0), &why));
+  EXPECT_FALSE(cudnn_runs(options, &why));
   EXPECT_THAT(why, HasSubstr("peepholes"));
   options.use_peepholes = false;
   options.mode = RNNMode::GRU;
   options.gru_variant = GRUVariant::ResetBeforeLinear;
-  EXPECT_FALSE(cudnn_supports(options, Device::cuda(0), &why));
+  EXPECT_FALSE(cudnn_runs(options, &why));
   EXPECT_THAT(why, HasSubstr("reset"));
   // A GRU with skip input and biases: folding layer 0's input bias into the recurrent one is
-  // wrong for the n gate, so the cell graph runs it.
+  // wrong for the n gate, so it runs on cuDNN only where cuDNN gives layer 0 input biases of its
+  // own (9.19 does); without a GPU that cannot be asked, so the answer is no.
   options.gru_variant = GRUVariant::LinearBeforeReset;
   options.input_size = options.hidden_size;
   options.input_mode = InputMode::SkipInput;
-  // Runs on cuDNN only where cuDNN gives layer 0 input biases of its own (9.19 does); without a
-  // GPU that cannot be asked, so the answer is no.
-  if (!cudnn_supports(options, Device::cuda(0), &why)) {
+  if (!cudnn_runs(options, &why)) {
     EXPECT_THAT(why, HasSubstr("skip input"));
   } else {
     EXPECT_GT(cuda_device_count(), 0);
   }
   options.bias = false;
-  EXPECT_TRUE(cudnn_supports(options, Device::cuda(0), &why)) << why;
+  EXPECT_TRUE(cudnn_runs(options, &why)) << why;
   // cell_clip: cuDNN's clip is not the clamp of c_t (seen on an H200, cuDNN 9.19).
   options = RNNOptions{};
   options.input_size = 3;
   options.hidden_size = 4;
   options.cell_clip = 0.3;
-  EXPECT_FALSE(cudnn_supports(options, Device::cuda(0), &why));
+  EXPECT_FALSE(cudnn_runs(options, &why));
   EXPECT_THAT(why, HasSubstr("cell_clip"));
-#else
-  EXPECT_THAT(why, HasSubstr("without the CUDA backend"));
+}
 #endif
+
+// One supports query, two devices: for each option set, what the CPU picks (its fused layer,
+// one layer and direction per call, or the cell graph) and what a GPU picks (cuDNN for the
+// whole stack, or the cell graph). The CUDA column is cuDNN's own answer, asked without a
+// device; with a GPU, the module's choice on it is checked against it.
+TEST(RnnDispatch, EachDevicePicksItsImplementationFromTheSupportsQuery) {
+  struct Row {
+    std::string name;
+    RNNOptions options;
+    RNNImpl cpu, gpu;
+  };
+  const auto base = [](RNNMode mode) { return small_options(mode, 4, 4); };
+  std::vector<Row> rows;
+  rows.push_back({"lstm", base(RNNMode::LSTM), RNNImpl::Fused, RNNImpl::Fused});
+  RNNOptions deep = base(RNNMode::GRU);
+  deep.num_layers = 3;
+  deep.direction = Direction::Bidirectional;
+  deep.dropout = 0.5;
+  rows.push_back({"gru_3_layers_bidirectional_dropout", deep, RNNImpl::Fused, RNNImpl::Fused});
+  RNNOptions peep = base(RNNMode::LSTM);
+  peep.use_peepholes = true;
+  rows.push_back({"lstm_peepholes", peep, RNNImpl::Cells, RNNImpl::Cells});
+  RNNOptions clip = base(RNNMode::LSTM);
+  clip.cell_clip = 1.0;
+  rows.push_back({"lstm_cell_clip", clip, RNNImpl::Fused, RNNImpl::Cells});
+  RNNOptions proj_clip = base(RNNMode::LSTM);
+  proj_clip.proj_size = 2;
+  proj_clip.proj_clip = 1.0;
+  rows.push_back({"lstm_proj_clip", proj_clip, RNNImpl::Cells, RNNImpl::Cells});
+  RNNOptions relu = base(RNNMode::LSTM);
+  relu.activation = Activation::Relu;
+  rows.push_back({"lstm_relu_activation", relu, RNNImpl::Cells, RNNImpl::Cells});
+  RNNOptions reset = base(RNNMode::GRU);
+  reset.gru_variant = GRUVariant::ResetBeforeLinear;
+  rows.push_back({"gru_reset_before_linear", reset, RNNImpl::Cells, RNNImpl::Cells});
+  RNNOptions forget = base(RNNMode::LSTM);
+  forget.forget_bias = 1.0;
+  rows.push_back({"lstm_forget_bias", forget, RNNImpl::Fused, RNNImpl::Fused});
+  RNNOptions forget_no_bias = forget;
+  forget_no_bias.bias = false;
+  rows.push_back({"lstm_forget_bias_no_bias", forget_no_bias, RNNImpl::Fused, RNNImpl::Cells});
+  RNNOptions skip = base(RNNMode::LSTM);
+  skip.input_mode = InputMode::SkipInput;
+  rows.push_back({"lstm_skip_input", skip, RNNImpl::Fused, RNNImpl::Fused});
+  for (const Row& row : rows) {
+    SCOPED_TRACE(row.name);
+    EXPECT_EQ(resolve_impl(row.options, Device::cpu(), RNNImpl::Auto), row.cpu);
+#if RECUR_HAVE_CUDA
+    std::string why;
+    EXPECT_EQ(cudnn_runs(row.options, &why) ? RNNImpl::Fused : RNNImpl::Cells, row.gpu) << why;
+    if (cuda_device_count() > 0) EXPECT_EQ(resolve_impl(row.options, Device::cuda(0), RNNImpl::Auto), row.gpu);
+#endif
+  }
 }
 
 struct RnnCase {
@@ -81,13 +146,7 @@ struct RnnCase {
 };
 
 std::vector<RnnCase> rnn_cases() {
-  const auto base = [](RNNMode mode) {
-    RNNOptions o;
-    o.mode = mode;
-    o.input_size = 5;
-    o.hidden_size = 6;
-    return o;
-  };
+  const auto base = [](RNNMode mode) { return small_options(mode, 5, 6); };
   std::vector<RnnCase> cases;
   cases.push_back({"lstm", base(RNNMode::LSTM)});
   cases.push_back({"gru", base(RNNMode::GRU)});
@@ -155,7 +214,7 @@ TEST(CudaRnn, CudnnMatchesTheCpuForwardAndBackward) {
   const Device gpu = Device::cuda(0);
   for (const RnnCase& c : rnn_cases()) {
     std::string why;
-    if (!cudnn_supports(c.options, Device::cuda(0), &why)) {
+    if (!cudnn_runs(c.options, &why)) {
       std::cout << c.name << ": not on cuDNN here (" << why << ")\n";
       continue;
     }
@@ -191,7 +250,8 @@ TEST(CudaRnn, CudnnMatchesTheCpuForwardAndBackward) {
       Tensor c_cpu = leaf(c0, dtype, Device::cpu()), c_gpu = leaf(c0, dtype, gpu);
       const RNNOutput want = rnn_forward(o, cpu_weights, x_cpu, h_cpu, c_cpu, lengths, false, nullptr);
       const Tensor lengths_gpu = lengths.defined() ? compute::convert(lengths, DType::Int64, gpu) : Tensor();
-      const RNNOutput got = rnn_forward_cudnn(o, gpu_weights, x_gpu, h_gpu, c_gpu, lengths_gpu, false, nullptr);
+      const RNNOutput got =
+          rnn_forward(o, gpu_weights, x_gpu, h_gpu, c_gpu, lengths_gpu, false, nullptr, RNNImpl::Fused);
       const double tolerance = dtype == DType::Float64 ? 1e-9 : 2e-4;
       expect_close(want.output, got.output, tolerance, "output");
       expect_close(want.h_n, got.h_n, tolerance, "h_n");
@@ -243,13 +303,13 @@ TEST(CudaRnn, ModuleOnTheGpuRunsCudnnOnItsOwnBuffer) {
       gpu_rnn.load_state_dict(cpu.state_dict());
       gpu_rnn.to(gpu);
       // Where cuDNN cannot run a case the module runs the cell graph (RnnParity covers it on the GPU).
-      EXPECT_EQ(gpu_rnn.implementation(), cudnn_supports(c.options, gpu) ? RNNImpl::Fused : RNNImpl::Cells);
+      EXPECT_EQ(gpu_rnn.implementation(), cudnn_runs(c.options) ? RNNImpl::Fused : RNNImpl::Cells);
       if (gpu_rnn.implementation() != RNNImpl::Fused) continue;
       const Tensor flat = gpu_rnn.flat_parameters();
       EXPECT_GE(gpu_rnn.params_size(), gpu_rnn.count_params());
       // The documented rule: cuDNN's layout unless forget_bias is set (it lives in the packed
       // copy); with skip input, only when cuDNN keeps layer 0's input biases.
-      const bool has_layout = cudnn_weight_space(gpu_rnn.options(), gpu, dtype).has_value();
+      const bool has_layout = fused_weight_layout(gpu_rnn.options(), gpu, dtype).has_value();
       if (c.options.skip_input() && c.options.bias) {
         std::cout << c.name << ": cuDNN " << (has_layout ? "keeps" : "drops") << " layer 0's input biases\n";
       } else {
@@ -371,7 +431,7 @@ TEST(CudaRnn, InferenceForwardRecordsNoGraph) {
       *t = compute::convert(*t, DType::Float32, Device::cuda(0));
   }
   const Tensor x = randn({2, 2, 3}, TensorOptions{}.with_device(Device::cuda(0)), &generator);
-  const RNNOutput out = rnn_forward_cudnn(o, weights, x, Tensor(), Tensor(), Tensor(), false, nullptr);
+  const RNNOutput out = rnn_forward(o, weights, x, Tensor(), Tensor(), Tensor(), false, nullptr, RNNImpl::Fused);
   EXPECT_FALSE(out.output.requires_grad());
   EXPECT_THROW(sum(out.output).backward(), Error);
 }
@@ -398,11 +458,11 @@ TEST(CudaRnn, ForwardWithoutBackwardFreesItsBuffers) {
   CudaBackend& backend = cuda_backend(0);
   // A first forward builds and caches the plan (descriptors, the device copy of the sequence
   // lengths): that memory is the cache's, not a leak of the second forward.
-  rnn_forward_cudnn(o, weights, x, Tensor(), Tensor(), Tensor(), false, nullptr);
+  rnn_forward(o, weights, x, Tensor(), Tensor(), Tensor(), false, nullptr, RNNImpl::Fused);
   backend.synchronize();
   const size_t before = backend.allocator_stats().in_use_bytes;
   {
-    const RNNOutput out = rnn_forward_cudnn(o, weights, x, Tensor(), Tensor(), Tensor(), false, nullptr);
+    const RNNOutput out = rnn_forward(o, weights, x, Tensor(), Tensor(), Tensor(), false, nullptr, RNNImpl::Fused);
     EXPECT_TRUE(out.output.requires_grad());
   }
   EXPECT_EQ(backend.allocator_stats().in_use_bytes, before);

@@ -67,6 +67,8 @@ class CpuBackend final : public Backend {
                               int64_t ignore_index, double label_smoothing) override;
   void optimizer_update(OptimizerKind kind, const std::vector<ParamUpdate>& updates) override;
   void norm_parts(Tensor& out, const std::vector<Tensor>& tensors, double p) override;
+  // One layer and one direction per call (rnn_kernels.cpp, on rnn_layer.h's fused layer).
+  RnnKernels* rnn() override;
 
  private:
   CpuAllocator allocator_;

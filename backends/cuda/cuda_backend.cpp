@@ -1,6 +1,7 @@
 // The CUDA backend's host side: argument checks (the same messages as the CPU backend), layouts
 // for the kernels (layout.h), and the launches (kernels.h). GEMM is in gemm.cpp.
 #include "backends/cuda/cuda_backend.h"
+#include "backends/cuda/cudnn_rnn.h"
 
 #include <fmt/format.h>
 
@@ -65,6 +66,12 @@ Allocator& CudaBackend::allocator() { return context_->allocator(); }
 cuda::AllocatorStats CudaBackend::allocator_stats() const { return context_->allocator().stats(); }
 
 void CudaBackend::synchronize() { context_->synchronize(); }
+
+RnnKernels* CudaBackend::rnn() {
+  const std::lock_guard<std::mutex> lock(rnn_mutex_);
+  if (!rnn_) rnn_ = cuda::make_cudnn_rnn(device_index_);
+  return rnn_.get();
+}
 
 void CudaBackend::set_allow_tf32(bool allow) { context_->set_allow_tf32(allow); }
 

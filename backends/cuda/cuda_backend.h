@@ -11,6 +11,9 @@
 // This header includes no CUDA header, so host code anywhere may include it.
 #pragma once
 
+#include <memory>
+#include <mutex>
+
 #include "backends/backend.h"
 
 namespace recur::cuda {
@@ -68,6 +71,9 @@ class CudaBackend final : public Backend {
                               int64_t ignore_index, double label_smoothing) override;
   void optimizer_update(OptimizerKind kind, const std::vector<ParamUpdate>& updates) override;
   void norm_parts(Tensor& out, const std::vector<Tensor>& tensors, double p) override;
+  // cuDNN's RNN on this device (backends/cuda/cudnn_rnn.h), created on first use; it keeps this
+  // device's plan cache.
+  RnnKernels* rnn() override;
 
  private:
   void check_here(std::string_view op, const Tensor& t) const;
@@ -77,6 +83,8 @@ class CudaBackend final : public Backend {
   int device_index_;
   cuda::CudaContext* context_;
   bool reduced_precision_ = false;
+  std::unique_ptr<RnnKernels> rnn_;
+  std::mutex rnn_mutex_;
 };
 
 // The backend of CUDA device `index` (created on first use; backends/registry.cpp hands it

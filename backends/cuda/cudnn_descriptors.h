@@ -1,5 +1,5 @@
 // RAII for cuDNN's descriptors: one small class per descriptor kind, created on construction,
-// destroyed with the object (never copied). Used by the cuDNN RNN (nn/rnn_cudnn.cpp).
+// destroyed with the object (never copied). Used by the cuDNN RNN (backends/cuda/cudnn_rnn.cpp).
 #pragma once
 
 #include <cudnn.h>
