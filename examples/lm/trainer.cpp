@@ -433,9 +433,11 @@ void Trainer::save() {
   for (auto& [name, generator] : model_->generators()) {
     progress_.generators[name] = {generator->seed(), generator->offset()};
   }
+  // metrics.csv first: a process killed in between leaves rows past the last checkpoint, which a
+  // resumed run drops, rather than a checkpoint whose rows are missing.
+  write_logs();
   save_checkpoint(run_dir_, *model_, vocab_, config_json(), *optimizer_, carry_, progress_);
   last_checkpoint_step_ = progress_.step;
-  write_logs();
 }
 
 void Trainer::write_logs() {
