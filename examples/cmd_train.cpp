@@ -98,6 +98,11 @@ Command add_train_command(CLI::App& parent) {
               }
               given.insert(name == "no-bias" ? "bias" : name);
             }
+            // --threads belongs to the program (recur_main.cpp): a resumed run keeps its own count without it.
+            if (const CLI::Option* threads = app->get_parent()->get_option_no_throw("--threads");
+                threads != nullptr && threads->count() > 0) {
+              given.insert("threads");
+            }
             std::unique_ptr<lm::Reporter> reporter = lm::make_reporter(reporter_kind(state->progress));
             const std::atomic<int>& stop = stop_requests();  // from here on a signal stops the run cleanly
             std::unique_ptr<lm::Trainer> trainer;

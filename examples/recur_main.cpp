@@ -31,7 +31,8 @@ int main(int argc, char** argv) {
   app.fallthrough();  // global options may also follow the subcommand
 
   int threads = 0;
-  app.add_option("--threads", threads, "CPU threads for recur and the BLAS (default: all cores)")
+  app.add_option("--threads", threads,
+                 "CPU threads for recur and the BLAS (default: all cores; train --resume: the run's)")
       ->check(CLI::Range(0, 4096));
 
   const std::vector<recur::cli::Command> commands = {
