@@ -2,51 +2,19 @@
 //
 // Trains a character-level language model (examples/lm/trainer.h) and writes the run folder:
 // config.json, metrics.csv, loss.svg and checkpoint/. SIGINT and SIGTERM stop the run after the
-// current step with a checkpoint (exit status 0); a second signal exits at once.
+// current step with a checkpoint (exit status 0); a second signal exits at once with status 130
+// (examples/stop_signals.h receives them).
 #include <fmt/format.h>
-#include <unistd.h>
 
-#include <atomic>
-#include <csignal>
 #include <memory>
 #include <set>
 
 #include "examples/command.h"
 #include "examples/lm/trainer.h"
+#include "examples/stop_signals.h"
 
 namespace recur::cli {
 namespace {
-
-std::atomic<int> g_stop_requests{0};
-
-extern "C" void on_stop_signal(int) {
-  if (g_stop_requests.fetch_add(1) >= 1) ::_exit(130);  // the second signal: leave now
-  static const char kNote[] = "\nstopping after this step and writing a checkpoint (signal again to quit at once)\n";
-  [[maybe_unused]] const ssize_t ignored = ::write(STDERR_FILENO, kNote, sizeof kNote - 1);
-}
-
-// Installs the handlers for its lifetime.
-class StopSignals {
- public:
-  StopSignals() {
-    g_stop_requests.store(0);
-    struct sigaction action {};
-    action.sa_handler = on_stop_signal;
-    sigemptyset(&action.sa_mask);
-    ::sigaction(SIGINT, &action, &old_int_);
-    ::sigaction(SIGTERM, &action, &old_term_);
-  }
-  ~StopSignals() {
-    ::sigaction(SIGINT, &old_int_, nullptr);
-    ::sigaction(SIGTERM, &old_term_, nullptr);
-  }
-  StopSignals(const StopSignals&) = delete;
-  StopSignals& operator=(const StopSignals&) = delete;
-
- private:
-  struct sigaction old_int_ {
-  }, old_term_{};
-};
 
 lm::ReporterKind reporter_kind(const std::string& name) {
   if (name == "bar") return lm::ReporterKind::Bar;
@@ -130,8 +98,13 @@ Command add_train_command(CLI::App& parent) {
               }
               given.insert(name == "no-bias" ? "bias" : name);
             }
+            // --threads belongs to the program (recur_main.cpp): a resumed run keeps its own count without it.
+            if (const CLI::Option* threads = app->get_parent()->get_option_no_throw("--threads");
+                threads != nullptr && threads->count() > 0) {
+              given.insert("threads");
+            }
             std::unique_ptr<lm::Reporter> reporter = lm::make_reporter(reporter_kind(state->progress));
-            StopSignals signals;  // from here on a signal stops the run cleanly
+            const std::atomic<int>& stop = stop_requests();  // from here on a signal stops the run cleanly
             std::unique_ptr<lm::Trainer> trainer;
             if (!state->resume.empty()) {
               trainer = lm::Trainer::resume(state->resume, options, given, *reporter);
@@ -139,7 +112,7 @@ Command add_train_command(CLI::App& parent) {
               if (options.data.empty()) throw Error("no data: give --data FILE (or --resume DIR)");
               trainer = std::make_unique<lm::Trainer>(options, *reporter);
             }
-            const lm::TrainResult result = trainer->run(&g_stop_requests);
+            const lm::TrainResult result = trainer->run(&stop);
             reporter->finish();
             if (result.end == lm::RunEnd::Finished) {
               reporter->message(fmt::format("trained {} steps ({} tokens) in {:.1f} s of training", result.step,

@@ -2,6 +2,10 @@
 //
 // Exit status: 0 on success, CLI11's code for a bad command line, 1 for any error (printed as
 // one line "error: ..." on stderr).
+//
+// SIGINT and SIGTERM are blocked in every thread that computes and received on one thread of the
+// program's own (examples/stop_signals.h), which main() starts before anything else: a signal
+// handled inside oneDNN's GEMM would corrupt the heap.
 #include <fmt/format.h>
 
 #include <CLI/CLI.hpp>
@@ -11,16 +15,24 @@
 
 #include "backends/threading.h"
 #include "examples/command.h"
+#include "examples/stop_signals.h"
 #include "recur/config.h"
 
 int main(int argc, char** argv) {
+  try {
+    recur::cli::start_signal_thread();  // before any thread starts, so that every thread inherits the mask
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "error: {}\n", e.what());
+    return 1;
+  }
   CLI::App app{"recur: train and run recurrent language models", "recur"};
   app.set_version_flag("--version", "recur " RECUR_VERSION);
   app.require_subcommand(1);
   app.fallthrough();  // global options may also follow the subcommand
 
   int threads = 0;
-  app.add_option("--threads", threads, "CPU threads for recur and the BLAS (default: all cores)")
+  app.add_option("--threads", threads,
+                 "CPU threads for recur and the BLAS (default: all cores; train --resume: the run's)")
       ->check(CLI::Range(0, 4096));
 
   const std::vector<recur::cli::Command> commands = {

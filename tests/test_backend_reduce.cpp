@@ -1,8 +1,10 @@
 // CPU reductions, argmax, softmax and indexing against reference loops, over every axis and
 // with non-contiguous inputs.
 #include <cmath>
+#include <cstring>
 #include <limits>
 
+#include "backends/threading.h"
 #include "test_backend_util.h"
 
 namespace recur {
@@ -99,6 +101,30 @@ TEST(CpuBackend, ReduceFloat64SumsAgreeWithReferenceTo1e10) {
     const std::vector<double> want = reference_reduce(ReduceOp::Sum, x, axes), got = values_of(out);
     for (size_t i = 0; i < want.size(); ++i) EXPECT_NEAR(got[i], want[i], 1e-10);
   }
+}
+
+TEST(CpuBackend, ReduceSumsDoNotDependOnTheThreadCount) {
+  // A full sum, a bias gradient (the sum over the rows of a logits gradient) and a few columns
+  // over many rows: the cases that split the reduced axes into parts.
+  const Tensor x = random_tensor({2048, 65}, DType::Float32, 8);
+  const int threads = get_num_threads();
+  for (const std::vector<int>& axes : {std::vector<int>{0}, std::vector<int>{0, 1}}) {
+    for (const Tensor& input : {x, x.slice(1, 0, 5)}) {
+      Shape out_shape = input.shape();
+      for (int axis : axes) out_shape[axis] = 1;
+      std::vector<Tensor> sums;
+      for (const int n : {1, 2, 3, 7}) {
+        set_num_threads(n);
+        sums.push_back(empty(out_shape));
+        cpu().reduce(ReduceOp::Sum, sums.back(), input, axes);
+      }
+      for (const Tensor& sum : sums) {
+        EXPECT_EQ(std::memcmp(sum.raw_data(), sums[0].raw_data(), sum.nbytes()), 0)
+            << input.describe() << " over " << axes.size() << " axes";
+      }
+    }
+  }
+  set_num_threads(threads);
 }
 
 TEST(CpuBackend, ReduceMaxPropagatesNaNAndRejectsEmptyAxes) {

@@ -8,6 +8,8 @@
 #include <filesystem>
 #include <limits>
 
+#include "backends/cpu/gemm.h"
+#include "backends/threading.h"
 #include "core/error.h"
 #include "examples/lm/checkpoint.h"
 #include "examples/lm/sampler.h"
@@ -113,6 +115,33 @@ TEST(LmTrain, ResumeAfterInterruptIsBitIdenticalWithCosineDropoutAndEpochs) {
   expect_bit_identical(straight.losses, losses, 0);
   EXPECT_EQ(result.validation.loss, straight.result.validation.loss);
   EXPECT_EQ(deterministic_metrics(options.out), straight.metrics);
+}
+
+TEST(LmTrain, ResumeTakesTheRunsThreadCountUnlessThreadsIsGiven) {
+  ScratchDir dir("resume_threads");
+  const int threads = get_num_threads();
+  TrainOptions options = tiny_options(tiny_corpus(dir), dir / "run");
+  options.steps = 4;
+  set_num_threads(1);
+  (void)train(options);
+  const nlohmann::json config = nlohmann::json::parse(testing::read_text(options.out + "/config.json"));
+  EXPECT_EQ(config.at("threads"), 1);
+  EXPECT_EQ(config.at("cpu_gemm"), gemm_provider_name());
+
+  set_num_threads(3);
+  CollectingReporter reporter;
+  (void)Trainer::resume(options.out, TrainOptions{}, {}, reporter);
+  EXPECT_EQ(get_num_threads(), 1);
+  EXPECT_TRUE(reporter.warnings.empty());
+
+  set_num_threads(3);  // as --threads 3 does
+  (void)Trainer::resume(options.out, TrainOptions{}, {"threads"}, reporter);
+  EXPECT_EQ(get_num_threads(), 3);
+  ASSERT_EQ(reporter.warnings.size(), 1u);
+  EXPECT_EQ(reporter.warnings[0],
+            "--threads 3: the run used 1 thread, so the losses will not match those of an uninterrupted run bit for "
+            "bit (resume without --threads to keep them)");
+  set_num_threads(threads);
 }
 
 TEST(LmTrain, RunFolderHoldsConfigMetricsPlotAndCheckpoint) {

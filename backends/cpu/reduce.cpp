@@ -8,8 +8,10 @@
 //    inner loop runs along contiguous memory and vectorises;
 //  - lanes: otherwise (e.g. the last axis reduced): each output folds its R elements, with a
 //    pairwise sum when the innermost reduced axis is unit-stride.
-// Few outputs over many elements (a full sum) split R across threads into partial results,
-// combined afterwards.
+// Few outputs over many elements (a full sum, a bias gradient over many rows) split R into
+// parts folded in parallel and combined in order afterwards. The split depends on the sizes
+// only, never on the thread count, so every result is the same whatever the threads.
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -161,6 +163,9 @@ template <typename T, ReduceOp Op> class Reduction {
   std::vector<Axis> outer_axes_;
 };
 
+// The most parts R is split into: enough to keep 16 threads busy when few outputs remain.
+constexpr int64_t kMaxParts = 16;
+
 template <typename T, ReduceOp Op>
 void reduce_typed(Tensor& out, const Tensor& in, const std::vector<bool>& is_reduced) {
   const Plan plan = make_plan(in, is_reduced);
@@ -177,15 +182,14 @@ void reduce_typed(Tensor& out, const Tensor& in, const std::vector<bool>& is_red
   T* dst = static_cast<T*>(staging.raw_data());
   const int64_t items = reduction.items(), count = plan.count;
   const int64_t work = count * plan.outputs;
-  const int threads = get_num_threads();
-  if (items >= threads || work <= cpu::kParallelGrain || count < 2 * threads) {
+  const int64_t parts = std::min({kMaxParts, (work + cpu::kParallelGrain - 1) / cpu::kParallelGrain, count / 2});
+  if (items >= kMaxParts || parts < 2) {
     const int64_t grain =
         std::max<int64_t>(1, cpu::kParallelGrain / std::max<int64_t>(1, count * reduction.outputs_per_item()));
     cpu::parallel_for(items, grain, [&](int64_t begin, int64_t end) { reduction.run(0, count, begin, end, dst); });
   } else {
     // Few outputs, many elements each: split R into parts, each folding into its own copy of
     // the outputs, then combine the parts in order.
-    const int64_t parts = std::min<int64_t>(threads, (work + cpu::kParallelGrain - 1) / cpu::kParallelGrain);
     std::vector<T> partial(static_cast<size_t>(parts * plan.outputs));
     cpu::parallel_for(parts, 1, [&](int64_t begin, int64_t end) {
       for (int64_t part = begin; part < end; ++part) {

@@ -122,6 +122,12 @@ class QuietReporter final : public Reporter {
 
 }  // namespace
 
+void Reporter::warning(const std::string& line) {
+  finish();
+  fmt::print(stderr, "warning: {}\n", line);
+  std::fflush(stderr);
+}
+
 std::unique_ptr<Reporter> make_reporter(ReporterKind kind, std::FILE* out) {
   if (kind == ReporterKind::Auto) kind = ::isatty(::fileno(out)) ? ReporterKind::Bar : ReporterKind::Plain;
   switch (kind) {

@@ -33,6 +33,9 @@ class Reporter {
   virtual void message(const std::string& line) = 0;
   // Ends the bar's line (before the program prints something else or exits).
   virtual void finish() {}
+  // Something the user should know that does not stop the run: "warning: <line>" on stderr,
+  // whatever the kind of reporter.
+  virtual void warning(const std::string& line);
 };
 
 enum class ReporterKind : uint8_t { Auto, Bar, Plain, Quiet };
@@ -46,7 +49,8 @@ class CollectingReporter : public Reporter {
   void step(const ProgressInfo&) override {}
   void log(const ProgressInfo&) override {}
   void message(const std::string& line) override { messages.push_back(line); }
-  std::vector<std::string> messages;
+  void warning(const std::string& line) override { warnings.push_back(line); }
+  std::vector<std::string> messages, warnings;
 };
 
 // "1:05:03", "04:12": a duration for humans.

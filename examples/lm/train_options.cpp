@@ -176,6 +176,7 @@ const std::set<std::string>& resumable_option_names() {
 void apply_resume_overrides(TrainOptions& saved, const TrainOptions& requested, const std::set<std::string>& given) {
   const nlohmann::json old_json = saved, new_json = requested;
   for (const std::string& name : given) {
+    if (name == "threads") continue;  // the process's setting, which Trainer::resume handles
     RECUR_CHECK(new_json.contains(name), "unknown training option --{}", name);
     if (name == "data" || name == "out") continue;  // checked by the caller (the data's fingerprint, the folder)
     if (resumable_option_names().count(name) > 0) continue;

@@ -85,6 +85,7 @@ const std::set<std::string>& resumable_option_names();
 // Applies to `saved` the options the user gave (`given`, names without dashes) for a resumed
 // run: those in resumable_option_names() replace the saved values; any other that differs from
 // the saved value is a recur::Error ("--hidden is 512, the checkpoint's run has 256: ...").
+// "threads" (the program's --threads, not a training option) is left to Trainer::resume.
 void apply_resume_overrides(TrainOptions& saved, const TrainOptions& requested, const std::set<std::string>& given);
 
 }  // namespace recur::lm

@@ -5,12 +5,14 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 
 #include "backends/backend.h"
+#include "backends/cpu/gemm.h"
 #include "backends/threading.h"
 #include "nn/atomic_file.h"
 #include "nn/losses.h"
@@ -66,6 +68,45 @@ std::string default_run_dir() {
   return dir;
 }
 
+// A resumed run computes with the run's own thread count and CPU GEMM provider, which change the
+// last bits of the losses (docs/TRAINING.md), unless the user chose others (--threads, named in
+// `given`, or RECUR_GEMM); then it says that the losses will differ from an uninterrupted run's.
+void restore_compute_settings(const nlohmann::json& config, const std::string& config_path,
+                              const std::set<std::string>& given, Reporter& reporter) {
+  static constexpr const char* kNotBitIdentical = "the losses will not match those of an uninterrupted run bit for bit";
+  if (const auto threads = config.find("threads"); threads != config.end()) {
+    RECUR_CHECK(threads->is_number_integer() && threads->get<int64_t>() > 0 && threads->get<int64_t>() < 4096,
+                "{}: \"threads\" is {}, expected a thread count", config_path, threads->dump());
+    const int run_threads = threads->get<int>();
+    if (given.count("threads") == 0) {
+      set_num_threads(run_threads);
+    } else if (get_num_threads() != run_threads) {
+      reporter.warning(
+          fmt::format("--threads {}: the run used {} thread{}, so {} (resume without --threads to keep "
+                      "them)",
+                      get_num_threads(), run_threads, run_threads == 1 ? "" : "s", kNotBitIdentical));
+    }
+  }
+  if (const auto gemm = config.find("cpu_gemm"); gemm != config.end()) {
+    RECUR_CHECK(gemm->is_string() && (*gemm == "openblas" || *gemm == "onednn"),
+                "{}: \"cpu_gemm\" is {}, expected \"openblas\" or \"onednn\"", config_path, gemm->dump());
+    const std::string run_gemm = gemm->get<std::string>();
+    const GemmProvider provider = run_gemm == "onednn" ? GemmProvider::OneDNN : GemmProvider::OpenBLAS;
+    const char* chosen = std::getenv("RECUR_GEMM");
+    if (chosen != nullptr && *chosen != '\0') {
+      if (gemm_provider_name() != run_gemm) {
+        reporter.warning(
+            fmt::format("RECUR_GEMM={}: the run used the {} GEMM, so {}", chosen, run_gemm, kNotBitIdentical));
+      }
+    } else if (gemm_provider_available(provider)) {
+      set_gemm_provider(provider);
+    } else {
+      reporter.warning(
+          fmt::format("the run used the {} GEMM, which this build of recur lacks, so {}", run_gemm, kNotBitIdentical));
+    }
+  }
+}
+
 std::string read_text(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   std::ostringstream text;
@@ -104,6 +145,7 @@ std::unique_ptr<Trainer> Trainer::resume(const std::string& run_dir, const Train
   const Checkpoint checkpoint = load_checkpoint(run_dir, /*training_state=*/true);
   RECUR_CHECK(checkpoint.config.contains("train") && checkpoint.config.contains("data"),
               "{}/config.json is not a recur training configuration (no \"train\" or \"data\")", checkpoint.dir);
+  restore_compute_settings(checkpoint.config, checkpoint.dir + "/config.json", given, reporter);
   try {
     t.options_ = checkpoint.config.at("train").get<TrainOptions>();
   } catch (const Error& e) {
@@ -199,6 +241,7 @@ void Trainer::build_model_and_optimizer() {
 nlohmann::json Trainer::config_json() const {
   return nlohmann::json{{"recur_version", RECUR_VERSION},
                         {"threads", get_num_threads()},
+                        {"cpu_gemm", gemm_provider_name()},
                         {"data",
                          {{"path", options_.data},
                           {"bytes", data_bytes_},
@@ -433,9 +476,11 @@ void Trainer::save() {
   for (auto& [name, generator] : model_->generators()) {
     progress_.generators[name] = {generator->seed(), generator->offset()};
   }
+  // metrics.csv first: a process killed in between leaves rows past the last checkpoint, which a
+  // resumed run drops, rather than a checkpoint whose rows are missing.
+  write_logs();
   save_checkpoint(run_dir_, *model_, vocab_, config_json(), *optimizer_, carry_, progress_);
   last_checkpoint_step_ = progress_.step;
-  write_logs();
 }
 
 void Trainer::write_logs() {

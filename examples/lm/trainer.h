@@ -12,7 +12,8 @@
 // weights, optimizer state, every random stream, the position in the data, the carried state
 // and the step. On the CPU, with the same thread count, a run stopped at step k and resumed
 // computes bit for bit the losses of an uninterrupted run (with a step-bounded schedule; a
-// time-bounded one follows the clock).
+// time-bounded one follows the clock). config.json records the thread count and the CPU GEMM
+// provider, which a resumed run restores.
 #pragma once
 
 #include <atomic>
@@ -65,7 +66,10 @@ class Trainer {
   // created, so a bad option or data file leaves nothing behind.
   Trainer(const TrainOptions& options, Reporter& reporter, TrainHooks hooks = {});
   // Continues the run in `run_dir` from its checkpoint. `given` names the options the user set
-  // (without dashes); see apply_resume_overrides for what may change.
+  // (without dashes); see apply_resume_overrides for what may change. The process takes the
+  // run's thread count (set_num_threads) unless `given` holds "threads", and the run's CPU GEMM
+  // provider unless RECUR_GEMM is set; a different one is reported as a warning, since the
+  // losses then differ from an uninterrupted run's in the last bits.
   static std::unique_ptr<Trainer> resume(const std::string& run_dir, const TrainOptions& requested,
                                          const std::set<std::string>& given, Reporter& reporter, TrainHooks hooks = {});
   ~Trainer();
