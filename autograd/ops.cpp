@@ -23,8 +23,8 @@ Tensor unbroadcast(const Tensor& g, const Shape& shape) { return g.shape() == sh
 Tensor mul_raw(const Tensor& a, const Tensor& b) { return c::binary(BinaryOp::Mul, a, b); }
 Tensor affine_raw(const Tensor& x, double scale, double shift) { return c::unary(UnaryOp::Affine, x, {scale, shift}); }
 
-// A view of x (sharing storage) with new shape and strides, recorded as differentiable with
-// the given backward.
+// A raw view of x (sharing storage) with new shape and strides; the caller records the
+// differentiable op and its backward.
 Tensor view_of(const Tensor& x, const Shape& shape, const Strides& strides, int64_t offset) {
   return x.as_strided_raw(shape, strides, offset);
 }

@@ -2,7 +2,6 @@
 // equations are in nn/rnn_cell_math.h).
 #include "backends/cpu/rnn_layer.h"
 
-#include <cblas.h>
 
 #include <algorithm>
 #include <cmath>
@@ -70,15 +69,8 @@ template <typename T> T clip_limit(double clip) {
 
 bool active(const RnnLayerShape& s, int64_t t, int64_t b) { return s.lengths == nullptr || t < s.lengths[b]; }
 
-// The time index of step s and of the step before it.
+// The time index of step `step` (counted from the walk's start; reversed when walking back).
 int64_t time_of(const RnnLayerShape& s, int64_t step) { return s.reverse ? s.steps - 1 - step : step; }
-
-template <typename T> void add_rows(T* out, const T* row, int64_t rows, int64_t cols) {
-  for (int64_t r = 0; r < rows; ++r) {
-    T* o = out + r * cols;
-    for (int64_t j = 0; j < cols; ++j) o[j] += row[j];
-  }
-}
 
 template <typename T> void column_sums_into(T* out, const T* m, int64_t rows, int64_t cols) {
   for (int64_t r = 0; r < rows; ++r) {
@@ -433,7 +425,6 @@ template <typename T> void rnn_layer_backward(T* dx, T* dh0, T* dc0, const RnnLa
     gemm<T>(true, false, proj, hidden, rows, T(1), work.dproj, proj, saved.extra, hidden, T(1), grads.weight_hr,
             hidden);
   }
-  (void)add_rows<T>;
 }
 
 template void rnn_layer_forward<float>(float*, float*, float*, RnnLayerBuffers<float>, const float*, const float*,

@@ -1,6 +1,6 @@
 // The per-device CUDA context: one stream, the cuBLAS and cuDNN handles bound to it, the
-// caching allocator and a pinned host staging buffer for transfers. Nothing here is global
-// state: each visible device gets its own context, created on first use (never at program
+// caching allocator and a pinned host staging buffer for transfers. The contexts live in one
+// process-wide table, one per visible device, each created on first use (never at program
 // start), and everything in it is created lazily too, so a machine without a GPU never touches
 // the driver.
 //
