@@ -46,7 +46,7 @@
 #
 # The build takes about 3 minutes on 16 cores (most of it nvcc); bench gets what is left.
 #
-# Environment: GPU_CHECK_BUILD_DIR (build/gpu), GPU_CHECK_DEPS_DIR (/tmp/deps), GPU_CHECK_JOBS
+# Environment: GPU_CHECK_COMMIT (the commit to report; default git describe), GPU_CHECK_BUILD_DIR (build/gpu), GPU_CHECK_DEPS_DIR (/tmp/deps), GPU_CHECK_JOBS
 # (all cores), GPU_CHECK_CUDA_ARCH (90), GPU_CHECK_PYTHON (python3), GPU_CHECK_BENCH_STEPS (50),
 # CUDNN_ROOT (found from the nvidia-cudnn wheel when unset), GPU_CHECK_TIMEOUT_<STAGE> (stage in
 # capitals, '-' as '_'): caps in seconds on top of the budget (PROBE 30, BUILD 300, CUDA 150,
@@ -253,7 +253,8 @@ export LD_LIBRARY_PATH=$recur_ld_library_path
 # PyTorch runs with the environment it came with (its own cuBLAS and cuDNN).
 run_python() { LD_LIBRARY_PATH=$orig_ld_library_path "$python" "$@"; }
 
-commit=$(git -C "$root" describe --always --dirty 2>/dev/null || true)
+# A copy of the tree may carry a .git that is not its own: GPU_CHECK_COMMIT names the commit.
+commit=${GPU_CHECK_COMMIT:-$(git -C "$root" describe --always --dirty 2>/dev/null || true)}
 if [ -z "$commit" ] && [ -f "$root/.deps/SOURCE" ]; then
   commit="$(sed -n 's/^commit: //p' "$root/.deps/SOURCE") (per .deps/SOURCE)"
 fi
