@@ -44,9 +44,11 @@
 #   bash scripts/gpu-deps.sh                     # on the Debian machine, once
 #   bash scripts/gpu-check.sh                    # on the GPU machine, with .deps/ beside it
 #
-# The build takes about 3 minutes on 16 cores (most of it nvcc); bench gets what is left.
+# The build takes 45-60 s on 16 cores (an H200 machine, 2026-11-30) and about 8 minutes on 2;
+# bench gets what is left.
 #
-# Environment: GPU_CHECK_COMMIT (the commit to report; default git describe), GPU_CHECK_BUILD_DIR (build/gpu), GPU_CHECK_DEPS_DIR (/tmp/deps), GPU_CHECK_JOBS
+# Environment: GPU_CHECK_COMMIT (the commit to report; default: git describe of the tree),
+# GPU_CHECK_BUILD_DIR (build/gpu), GPU_CHECK_DEPS_DIR (/tmp/deps), GPU_CHECK_JOBS
 # (all cores), GPU_CHECK_CUDA_ARCH (90), GPU_CHECK_PYTHON (python3), GPU_CHECK_BENCH_STEPS (50),
 # CUDNN_ROOT (found from the nvidia-cudnn wheel when unset), GPU_CHECK_TIMEOUT_<STAGE> (stage in
 # capitals, '-' as '_'): caps in seconds on top of the budget (PROBE 30, BUILD 300, CUDA 150,
