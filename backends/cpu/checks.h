@@ -1,22 +1,15 @@
-// Argument checks shared by the CPU kernels. The backend's caller (backends/compute.cpp or
-// autograd) allocates outputs, so these catch internal mistakes with a readable message.
+// Argument checks of the CPU kernels: the shared ones (backends/checks.h) and the device check.
 #pragma once
 
 #include <string_view>
 
+#include "backends/checks.h"
 #include "core/tensor.h"
 
 namespace recur::cpu {
 
-inline void check_same_shape(std::string_view op, const Tensor& out, const Tensor& in) {
-  RECUR_CHECK(out.shape() == in.shape(), "{}: output {} and input {} differ in shape", op, out.describe(),
-              in.describe());
-}
-
-inline void check_same_dtype(std::string_view op, const Tensor& out, const Tensor& in) {
-  RECUR_CHECK(out.dtype() == in.dtype(), "{}: output {} and input {} differ in dtype", op, out.describe(),
-              in.describe());
-}
+using ::recur::check_same_dtype;
+using ::recur::check_same_shape;
 
 inline void check_cpu(std::string_view op, const Tensor& t) {
   RECUR_CHECK(t.device().is_cpu(), "{}: the CPU backend got a tensor on another device: {}", op, t.describe());

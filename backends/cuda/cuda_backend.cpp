@@ -9,6 +9,7 @@
 #include <array>
 #include <mutex>
 
+#include "backends/checks.h"
 #include "backends/cuda/check.h"
 #include "backends/cuda/context.h"
 #include "backends/cuda/kernels.h"
@@ -23,16 +24,6 @@ namespace {
 using cuda::elem_type;
 using cuda::ElemType;
 using cuda::make_layout;
-
-void check_same_shape(std::string_view op, const Tensor& out, const Tensor& in) {
-  RECUR_CHECK(out.shape() == in.shape(), "{}: output {} and input {} differ in shape", op, out.describe(),
-              in.describe());
-}
-
-void check_same_dtype(std::string_view op, const Tensor& out, const Tensor& in) {
-  RECUR_CHECK(out.dtype() == in.dtype(), "{}: output {} and input {} differ in dtype", op, out.describe(),
-              in.describe());
-}
 
 void check_floating(std::string_view op, DType dtype) {
   RECUR_CHECK(dtype == DType::Float32 || dtype == DType::Float64,
