@@ -14,53 +14,17 @@
 #include <string>
 #include <vector>
 
+#include "backends/op_codes.h"
 #include "backends/optimizer_math.h"
 #include "backends/rnn.h"
 #include "core/tensor.h"
 
 namespace recur {
 
-// y = f(x), elementwise. `Params` are used by the ops that name them.
-enum class UnaryOp : uint8_t {
-  Neg,         // -x
-  Exp,         // e^x
-  Log,         // ln x
-  Tanh,        // tanh x
-  Sigmoid,     // 1 / (1 + e^-x)
-  Relu,        // max(x, 0)
-  Sqrt,        // sqrt x
-  Abs,         // |x|
-  Sign,        // -1, 0, 1
-  Square,      // x^2
-  Reciprocal,  // 1 / x
-  PowScalar,   // x^a
-  Clamp,       // min(max(x, a), b)
-  Affine,      // a*x + b
-  GtScalar,    // x > a ? 1 : 0
-  InRange,     // a <= x <= b ? 1 : 0 (clamp's derivative mask)
-  IsFinite,    // 1 where finite, 0 where inf or nan
-};
+// The parameters of the unary ops that name them (backends/op_codes.h).
 struct UnaryParams {
   double a = 0.0, b = 0.0;
 };
-
-// out = f(a, b), elementwise on operands already expanded to out's shape.
-enum class BinaryOp : uint8_t {
-  Add,
-  Sub,
-  Mul,
-  Div,
-  Pow,      // a^b
-  Maximum,  // max(a, b)
-  Minimum,  // min(a, b)
-  Eq,
-  Gt,
-  Ge,
-  Lt,
-  Le,  // 1 or 0, in out's dtype
-};
-
-enum class ReduceOp : uint8_t { Sum, Mean, Max, Min };
 
 enum class Transpose : uint8_t { No, Yes };
 

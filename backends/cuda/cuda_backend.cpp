@@ -161,7 +161,7 @@ void CudaBackend::unary(UnaryOp op, Tensor& out, const Tensor& in, UnaryParams p
   check_floating(name, out.dtype());
   if (out.numel() == 0) return;
   cuda::DeviceGuard guard(device_index_);
-  cuda::launch_unary(context_->stream(), static_cast<cuda::UnaryCode>(op), out.raw_data(), in.raw_data(),
+  cuda::launch_unary(context_->stream(), op, out.raw_data(), in.raw_data(),
                      elem_type(out.dtype()), make_layout<2>(name, out.shape(), {&out.strides(), &in.strides()}),
                      params.a, params.b);
 }
@@ -178,7 +178,7 @@ void CudaBackend::binary(BinaryOp op, Tensor& out, const Tensor& a, const Tensor
               "{}: not supported for {} tensors on the GPU (expected float32 or float64)", name, out.dtype());
   if (out.numel() == 0) return;
   cuda::DeviceGuard guard(device_index_);
-  cuda::launch_binary(context_->stream(), static_cast<cuda::BinaryCode>(op), out.raw_data(), a.raw_data(), b.raw_data(),
+  cuda::launch_binary(context_->stream(), op, out.raw_data(), a.raw_data(), b.raw_data(),
                       elem_type(out.dtype()),
                       make_layout<3>(name, out.shape(), {&out.strides(), &a.strides(), &b.strides()}));
 }
@@ -246,7 +246,7 @@ void CudaBackend::reduce(ReduceOp op, Tensor& out, const Tensor& in, const std::
       scratch_bytes > 0
           ? make_contiguous_tensor({static_cast<int64_t>((scratch_bytes + 7) / 8)}, DType::Float64, device())
           : Tensor();
-  cuda::launch_reduce(context_->stream(), static_cast<cuda::ReduceCode>(op), out.raw_data(), in.raw_data(),
+  cuda::launch_reduce(context_->stream(), op, out.raw_data(), in.raw_data(),
                       elem_type(in.dtype()), plan, scratch.defined() ? scratch.raw_data() : nullptr);
 }
 

@@ -13,6 +13,7 @@
 
 #include <cstdint>
 
+#include "backends/op_codes.h"
 #include "backends/optimizer_math.h"
 
 namespace recur::cuda {
@@ -39,28 +40,10 @@ using Layout2 = StridedLayout<2>;
 using Layout3 = StridedLayout<3>;
 using Layout4 = StridedLayout<4>;
 
-// Mirrors of the backend's op enums (same order; cuda_backend.cpp casts).
-enum class UnaryCode : uint8_t {
-  Neg,
-  Exp,
-  Log,
-  Tanh,
-  Sigmoid,
-  Relu,
-  Sqrt,
-  Abs,
-  Sign,
-  Square,
-  Reciprocal,
-  PowScalar,
-  Clamp,
-  Affine,
-  GtScalar,
-  InRange,
-  IsFinite,
-};
-enum class BinaryCode : uint8_t { Add, Sub, Mul, Div, Pow, Maximum, Minimum, Eq, Gt, Ge, Lt, Le };
-enum class ReduceCode : uint8_t { Sum, Mean, Max, Min };
+// The backend's op codes themselves (backends/op_codes.h).
+using UnaryCode = ::recur::UnaryOp;
+using BinaryCode = ::recur::BinaryOp;
+using ReduceCode = ::recur::ReduceOp;
 enum class RandomCode : uint8_t { Uniform, Normal, Bernoulli };
 
 // ---- elementwise.cu ---------------------------------------------------------------------
