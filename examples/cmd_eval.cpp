@@ -16,19 +16,23 @@ namespace recur::cli {
 
 Command add_eval_command(CLI::App& parent) {
   struct State {
-    std::string checkpoint, data, device = "cpu";
+    std::string checkpoint, which = "latest", data, device = "cpu";
     int64_t batch = 128, bptt = 256;
   };
   auto state = std::make_shared<State>();
   CLI::App* app = parent.add_subcommand("eval", "The loss of a trained language model on a text file");
   app->add_option("--checkpoint", state->checkpoint, "a run folder or its checkpoint folder")->required();
+  app->add_option("--which", state->which, "a run folder's latest or best (by validation loss) checkpoint")
+      ->check(CLI::IsMember({"latest", "best"}))
+      ->capture_default_str();
   app->add_option("--data", state->data, "the text to evaluate on")->required();
   app->add_option("--batch", state->batch, "parallel streams")->capture_default_str();
   app->add_option("--bptt", state->bptt, "chunk length")->capture_default_str();
   app->add_option("--device", state->device, "cpu or cuda[:N]")->capture_default_str();
   return {app, [state] {
             const Device device = Device::parse(state->device);
-            const lm::Checkpoint checkpoint = lm::load_checkpoint(state->checkpoint, /*training_state=*/false);
+            const lm::Checkpoint checkpoint = lm::load_checkpoint(state->checkpoint, /*training_state=*/false,
+                                                                 lm::parse_which(state->which));
             std::unique_ptr<lm::LanguageModel> model = lm::model_from_checkpoint(checkpoint);
             if (!device.is_cpu()) model->to(device);
             const std::string what = fmt::format("data file '{}'", state->data);

@@ -40,6 +40,9 @@ Command add_train_command(CLI::App& parent) {
       ->capture_default_str();
   app->add_option("--resume", state->resume, "continue the run in this folder from its checkpoint");
   app->add_option("--out", o.out, "the run folder (default runs/<timestamp>)");
+  app->add_option("--init-from", o.init_from,
+                  "start from the weights of this run's (or checkpoint folder's) checkpoint, with its model and "
+                  "vocabulary");
 
   app->add_option("--mode", o.mode, "lstm, gru, rnn_tanh or rnn_relu")->capture_default_str();
   app->add_option("--embedding", o.embedding, "embedding size")->capture_default_str();
@@ -76,7 +79,7 @@ Command add_train_command(CLI::App& parent) {
   app->add_option("--steps", o.steps, "stop after this many steps");
   app->add_option("--minutes", o.minutes, "stop after this much training time (evaluation excluded)");
   app->add_option("--eval-every", o.eval_every, "evaluate every N steps (default: 5 times per run)");
-  app->add_option("--checkpoint-every", o.checkpoint_every, "checkpoint every N steps (default: at the end)");
+  app->add_option("--checkpoint-every", o.checkpoint_every, "checkpoint every N steps too (default: at every evaluation and at the end)");
   app->add_option("--log-every", o.log_every, "a metrics.csv row every N steps (default: 200 per run)");
   app->add_option("--eval-batch", o.eval_batch, "streams of the validation pass")->capture_default_str();
   app->add_option("--eval-bptt", o.eval_bptt, "chunk length of the validation pass")->capture_default_str();
@@ -89,7 +92,7 @@ Command add_train_command(CLI::App& parent) {
   app->footer("--threads N (before or after the subcommand) sets the CPU threads. docs/TRAINING.md has the details.");
 
   return {app, [state, app] {
-            const lm::TrainOptions& options = state->options;
+            lm::TrainOptions options = state->options;
             std::set<std::string> given;
             for (const CLI::Option* option : app->get_options()) {
               const std::string name = option->get_lnames().empty() ? "" : option->get_lnames().front();
@@ -110,6 +113,10 @@ Command add_train_command(CLI::App& parent) {
               trainer = lm::Trainer::resume(state->resume, options, given, *reporter);
             } else {
               if (options.data.empty()) throw Error("no data: give --data FILE (or --resume DIR)");
+              if (!options.init_from.empty()) {
+                const lm::Checkpoint init = lm::load_checkpoint(options.init_from, /*training_state=*/false);
+                lm::take_model_options(options, init.model, init.vocab, given);
+              }
               trainer = std::make_unique<lm::Trainer>(options, *reporter);
             }
             const lm::TrainResult result = trainer->run(&stop);

@@ -57,6 +57,7 @@ template <typename Options, typename Fn> void visit_options(Options& o, Fn&& fn)
   fn("seed", o.seed);
   fn("device", o.device);
   fn("out", o.out);
+  fn("init-from", o.init_from);
 }
 
 bool one_of(const std::string& value, std::initializer_list<const char*> allowed) {
@@ -142,6 +143,29 @@ double TrainOptions::effective_lr() const {
 double TrainOptions::effective_weight_decay() const {
   if (weight_decay >= 0.0) return weight_decay;
   return optimizer == "adamw" ? 0.01 : 0.0;
+}
+
+void take_model_options(TrainOptions& options, const ModelConfig& model, const Vocabulary& vocab,
+                        const std::set<std::string>& given) {
+  const nlohmann::json rnn = model.rnn;
+  const auto take = [&](const char* name, auto& field, const auto& value) {
+    if (given.count(name) == 0) field = value;
+  };
+  take("vocab", options.vocab, vocab_kind_name(vocab.kind()));
+  take("embedding", options.embedding, model.embedding_dim);
+  take("dropout", options.dropout, model.dropout);
+  take("mode", options.mode, rnn.at("mode").get<std::string>());
+  take("hidden", options.hidden, rnn.at("hidden_size").get<int64_t>());
+  take("layers", options.layers, rnn.at("num_layers").get<int64_t>());
+  take("proj", options.proj, rnn.at("proj_size").get<int64_t>());
+  take("bias", options.bias, rnn.at("bias").get<bool>());
+  take("input-mode", options.input_mode, rnn.at("input_mode").get<std::string>());
+  take("peepholes", options.peepholes, rnn.at("use_peepholes").get<bool>());
+  take("cell-clip", options.cell_clip, rnn.at("cell_clip").get<double>());
+  take("proj-clip", options.proj_clip, rnn.at("proj_clip").get<double>());
+  take("forget-bias", options.forget_bias, rnn.at("forget_bias").get<double>());
+  take("lstm-activation", options.lstm_activation, rnn.at("activation").get<std::string>());
+  take("gru-variant", options.gru_variant, rnn.at("gru_variant").get<std::string>());
 }
 
 void to_json(nlohmann::json& j, const TrainOptions& options) {

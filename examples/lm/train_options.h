@@ -57,7 +57,7 @@ struct TrainOptions {
   int64_t steps = 0;             // --steps (0 = no step limit)
   double minutes = 0.0;          // --minutes: training-time budget (0 = none)
   int64_t eval_every = 0;        // --eval-every steps (0 = a few times per run)
-  int64_t checkpoint_every = 0;  // --checkpoint-every steps (0 = at the end and on a signal)
+  int64_t checkpoint_every = 0;  // --checkpoint-every steps (0 = at evaluations, the end and a signal only)
   int64_t log_every = 0;         // --log-every steps (0 = automatic)
   int64_t eval_batch = 32;       // --eval-batch: streams of the validation pass
   int64_t eval_bptt = 256;       // --eval-bptt
@@ -65,6 +65,7 @@ struct TrainOptions {
   uint64_t seed = 1;             // --seed
   std::string device = "cpu";    // --device cpu|cuda[:N]
   std::string out;               // --out DIR (default runs/<timestamp>)
+  std::string init_from;         // --init-from RUN: start from the weights of another run's checkpoint
 
   // Checks every option (recur::Error naming it and the value). Fills no defaults.
   void validate() const;
@@ -75,6 +76,12 @@ struct TrainOptions {
   double effective_lr() const;
   double effective_weight_decay() const;
 };
+
+// For --init-from: the model options (--mode, --hidden, ..., --dropout and --vocab) that describe
+// `model` and `vocab`, except those the user gave (`given`, names without dashes), which the
+// trainer then checks against the model (all but --dropout must match it).
+void take_model_options(TrainOptions& options, const ModelConfig& model, const Vocabulary& vocab,
+                        const std::set<std::string>& given);
 
 void to_json(nlohmann::json& j, const TrainOptions& options);
 // Unknown keys are an error; missing keys keep the defaults.
