@@ -43,6 +43,7 @@ std::string error_of(const std::function<void()>& fn) {
 std::string trained_run(ScratchDir& dir, const std::string& name, const std::function<void(TrainOptions&)>& edit = {}) {
   TrainOptions options = tiny_options(tiny_corpus(dir), dir / name);
   options.steps = 4;
+  options.lr = 0.0;  // adam's default
   if (edit) edit(options);
   CollectingReporter reporter;
   Trainer trainer(options, reporter);
@@ -107,6 +108,12 @@ TEST(LmErrors, ResumingWithAnotherModelOrDataIsRefused) {
   requested.hidden = 32;
   EXPECT_ERROR_CONTAINS((void)Trainer::resume(run, requested, {"hidden"}, reporter),
                         "--hidden is 32 but the run being resumed used 16");
+  requested = TrainOptions{};
+  requested.lr = 0.001;  // the run used the optimizer's default, which the message names
+  EXPECT_ERROR_CONTAINS((void)Trainer::resume(run, requested, {"lr"}, reporter),
+                        "--lr is 0.001 but the run being resumed used 0.005");
+  requested.lr = 0.005;
+  EXPECT_NO_THROW((void)Trainer::resume(run, requested, {"lr"}, reporter));
   requested = TrainOptions{};
   requested.vocab = "bytes";
   EXPECT_ERROR_CONTAINS((void)Trainer::resume(run, requested, {"vocab"}, reporter),

@@ -335,6 +335,52 @@ TEST(LmTrain, InitFromStartsFromAnotherRunsWeights) {
   EXPECT_EQ(config["train"]["init-from"], first.out);
 }
 
+// config.json holds the values used, never the placeholders of "the default".
+TEST(LmTrain, ConfigJsonRecordsTheValuesUsed) {
+  ScratchDir dir("effective");
+  TrainOptions options = tiny_options(tiny_corpus(dir), dir / "run");
+  options.optimizer = "adamw";
+  options.lr = 0.0, options.weight_decay = -1.0, options.eval_every = 0, options.log_every = 0;
+  options.steps = 12;
+  (void)train(options);
+  const nlohmann::json train_options = nlohmann::json::parse(testing::read_text(options.out + "/config.json"))["train"];
+  EXPECT_EQ(train_options["lr"], 5e-3);
+  EXPECT_EQ(train_options["weight-decay"], 0.01);
+  EXPECT_EQ(train_options["eval-every"], 3);  // 5 evaluations per run (the last at the end)
+  EXPECT_EQ(train_options["log-every"], 1);   // up to 200 rows per run
+  const std::vector<MetricsRow> rows =
+      parse_metrics_csv(testing::read_text(options.out + "/metrics.csv"), "metrics.csv");
+  EXPECT_EQ(rows.size(), 12u);
+  // A time-bounded run spreads its evaluations over its time: no interval in steps stands for that.
+  TrainOptions timed = options;
+  timed.steps = 0, timed.minutes = 1.0;
+  timed.fill_defaults();
+  EXPECT_EQ(timed.eval_every, 0);
+  EXPECT_EQ(timed.lr, 5e-3);
+}
+
+// recur train --config: a run's config.json, with the command line's options over it.
+TEST(LmTrain, OptionsFromAConfigFileTakeTheCommandLineOverThem) {
+  TrainOptions recorded;
+  recorded.data = "a.txt", recorded.out = "runs/a", recorded.hidden = 48, recorded.lr = 0.02, recorded.steps = 100;
+  const nlohmann::json config = {{"threads", 1}, {"train", recorded}};
+  TrainOptions command_line;
+  command_line.steps = 7;
+  const TrainOptions options = options_from_config(config, "c.json", command_line, {"steps"});
+  EXPECT_EQ(options.hidden, 48);
+  EXPECT_EQ(options.lr, 0.02);
+  EXPECT_EQ(options.data, "a.txt");
+  EXPECT_EQ(options.steps, 7);
+  EXPECT_EQ(options.out, "");  // a new run gets its own folder
+  EXPECT_EQ(options_from_config(nlohmann::json(recorded), "t.json", command_line, {}).hidden, 48);  // "train" alone
+  try {
+    (void)options_from_config({{"train", {{"hiden", 3}}}}, "bad.json", command_line, {});
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()), "--config bad.json: training options: unknown option \"hiden\"");
+  }
+}
+
 TEST(LmTrain, DrawSymbolFollowsTemperatureAndTopK) {
   const std::vector<float> logits = {0.0f, 2.0f, 1.0f};
   EXPECT_EQ(draw_symbol(logits, 0.0, 0, 0.999), 1);

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <nlohmann/json.hpp>
 
@@ -108,6 +109,15 @@ void TrainOptions::validate() const {
   (void)model_config(1);  // the RNN's own checks (proj < hidden, LSTM-only options, ...)
 }
 
+void TrainOptions::fill_defaults() {
+  lr = effective_lr();
+  weight_decay = effective_weight_decay();
+  if (steps > 0 && minutes <= 0.0) {
+    if (eval_every == 0) eval_every = std::max<int64_t>(1, (steps + kAutoEvals - 1) / kAutoEvals);
+    if (log_every == 0) log_every = std::max<int64_t>(1, steps / kAutoRows);
+  }
+}
+
 ModelConfig TrainOptions::model_config(int64_t vocab_size) const {
   nlohmann::json rnn = {{"mode", mode},
                         {"input_size", embedding},
@@ -188,6 +198,26 @@ void from_json(const nlohmann::json& j, TrainOptions& options) {
   for (const auto& [key, value] : j.items()) {
     RECUR_CHECK(known.count(key) > 0, "training options: unknown option \"{}\"", key);
   }
+}
+
+TrainOptions options_from_config(const nlohmann::json& config, const std::string& path,
+                                 const TrainOptions& command_line, const std::set<std::string>& given) {
+  RECUR_CHECK(config.is_object(), "--config {}: expected a JSON object (a run's config.json), got {}", path,
+              config.type_name());
+  nlohmann::json merged = config.contains("train") ? config["train"] : config;
+  RECUR_CHECK(merged.is_object(), "--config {}: \"train\" is {}, expected an object of training options", path,
+              merged.type_name());
+  merged.erase("out");
+  try {
+    (void)merged.get<TrainOptions>();  // names the file's bad option before the command line's are merged
+  } catch (const Error& e) {
+    RECUR_FAIL("--config {}: {}", path, e.what());
+  }
+  const nlohmann::json requested = command_line;
+  for (const std::string& name : given) {
+    if (requested.contains(name)) merged[name] = requested[name];
+  }
+  return merged.get<TrainOptions>();
 }
 
 const std::set<std::string>& resumable_option_names() {

@@ -28,8 +28,6 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-constexpr int kAutoEvals = 5;   // evaluations per run when --eval-every is 0
-constexpr int kAutoRows = 200;  // metrics rows per run when --log-every is 0
 
 Device checked_device(const std::string& name) {
   const Device device = Device::parse(name);
@@ -68,9 +66,21 @@ std::string default_run_dir() {
   return dir;
 }
 
-// A resumed run computes with the run's own thread count and CPU GEMM provider, which change the
-// last bits of the losses (docs/TRAINING.md), unless the user chose others (--threads, named in
-// `given`, or RECUR_GEMM); then it says that the losses will differ from an uninterrupted run's.
+// A new run may not start in a folder that holds one.
+void check_holds_no_run(const std::string& dir) {
+  RECUR_CHECK(!fs::exists(dir + "/config.json") && !fs::exists(dir + "/checkpoint"),
+              "'{}' already holds a run: continue it with --resume {}, or choose another --out", dir, dir);
+}
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+}  // namespace
+
 void restore_compute_settings(const nlohmann::json& config, const std::string& config_path,
                               const std::set<std::string>& given, Reporter& reporter) {
   static constexpr const char* kNotBitIdentical = "the losses will not match those of an uninterrupted run bit for bit";
@@ -106,21 +116,6 @@ void restore_compute_settings(const nlohmann::json& config, const std::string& c
     }
   }
 }
-
-// A new run may not start in a folder that holds one.
-void check_holds_no_run(const std::string& dir) {
-  RECUR_CHECK(!fs::exists(dir + "/config.json") && !fs::exists(dir + "/checkpoint"),
-              "'{}' already holds a run: continue it with --resume {}, or choose another --out", dir, dir);
-}
-
-std::string read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-}  // namespace
 
 Trainer::Trainer(ResumeTag, Reporter& reporter, TrainHooks hooks) : reporter_(reporter), hooks_(std::move(hooks)) {}
 
@@ -227,6 +222,9 @@ nlohmann::json Trainer::take_recorded_options(const std::string& config_path, co
   } catch (const Error& e) {
     RECUR_FAIL("{}: {}", config_path, e.what());
   }
+  // The values used (a config.json written before they were recorded holds placeholders).
+  options_.lr = options_.effective_lr();
+  options_.weight_decay = options_.effective_weight_decay();
   if (given.count("out") > 0) {
     std::error_code ignored;
     RECUR_CHECK(fs::equivalent(requested.out, run_dir_, ignored),
@@ -236,12 +234,14 @@ nlohmann::json Trainer::take_recorded_options(const std::string& config_path, co
   apply_resume_overrides(options_, requested, given);
   if (given.count("data") > 0) options_.data = requested.data;
   options_.out = run_dir_;
+  options_.fill_defaults();
   options_.validate();
   device_ = checked_device(options_.device);
   return config;
 }
 
 void Trainer::prepare_from_step_zero(const std::string& expected_fingerprint) {
+  options_.fill_defaults();
   options_.validate();
   device_ = checked_device(options_.device);
   if (options_.init_from.empty()) {

@@ -60,6 +60,13 @@ struct TrainResult {
   std::string run_dir;
 };
 
+// A resumed run computes with the thread count and CPU GEMM provider its config.json records
+// ("threads", "cpu_gemm"), which change the last bits of the losses (docs/TRAINING.md), unless
+// the user chose others (--threads, named in `given`, or RECUR_GEMM); then it warns that the
+// losses will differ from an uninterrupted run's. `config_path` names the file in messages.
+void restore_compute_settings(const nlohmann::json& config, const std::string& config_path,
+                              const std::set<std::string>& given, Reporter& reporter);
+
 class Trainer {
  public:
   // A new run: reads and checks the data, builds the vocabulary, the model and the optimizer,
