@@ -146,6 +146,39 @@ elseif(CASE STREQUAL "config_file")
       train --config ${WORK}/run/config.json --resume ${WORK}/run)
   file(WRITE ${WORK}/bad.json "{\"train\": {\"hiden\": 3}}")
   run(1 "^error: --config [^ ]*bad.json: training options: unknown option \"hiden\"\n$" train --config ${WORK}/bad.json)
+elseif(CASE STREQUAL "eval_agrees")
+  # recur eval on the exact validation text prints the loss and layout training printed, with the
+  # default options of both; --unknown skip leaves out what the vocabulary lacks.
+  make_corpus()
+  run(0 "" train --data ${WORK}/corpus.txt --steps 20 --hidden 16 --embedding 8 --batch 4 --bptt 8 --threads 1
+      --progress plain --out ${WORK}/run)
+  string(REGEX MATCH "step 20: validation loss ([0-9.]+) nats/char \\([0-9.]+ bits/char\\) over ([0-9]+) chars \\(([^)]*)\\)"
+         trained "${last_out}")
+  if(NOT trained)
+    message(FATAL_ERROR "train printed no final validation loss and layout:\n${last_out}")
+  endif()
+  set(expected "loss ${CMAKE_MATCH_1} nats/char, [0-9.]+ bits/char over ${CMAKE_MATCH_2} chars \\([^;]*; ${CMAKE_MATCH_3};")
+  file(READ ${WORK}/corpus.txt text)
+  string(LENGTH "${text}" length)
+  math(EXPR valid_length "${length} / 10")  # --valid-fraction 0.1 of an ASCII text
+  math(EXPR valid_start "${length} - ${valid_length}")
+  string(SUBSTRING "${text}" ${valid_start} ${valid_length} valid)
+  file(WRITE ${WORK}/valid.txt "${valid}")
+  run(0 "" eval --checkpoint ${WORK}/run --data ${WORK}/valid.txt --threads 1)
+  if(NOT last_out MATCHES "${expected}")
+    message(FATAL_ERROR "eval of the validation text does not print what training printed ('${expected}'):\n${last_out}")
+  endif()
+  math(EXPR half "${valid_length} / 2")
+  string(SUBSTRING "${valid}" 0 ${half} head)
+  string(SUBSTRING "${valid}" ${half} -1 tail)
+  file(WRITE ${WORK}/unknown.txt "~${head}~@${tail}")
+  run(1 "^error: data file '[^']*unknown.txt': '~' at byte 0 is not in the model's vocabulary[^\n]*\n$"
+      eval --checkpoint ${WORK}/run --data ${WORK}/unknown.txt)
+  run(0 "" eval --checkpoint ${WORK}/run --data ${WORK}/unknown.txt --unknown skip --threads 1)
+  if(NOT last_out MATCHES "skipped 3 symbols outside the vocabulary of [0-9]+ chars: '~' x2, '@' x1\n"
+     OR NOT last_out MATCHES "${expected}")
+    message(FATAL_ERROR "eval --unknown skip did not skip the 3 unknown symbols:\n${last_out}")
+  endif()
 elseif(CASE STREQUAL "resume_bit_identical")
   # 30 steps straight, and 15 steps then --resume to 30: the same losses, bit for bit (metrics.csv
   # without its two clock columns, elapsed_s and tokens_per_s, and without val_loss: the first part

@@ -418,9 +418,10 @@ TrainResult Trainer::run(const std::atomic<int>* stop) {
   save(validation.loss);
   reporter_.finish();
   reporter_.message(
-      fmt::format("step {}: validation loss {:.4f} nats/char ({:.4f} bits/char) over {} chars, "
+      fmt::format("step {}: validation loss {:.4f} nats/char ({:.4f} bits/char) over {} chars ({}), "
                   "evaluated in {:.1f} s",
-                  progress_.step, validation.loss, validation.bits(), validation.tokens, validation.seconds));
+                  progress_.step, validation.loss, validation.bits(), validation.tokens, validation.layout(),
+                  validation.seconds));
   if (progress_.skipped_steps > 0) {
     reporter_.message(fmt::format("{} step{} skipped for a non-finite loss or gradient", progress_.skipped_steps,
                                   progress_.skipped_steps == 1 ? " was" : "s were"));
