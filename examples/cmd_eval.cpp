@@ -1,41 +1,57 @@
 // recur eval --checkpoint DIR --data FILE
 //
 // The loss of a trained language model on any text, in nats and bits per character: one pass
-// over the whole file with the hidden state carried (examples/lm/evaluate.h). Every symbol of
-// the text must be in the model's vocabulary.
+// over the whole file with the hidden state carried (examples/lm/evaluate.h), laid out as
+// training's evaluation is (the same defaults), which the result line says. A symbol outside the
+// model's vocabulary is an error, or with --unknown skip is left out and counted.
 #include <fmt/format.h>
 
+#include <map>
 #include <memory>
 
 #include "examples/command.h"
 #include "examples/lm/checkpoint.h"
 #include "examples/lm/data.h"
 #include "examples/lm/evaluate.h"
+#include "examples/lm/train_options.h"
 
 namespace recur::cli {
 
 Command add_eval_command(CLI::App& parent) {
   struct State {
-    std::string checkpoint, data, device = "cpu";
-    int64_t batch = 128, bptt = 256;
+    std::string checkpoint, which = "latest", data, device = "cpu";
+    int64_t batch = lm::TrainOptions{}.eval_batch, bptt = lm::TrainOptions{}.eval_bptt;  // training's evaluation
+    std::string unknown = "error";
   };
   auto state = std::make_shared<State>();
   CLI::App* app = parent.add_subcommand("eval", "The loss of a trained language model on a text file");
   app->add_option("--checkpoint", state->checkpoint, "a run folder or its checkpoint folder")->required();
+  app->add_option("--which", state->which, "a run folder's latest or best (by validation loss) checkpoint")
+      ->check(CLI::IsMember({"latest", "best"}))
+      ->capture_default_str();
   app->add_option("--data", state->data, "the text to evaluate on")->required();
-  app->add_option("--batch", state->batch, "parallel streams")->capture_default_str();
-  app->add_option("--bptt", state->bptt, "chunk length")->capture_default_str();
+  app->add_option("--batch", state->batch, "parallel streams (as train --eval-batch)")->capture_default_str();
+  app->add_option("--bptt", state->bptt, "chunk length (as train --eval-bptt)")->capture_default_str();
+  app->add_option("--unknown", state->unknown,
+                  "a symbol outside the model's vocabulary: error, or skip it (and say how many were skipped)")
+      ->check(CLI::IsMember({"error", "skip"}))
+      ->capture_default_str();
   app->add_option("--device", state->device, "cpu or cuda[:N]")->capture_default_str();
   return {app, [state] {
             const Device device = Device::parse(state->device);
-            const lm::Checkpoint checkpoint = lm::load_checkpoint(state->checkpoint, /*training_state=*/false);
+            const lm::Checkpoint checkpoint = lm::load_checkpoint(state->checkpoint, /*training_state=*/false,
+                                                                 lm::parse_which(state->which));
             std::unique_ptr<lm::LanguageModel> model = lm::model_from_checkpoint(checkpoint);
             if (!device.is_cpu()) model->to(device);
             const std::string what = fmt::format("data file '{}'", state->data);
-            const std::vector<int32_t> tokens = checkpoint.vocab.encode(lm::read_text_file(state->data), what);
+            std::map<uint32_t, int64_t> skipped;
+            const std::vector<int32_t> tokens = checkpoint.vocab.encode_known(
+                lm::read_text_file(state->data), what, state->unknown == "skip" ? &skipped : nullptr);
+            if (!skipped.empty()) fmt::print("{}: skipped {}\n", state->data, checkpoint.vocab.describe_skipped(skipped));
             const lm::EvalResult result = lm::evaluate(*model, tokens, state->batch, state->bptt, device, what);
-            fmt::print("{}: loss {:.4f} nats/char, {:.4f} bits/char over {} chars ({}; {:.1f} s)\n", state->data,
-                       result.loss, result.bits(), result.tokens, checkpoint.model.summary(), result.seconds);
+            fmt::print("{}: loss {:.4f} nats/char, {:.4f} bits/char over {} chars ({}; {}; {:.1f} s)\n", state->data,
+                       result.loss, result.bits(), result.tokens, checkpoint.model.summary(), result.layout(),
+                       result.seconds);
             return 0;
           }};
 }

@@ -15,12 +15,15 @@ namespace recur::cli {
 
 Command add_sample_command(CLI::App& parent) {
   struct State {
-    std::string checkpoint, device = "cpu";
+    std::string checkpoint, which = "latest", device = "cpu";
     lm::SampleOptions options;
   };
   auto state = std::make_shared<State>();
   CLI::App* app = parent.add_subcommand("sample", "Generate text with a trained language model");
   app->add_option("--checkpoint", state->checkpoint, "a run folder or its checkpoint folder")->required();
+  app->add_option("--which", state->which, "a run folder's latest or best (by validation loss) checkpoint")
+      ->check(CLI::IsMember({"latest", "best"}))
+      ->capture_default_str();
   app->add_option("--prompt", state->options.prompt, "text to start from (default: a new line)");
   app->add_option("--length", state->options.length, "symbols to generate")->capture_default_str();
   app->add_option("--temperature", state->options.temperature, "sharpness: < 1 safer, > 1 wilder, 0 greedy")
@@ -31,7 +34,8 @@ Command add_sample_command(CLI::App& parent) {
   app->add_option("--device", state->device, "cpu or cuda[:N]")->capture_default_str();
   return {app, [state] {
             const Device device = Device::parse(state->device);
-            const lm::Checkpoint checkpoint = lm::load_checkpoint(state->checkpoint, /*training_state=*/false);
+            const lm::Checkpoint checkpoint = lm::load_checkpoint(state->checkpoint, /*training_state=*/false,
+                                                                 lm::parse_which(state->which));
             std::unique_ptr<lm::LanguageModel> model = lm::model_from_checkpoint(checkpoint);
             if (!device.is_cpu()) model->to(device);
             // Checks the prompt before printing anything.

@@ -1,7 +1,8 @@
 // recur train --data FILE [options]   |   recur train --resume DIR [options]
+// recur train --config RUN/config.json [options]   |   recur train --init-from RUN --data FILE [options]
 //
 // Trains a character-level language model (examples/lm/trainer.h) and writes the run folder:
-// config.json, metrics.csv, loss.svg and checkpoint/. SIGINT and SIGTERM stop the run after the
+// config.json, metrics.csv, loss.svg, checkpoint/ and checkpoint-best/, holding its lock. SIGINT and SIGTERM stop the run after the
 // current step with a checkpoint (exit status 0); a second signal exits at once with status 130
 // (examples/stop_signals.h receives them).
 #include <fmt/format.h>
@@ -10,6 +11,7 @@
 #include <set>
 
 #include "examples/command.h"
+#include "examples/lm/data.h"
 #include "examples/lm/trainer.h"
 #include "examples/stop_signals.h"
 
@@ -28,7 +30,7 @@ lm::ReporterKind reporter_kind(const std::string& name) {
 Command add_train_command(CLI::App& parent) {
   struct State {
     lm::TrainOptions options;
-    std::string resume, progress = "auto";
+    std::string resume, config, progress = "auto";
   };
   auto state = std::make_shared<State>();
   lm::TrainOptions& o = state->options;
@@ -40,6 +42,11 @@ Command add_train_command(CLI::App& parent) {
       ->capture_default_str();
   app->add_option("--resume", state->resume, "continue the run in this folder from its checkpoint");
   app->add_option("--out", o.out, "the run folder (default runs/<timestamp>)");
+  app->add_option("--config", state->config,
+                  "the options of this config.json (a run's), with the command line's over them");
+  app->add_option("--init-from", o.init_from,
+                  "start from the weights of this run's (or checkpoint folder's) checkpoint, with its model and "
+                  "vocabulary");
 
   app->add_option("--mode", o.mode, "lstm, gru, rnn_tanh or rnn_relu")->capture_default_str();
   app->add_option("--embedding", o.embedding, "embedding size")->capture_default_str();
@@ -75,9 +82,9 @@ Command add_train_command(CLI::App& parent) {
 
   app->add_option("--steps", o.steps, "stop after this many steps");
   app->add_option("--minutes", o.minutes, "stop after this much training time (evaluation excluded)");
-  app->add_option("--eval-every", o.eval_every, "evaluate every N steps (default: 5 times per run)");
-  app->add_option("--checkpoint-every", o.checkpoint_every, "checkpoint every N steps (default: at the end)");
-  app->add_option("--log-every", o.log_every, "a metrics.csv row every N steps (default: 200 per run)");
+  app->add_option("--eval-every", o.eval_every, "evaluate every N steps (default: 5 times per run; config.json records the interval)");
+  app->add_option("--checkpoint-every", o.checkpoint_every, "checkpoint every N steps too (default: at every evaluation and at the end)");
+  app->add_option("--log-every", o.log_every, "a metrics.csv row every N steps (default: 200 per run; config.json records the interval)");
   app->add_option("--eval-batch", o.eval_batch, "streams of the validation pass")->capture_default_str();
   app->add_option("--eval-bptt", o.eval_bptt, "chunk length of the validation pass")->capture_default_str();
   app->add_option("--max-bad-steps", o.max_bad_steps, "stop after this many non-finite steps in a row")
@@ -89,11 +96,12 @@ Command add_train_command(CLI::App& parent) {
   app->footer("--threads N (before or after the subcommand) sets the CPU threads. docs/TRAINING.md has the details.");
 
   return {app, [state, app] {
-            const lm::TrainOptions& options = state->options;
+            lm::TrainOptions options = state->options;
             std::set<std::string> given;
             for (const CLI::Option* option : app->get_options()) {
               const std::string name = option->get_lnames().empty() ? "" : option->get_lnames().front();
-              if (option->count() == 0 || name.empty() || name == "resume" || name == "progress" || name == "help") {
+              if (option->count() == 0 || name.empty() || name == "resume" || name == "config" || name == "progress" ||
+                  name == "help") {
                 continue;
               }
               given.insert(name == "no-bias" ? "bias" : name);
@@ -104,12 +112,30 @@ Command add_train_command(CLI::App& parent) {
               given.insert("threads");
             }
             std::unique_ptr<lm::Reporter> reporter = lm::make_reporter(reporter_kind(state->progress));
+            if (!state->config.empty()) {
+              RECUR_CHECK(state->resume.empty(),
+                          "--config cannot be combined with --resume: a resumed run keeps the options of its own "
+                          "config.json");
+              nlohmann::json config;
+              try {
+                config = nlohmann::json::parse(lm::read_text_file(state->config));
+              } catch (const nlohmann::json::exception& e) {
+                RECUR_FAIL("--config {}: not valid JSON ({})", state->config, e.what());
+              }
+              options = lm::options_from_config(config, state->config, options, given);
+              // The run's thread count and GEMM provider too, so that the run repeats bit for bit.
+              if (config.is_object()) lm::restore_compute_settings(config, state->config, given, *reporter);
+            }
             const std::atomic<int>& stop = stop_requests();  // from here on a signal stops the run cleanly
             std::unique_ptr<lm::Trainer> trainer;
             if (!state->resume.empty()) {
               trainer = lm::Trainer::resume(state->resume, options, given, *reporter);
             } else {
               if (options.data.empty()) throw Error("no data: give --data FILE (or --resume DIR)");
+              if (!options.init_from.empty()) {
+                const lm::Checkpoint init = lm::load_checkpoint(options.init_from, /*training_state=*/false);
+                lm::take_model_options(options, init.model, init.vocab, given);
+              }
               trainer = std::make_unique<lm::Trainer>(options, *reporter);
             }
             const lm::TrainResult result = trainer->run(&stop);

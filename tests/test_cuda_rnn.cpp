@@ -82,6 +82,12 @@ TEST(CudaRnn, SupportsSaysWhatCudnnLacks) {
   EXPECT_FALSE(cudnn_runs(options, &why));
   EXPECT_THAT(why, HasSubstr("cell_clip"));
 }
+#else
+// Without CUDA the GPU tests skip (RECUR_REQUIRE_GPU) before they ask.
+bool cudnn_runs(const RNNOptions&, std::string* why = nullptr) {
+  if (why != nullptr) *why = "recur was built without CUDA";
+  return false;
+}
 #endif
 
 // One supports query, two devices: for each option set, what the CPU picks (its fused layer,

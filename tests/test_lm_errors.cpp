@@ -1,6 +1,9 @@
 // Bad input to the language-model trainer: one clear recur::Error, and nothing half-written.
 #include <gtest/gtest.h>
 
+#include <fmt/format.h>
+#include <unistd.h>
+
 #include <filesystem>
 #include <functional>
 
@@ -8,6 +11,7 @@
 #include "core/error.h"
 #include "examples/lm/checkpoint.h"
 #include "examples/lm/evaluate.h"
+#include "examples/lm/run_lock.h"
 #include "examples/lm/trainer.h"
 #include "test_lm_util.h"
 
@@ -39,6 +43,7 @@ std::string error_of(const std::function<void()>& fn) {
 std::string trained_run(ScratchDir& dir, const std::string& name, const std::function<void(TrainOptions&)>& edit = {}) {
   TrainOptions options = tiny_options(tiny_corpus(dir), dir / name);
   options.steps = 4;
+  options.lr = 0.0;  // adam's default
   if (edit) edit(options);
   CollectingReporter reporter;
   Trainer trainer(options, reporter);
@@ -104,6 +109,12 @@ TEST(LmErrors, ResumingWithAnotherModelOrDataIsRefused) {
   EXPECT_ERROR_CONTAINS((void)Trainer::resume(run, requested, {"hidden"}, reporter),
                         "--hidden is 32 but the run being resumed used 16");
   requested = TrainOptions{};
+  requested.lr = 0.001;  // the run used the optimizer's default, which the message names
+  EXPECT_ERROR_CONTAINS((void)Trainer::resume(run, requested, {"lr"}, reporter),
+                        "--lr is 0.001 but the run being resumed used 0.005");
+  requested.lr = 0.005;
+  EXPECT_NO_THROW((void)Trainer::resume(run, requested, {"lr"}, reporter));
+  requested = TrainOptions{};
   requested.vocab = "bytes";
   EXPECT_ERROR_CONTAINS((void)Trainer::resume(run, requested, {"vocab"}, reporter),
                         "--vocab is \"bytes\" but the run being resumed used \"chars\"");
@@ -116,6 +127,44 @@ TEST(LmErrors, ResumingWithAnotherModelOrDataIsRefused) {
   // A new run into a folder that holds one is refused too.
   TrainOptions again = tiny_options(dir / "corpus.txt", run);
   EXPECT_ERROR_CONTAINS(Trainer(again, reporter), "already holds a run");
+}
+
+TEST(LmErrors, ARunFolderInUseIsRefusedNamingItsProcess) {
+  ScratchDir dir("in_use");
+  const std::string run = trained_run(dir, "run");
+  CollectingReporter reporter;
+  const std::string in_use = fmt::format("run folder '{}' is in use by process {}", run, ::getpid());
+  {
+    const std::unique_ptr<Trainer> holder = Trainer::resume(run, TrainOptions{}, {}, reporter);
+    EXPECT_ERROR_CONTAINS((void)Trainer::resume(run, TrainOptions{}, {}, reporter), in_use);
+    EXPECT_EQ(testing::read_text(run_lock_path(run)), fmt::format("{}\n", ::getpid()));
+  }
+  EXPECT_NO_THROW((void)Trainer::resume(run, TrainOptions{}, {}, reporter));  // released with its trainer
+  // A new run holds its folder from its creation.
+  TrainOptions options = tiny_options(dir / "corpus.txt", dir / "new");
+  Trainer fresh(options, reporter);
+  EXPECT_ERROR_CONTAINS((void)Trainer::resume(options.out, TrainOptions{}, {}, reporter), "is in use by process");
+}
+
+TEST(LmErrors, InitFromAnotherModelOrVocabularyIsRefused) {
+  ScratchDir dir("init_from_mismatch");
+  const std::string run = trained_run(dir, "run");
+  CollectingReporter reporter;
+  TrainOptions options = tiny_options(dir / "corpus.txt", dir / "tuned");
+  options.init_from = run;
+  options.hidden = 32;
+  EXPECT_ERROR_CONTAINS(Trainer(options, reporter), "--init-from " + run + ": its model is a 2-layer LSTM");
+  options.hidden = 16;
+  testing::write_text(dir / "other.txt", testing::read_text(dir / "corpus.txt") + "~");
+  options.data = dir / "other.txt";
+  EXPECT_ERROR_CONTAINS(Trainer(options, reporter), "--init-from " + run + ": data file '" + options.data +
+                                                        "': '~' at byte ");
+  options.data = dir / "corpus.txt";
+  options.vocab = "bytes";
+  EXPECT_ERROR_CONTAINS(Trainer(options, reporter), "its vocabulary is of chars, but --vocab is bytes");
+  options.init_from = dir / "nothing";
+  EXPECT_ERROR_CONTAINS(Trainer(options, reporter), "does not exist");
+  EXPECT_FALSE(fs::exists(dir / "tuned"));
 }
 
 TEST(LmErrors, CheckpointOfAnotherShapeOrVocabularyIsRefused) {
@@ -165,6 +214,8 @@ TEST(LmErrors, CorruptCheckpointsAreClearErrors) {
 
   EXPECT_ERROR_CONTAINS((void)load_checkpoint(dir / "none", false), "does not exist");
   EXPECT_ERROR_CONTAINS((void)load_checkpoint(dir.str(), false), "holds no checkpoint");
+  EXPECT_ERROR_CONTAINS((void)load_checkpoint(dir.str(), false, Which::Best), "holds no best checkpoint");
+  EXPECT_ERROR_CONTAINS((void)parse_which("worst"), "unknown checkpoint 'worst' (expected latest or best)");
 }
 
 }  // namespace

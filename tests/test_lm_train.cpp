@@ -12,6 +12,8 @@
 #include "backends/threading.h"
 #include "core/error.h"
 #include "examples/lm/checkpoint.h"
+#include "examples/lm/data.h"
+#include "examples/lm/evaluate.h"
 #include "examples/lm/sampler.h"
 #include "examples/lm/trainer.h"
 #include "test_lm_util.h"
@@ -238,6 +240,145 @@ TEST(LmTrain, SampleIsDeterministicBySeed) {
   const SampleOptions top1{.prompt = "The ", .length = 30, .temperature = 1.5, .top_k = 1, .seed = 9};
   EXPECT_EQ(sample(*model, checkpoint.vocab, greedy, Device::cpu()),
             sample(*model, checkpoint.vocab, top1, Device::cpu()));
+}
+
+// A checkpoint at every evaluation; checkpoint-best/ holds the one of the lowest validation loss.
+TEST(LmTrain, EveryEvaluationCheckpointsAndTheBestIsKeptBesideTheLatest) {
+  ScratchDir dir("best");
+  TrainOptions options = tiny_options(tiny_corpus(dir), dir / "run");
+  std::vector<int64_t> checkpoint_steps;
+  TrainHooks hooks;
+  hooks.on_step = [&](int64_t step, double) {
+    if (step % 10 == 1 && step > 1) checkpoint_steps.push_back(load_checkpoint(options.out, true).progress.step);
+  };
+  CollectingReporter reporter;
+  Trainer trainer(options, reporter, hooks);
+  (void)trainer.run();
+  EXPECT_EQ(checkpoint_steps, (std::vector<int64_t>{10, 20, 30}));  // --eval-every 10, no --checkpoint-every
+
+  double best = std::numeric_limits<double>::infinity();
+  int64_t best_step = -1;
+  for (const MetricsRow& row : parse_metrics_csv(testing::read_text(options.out + "/metrics.csv"), "metrics.csv")) {
+    if (std::isfinite(row.val_loss) && row.val_loss < best) best = row.val_loss, best_step = row.step;
+  }
+  const Checkpoint latest = load_checkpoint(options.out, true, Which::Latest);
+  const Checkpoint best_checkpoint = load_checkpoint(options.out, true, Which::Best);
+  EXPECT_EQ(latest.progress.step, 40);
+  EXPECT_EQ(best_checkpoint.dir, options.out + "/checkpoint-best");
+  EXPECT_EQ(best_checkpoint.progress.step, best_step);
+  EXPECT_EQ(best_checkpoint.progress.best_step, best_step);
+  EXPECT_NEAR(latest.progress.best_val_loss, best, 1e-6);  // metrics.csv rounds
+  // Its weights give its validation loss.
+  auto model = model_from_checkpoint(best_checkpoint);
+  const std::string text = testing::read_text(options.data);
+  const TokenSplit split = split_tokens(best_checkpoint.vocab.encode(text), options.valid_fraction);
+  EXPECT_EQ(evaluate(*model, split.valid, options.eval_batch, options.eval_bptt, Device::cpu(), "valid").loss,
+            latest.progress.best_val_loss);
+}
+
+// A run killed before its first checkpoint leaves config.json alone; --resume starts it again
+// from step 0 with its options, and gives the uninterrupted run's losses.
+TEST(LmTrain, ResumeOfAFolderWithoutCheckpointStartsFromStepZero) {
+  ScratchDir dir("no_checkpoint");
+  const std::string data = tiny_corpus(dir);
+  TrainOptions options = tiny_options(data, dir / "straight");
+  const TrainedRun straight = train(options);
+
+  options.out = dir / "killed";
+  CollectingReporter reporter;
+  { Trainer never_ran(options, reporter); }
+  ASSERT_TRUE(fs::exists(options.out + "/config.json"));
+  ASSERT_FALSE(fs::exists(options.out + "/checkpoint"));
+  std::vector<double> losses;
+  auto resumed = Trainer::resume(options.out, TrainOptions{}, {}, reporter, recording(losses));
+  ASSERT_FALSE(reporter.messages.empty());
+  EXPECT_NE(reporter.messages.back().find("holds no checkpoint (its run stopped before the first one): starting it "
+                                          "from step 0"),
+            std::string::npos)
+      << reporter.messages.back();
+  const TrainResult result = resumed->run();
+  expect_bit_identical(straight.losses, losses, 0);
+  EXPECT_EQ(result.validation.loss, straight.result.validation.loss);
+  EXPECT_EQ(deterministic_metrics(options.out), straight.metrics);
+}
+
+// --init-from: a new run starts from another run's weights and vocabulary.
+TEST(LmTrain, InitFromStartsFromAnotherRunsWeights) {
+  ScratchDir dir("init_from");
+  TrainOptions first = tiny_options(tiny_corpus(dir), dir / "first");
+  first.steps = 10;
+  (void)train(first);
+  const Checkpoint source = load_checkpoint(first.out, false);
+
+  // The model options come from the checkpoint unless given.
+  TrainOptions options;
+  options.data = first.data;
+  options.out = dir / "tuned";
+  options.steps = 5;
+  options.eval_batch = 4;
+  options.init_from = first.out;
+  take_model_options(options, source.model, source.vocab, {"steps", "data", "out", "init-from", "eval-batch"});
+  EXPECT_EQ(options.hidden, 16);
+  EXPECT_EQ(options.embedding, 8);
+  EXPECT_EQ(options.dropout, 0.1);
+  options.batch = 4, options.bptt = 8, options.eval_bptt = 16;
+  CollectingReporter reporter;
+  {
+    Trainer tuned(options, reporter);
+    for (const auto& [name, tensor] : tuned.model().state_dict()) {
+      EXPECT_EQ(tensor.to_vector<float>(), source.weights.at(name).to_vector<float>()) << name;
+    }
+    const TrainResult result = tuned.run();
+    EXPECT_EQ(result.step, 5);
+  }
+  const nlohmann::json config = nlohmann::json::parse(testing::read_text(options.out + "/config.json"));
+  EXPECT_EQ(config["train"]["init-from"], first.out);
+}
+
+// config.json holds the values used, never the placeholders of "the default".
+TEST(LmTrain, ConfigJsonRecordsTheValuesUsed) {
+  ScratchDir dir("effective");
+  TrainOptions options = tiny_options(tiny_corpus(dir), dir / "run");
+  options.optimizer = "adamw";
+  options.lr = 0.0, options.weight_decay = -1.0, options.eval_every = 0, options.log_every = 0;
+  options.steps = 12;
+  (void)train(options);
+  const nlohmann::json train_options = nlohmann::json::parse(testing::read_text(options.out + "/config.json"))["train"];
+  EXPECT_EQ(train_options["lr"], 5e-3);
+  EXPECT_EQ(train_options["weight-decay"], 0.01);
+  EXPECT_EQ(train_options["eval-every"], 3);  // 5 evaluations per run (the last at the end)
+  EXPECT_EQ(train_options["log-every"], 1);   // up to 200 rows per run
+  const std::vector<MetricsRow> rows =
+      parse_metrics_csv(testing::read_text(options.out + "/metrics.csv"), "metrics.csv");
+  EXPECT_EQ(rows.size(), 12u);
+  // A time-bounded run spreads its evaluations over its time: no interval in steps stands for that.
+  TrainOptions timed = options;
+  timed.steps = 0, timed.minutes = 1.0;
+  timed.fill_defaults();
+  EXPECT_EQ(timed.eval_every, 0);
+  EXPECT_EQ(timed.lr, 5e-3);
+}
+
+// recur train --config: a run's config.json, with the command line's options over it.
+TEST(LmTrain, OptionsFromAConfigFileTakeTheCommandLineOverThem) {
+  TrainOptions recorded;
+  recorded.data = "a.txt", recorded.out = "runs/a", recorded.hidden = 48, recorded.lr = 0.02, recorded.steps = 100;
+  const nlohmann::json config = {{"threads", 1}, {"train", recorded}};
+  TrainOptions command_line;
+  command_line.steps = 7;
+  const TrainOptions options = options_from_config(config, "c.json", command_line, {"steps"});
+  EXPECT_EQ(options.hidden, 48);
+  EXPECT_EQ(options.lr, 0.02);
+  EXPECT_EQ(options.data, "a.txt");
+  EXPECT_EQ(options.steps, 7);
+  EXPECT_EQ(options.out, "");  // a new run gets its own folder
+  EXPECT_EQ(options_from_config(nlohmann::json(recorded), "t.json", command_line, {}).hidden, 48);  // "train" alone
+  try {
+    (void)options_from_config({{"train", {{"hiden", 3}}}}, "bad.json", command_line, {});
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()), "--config bad.json: training options: unknown option \"hiden\"");
+  }
 }
 
 TEST(LmTrain, DrawSymbolFollowsTemperatureAndTopK) {

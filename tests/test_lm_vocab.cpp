@@ -1,6 +1,7 @@
 // The language model's vocabulary (examples/lm/vocab.h): bytes and UTF-8 characters.
 #include <gtest/gtest.h>
 
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
@@ -58,6 +59,16 @@ TEST(LmVocab, EncodingAnUnknownSymbolNamesItAndItsOffset) {
               std::string::npos)
         << e.what();
   }
+}
+
+TEST(LmVocab, EncodingKnownSymbolsSkipsAndCountsTheOthers) {
+  const Vocabulary vocab = Vocabulary::build("abc", VocabKind::Chars);
+  std::map<uint32_t, int64_t> skipped;
+  EXPECT_EQ(vocab.encode_known("a\xc3\xa9" "b~c~", "text", &skipped), (std::vector<int32_t>{0, 1, 2}));
+  EXPECT_EQ(skipped, (std::map<uint32_t, int64_t>{{0xe9, 1}, {'~', 2}}));
+  EXPECT_EQ(vocab.describe_skipped(skipped),
+            "3 symbols outside the vocabulary of 3 chars: '~' x2, '\xc3\xa9' (U+00E9) x1");
+  EXPECT_THROW((void)vocab.encode_known("a\xff", "text", &skipped), Error);  // invalid UTF-8 stays an error
 }
 
 TEST(LmVocab, EmptyTextIsAnError) { EXPECT_THROW((void)Vocabulary::build("", VocabKind::Bytes), Error); }

@@ -45,6 +45,8 @@ double nan_from_null(const nlohmann::json& value) {
   return value.is_null() ? std::numeric_limits<double>::quiet_NaN() : value.get<double>();
 }
 
+nlohmann::json null_from_nan(double value) { return std::isfinite(value) ? nlohmann::json(value) : nullptr; }
+
 void sync_dir(const std::string& dir) {
   const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return;
@@ -96,7 +98,8 @@ void to_json(nlohmann::json& j, const TrainProgress& p) {
                        {"loss_sum", p.interval_loss_sum},
                        {"norm_sum", p.interval_norm_sum},
                        {"seconds", p.interval_seconds}}},
-                     {"last_val_loss", std::isfinite(p.last_val_loss) ? nlohmann::json(p.last_val_loss) : nullptr},
+                     {"last_val_loss", null_from_nan(p.last_val_loss)},
+                     {"best", {{"val_loss", null_from_nan(p.best_val_loss)}, {"step", p.best_step}}},
                      {"generators", generators}};
 }
 
@@ -122,6 +125,10 @@ void from_json(const nlohmann::json& j, TrainProgress& p) {
     p.interval_norm_sum = interval.at("norm_sum").get<double>();
     p.interval_seconds = interval.at("seconds").get<double>();
     p.last_val_loss = nan_from_null(j.at("last_val_loss"));
+    if (const auto best = j.find("best"); best != j.end()) {  // absent in checkpoints before checkpoint-best/
+      p.best_val_loss = nan_from_null(best->at("val_loss"));
+      p.best_step = best->at("step").get<int64_t>();
+    }
     p.generators.clear();
     for (const auto& [name, state] : j.at("generators").items()) {
       p.generators[name] = {state.at("seed").get<uint64_t>(), state.at("offset").get<uint64_t>()};
@@ -141,19 +148,35 @@ std::map<std::string, std::string> model_metadata(const ModelConfig& model, cons
           {"step", std::to_string(step)}};
 }
 
-std::string find_checkpoint_dir(const std::string& path) {
-  RECUR_CHECK(!path.empty(), "no checkpoint given (--checkpoint DIR)");
-  RECUR_CHECK(fs::exists(path), "checkpoint '{}' does not exist", path);
-  for (const std::string& dir : {path, path + "/checkpoint", path + "/checkpoint.old"}) {
-    if (fs::is_regular_file(dir + "/model.safetensors")) return dir;
-  }
-  RECUR_FAIL("'{}' holds no checkpoint: expected {}/model.safetensors or {}/checkpoint/model.safetensors", path, path,
-             path);
+Which parse_which(const std::string& name) {
+  if (name == "latest") return Which::Latest;
+  RECUR_CHECK(name == "best", "unknown checkpoint '{}' (expected latest or best)", name);
+  return Which::Best;
 }
 
-Checkpoint load_checkpoint(const std::string& path, bool training_state) {
+std::string checkpoint_name(Which which) { return which == Which::Best ? "checkpoint-best" : "checkpoint"; }
+
+std::string checkpoint_dir_if_any(const std::string& path, Which which) {
+  const std::string run_checkpoint = path + "/" + checkpoint_name(which);
+  for (const std::string& dir : {path, run_checkpoint, run_checkpoint + ".old"}) {
+    if (fs::is_regular_file(dir + "/model.safetensors")) return dir;
+  }
+  return "";
+}
+
+std::string find_checkpoint_dir(const std::string& path, Which which) {
+  RECUR_CHECK(!path.empty(), "no checkpoint given (--checkpoint DIR)");
+  RECUR_CHECK(fs::exists(path), "checkpoint '{}' does not exist", path);
+  const std::string dir = checkpoint_dir_if_any(path, which);
+  RECUR_CHECK(!dir.empty(), "'{}' holds no {}checkpoint: expected {}/model.safetensors or {}/{}/model.safetensors{}",
+              path, which == Which::Best ? "best " : "", path, path, checkpoint_name(which),
+              which == Which::Best ? " (written at a run's first evaluation)" : "");
+  return dir;
+}
+
+Checkpoint load_checkpoint(const std::string& path, bool training_state, Which which) {
   Checkpoint checkpoint;
-  checkpoint.dir = find_checkpoint_dir(path);
+  checkpoint.dir = find_checkpoint_dir(path, which);
   const std::string model_path = checkpoint.dir + "/model.safetensors";
   nn::SafetensorsFile model_file = nn::load_safetensors(model_path);
   const auto field = [&](const char* key) {
@@ -201,10 +224,10 @@ std::unique_ptr<LanguageModel> model_from_checkpoint(const Checkpoint& checkpoin
   return model;
 }
 
-void save_checkpoint(const std::string& run_dir, LanguageModel& model, const Vocabulary& vocab,
+void save_checkpoint(const std::string& run_dir, Which which, LanguageModel& model, const Vocabulary& vocab,
                      const nlohmann::json& config, const optim::Optimizer& optimizer, const nn::RNNState& carry,
                      const TrainProgress& progress) {
-  const std::string target = run_dir + "/checkpoint", fresh = run_dir + "/checkpoint.tmp";
+  const std::string target = run_dir + "/" + checkpoint_name(which), fresh = target + ".tmp";
   std::error_code error;
   fs::remove_all(fresh, error);  // a leftover of an interrupted save
   RECUR_CHECK(fs::create_directories(fresh, error) || fs::is_directory(fresh), "cannot create '{}': {}", fresh,

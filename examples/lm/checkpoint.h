@@ -1,4 +1,5 @@
-// Checkpoints of a language-model run. A run folder holds one checkpoint, RUN/checkpoint/:
+// Checkpoints of a language-model run. A run folder holds the latest checkpoint, RUN/checkpoint/,
+// and the one of the best validation loss so far, RUN/checkpoint-best/ (the same files):
 //
 //   model.safetensors      the weights under PyTorch's names (examples/lm/model.h); metadata
 //                          "format" = "recur-lm", "model" (ModelConfig JSON), "vocab" (the
@@ -13,7 +14,7 @@
 // replaces RUN/checkpoint in one renameat2(RENAME_EXCHANGE); so RUN/checkpoint is always either
 // the previous complete checkpoint or the new complete one, whatever happens. Where the file
 // system cannot exchange, the old one is first renamed RUN/checkpoint.old, which the reader uses
-// when RUN/checkpoint is missing.
+// when RUN/checkpoint is missing. The same holds for checkpoint-best.
 #pragma once
 
 #include <cstdint>
@@ -51,6 +52,9 @@ struct TrainProgress {
   int64_t interval_steps = 0, interval_tokens = 0, interval_norms = 0;
   double interval_loss_sum = 0.0, interval_norm_sum = 0.0, interval_seconds = 0.0;
   double last_val_loss = std::numeric_limits<double>::quiet_NaN();
+  // The best validation loss so far and its step (-1: none), which checkpoint-best/ holds.
+  double best_val_loss = std::numeric_limits<double>::quiet_NaN();
+  int64_t best_step = -1;
   std::map<std::string, GeneratorState> generators;
 };
 
@@ -69,21 +73,29 @@ struct Checkpoint {
   TrainProgress progress;
 };
 
+// Which of a run folder's checkpoints: the latest (checkpoint/) or the best (checkpoint-best/).
+enum class Which : uint8_t { Latest, Best };
+Which parse_which(const std::string& name);  // "latest", "best"; recur::Error otherwise
+// The folder name of a run's checkpoint: "checkpoint", "checkpoint-best".
+std::string checkpoint_name(Which which);
+
 // The checkpoint folder for `path`: path itself when it holds model.safetensors, else
-// path/checkpoint (or path/checkpoint.old after an interrupted swap). recur::Error when neither
-// exists, naming what was looked for.
-std::string find_checkpoint_dir(const std::string& path);
+// path/checkpoint[-best] (or path/checkpoint[-best].old after an interrupted swap); "" when
+// there is none.
+std::string checkpoint_dir_if_any(const std::string& path, Which which = Which::Latest);
+// The same, but recur::Error when there is none, naming what was looked for.
+std::string find_checkpoint_dir(const std::string& path, Which which = Which::Latest);
 
 // Reads the model part (model.safetensors: weights, configuration, vocabulary), and with
 // `training_state` the rest. Every file is checked (recur::Error naming it): a missing or
 // corrupt file, metadata that does not parse, weights that do not match their configuration.
-Checkpoint load_checkpoint(const std::string& path, bool training_state);
+Checkpoint load_checkpoint(const std::string& path, bool training_state, Which which = Which::Latest);
 
 // Builds the model a checkpoint describes and loads its weights.
 std::unique_ptr<LanguageModel> model_from_checkpoint(const Checkpoint& checkpoint);
 
-// Writes RUN/checkpoint atomically (see above).
-void save_checkpoint(const std::string& run_dir, LanguageModel& model, const Vocabulary& vocab,
+// Writes RUN/checkpoint (or RUN/checkpoint-best) atomically (see above).
+void save_checkpoint(const std::string& run_dir, Which which, LanguageModel& model, const Vocabulary& vocab,
                      const nlohmann::json& config, const optim::Optimizer& optimizer, const nn::RNNState& carry,
                      const TrainProgress& progress);
 

@@ -1,5 +1,7 @@
 #include "examples/lm/evaluate.h"
 
+#include <fmt/format.h>
+
 #include <chrono>
 
 #include "autograd/grad_mode.h"
@@ -7,6 +9,10 @@
 #include "nn/losses.h"
 
 namespace recur::lm {
+
+std::string EvalResult::layout() const {
+  return fmt::format("{} streams of {} tokens, chunks of {}", streams, stream_length, bptt);
+}
 
 EvalResult evaluate(LanguageModel& model, const std::vector<int32_t>& tokens, int64_t batch, int64_t bptt,
                     Device device, const std::string& what) {
@@ -26,6 +32,9 @@ EvalResult evaluate(LanguageModel& model, const std::vector<int32_t>& tokens, in
   }
   model.train(was_training);
   EvalResult result;
+  result.streams = chunks.batch_size();
+  result.stream_length = chunks.stream_length();
+  result.bptt = bptt;
   result.tokens = chunks.scored_tokens();
   result.loss = total / static_cast<double>(result.tokens);
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

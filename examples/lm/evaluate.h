@@ -18,7 +18,11 @@ struct EvalResult {
   double loss = 0.0;   // mean cross-entropy, nats per token
   int64_t tokens = 0;  // tokens predicted
   double seconds = 0.0;
+  // The layout, which changes the loss a little (each stream starts from a zero state): streams
+  // of stream_length inputs each, run in chunks of at most bptt steps.
+  int64_t streams = 0, stream_length = 0, bptt = 0;
   double bits() const { return loss / std::log(2.0); }
+  std::string layout() const;  // "32 streams of 93 tokens, chunks of 256"
 };
 
 // Leaves the model in the mode it found it in. `what` names the text in messages.

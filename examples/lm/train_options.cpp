@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <nlohmann/json.hpp>
 
@@ -57,6 +58,7 @@ template <typename Options, typename Fn> void visit_options(Options& o, Fn&& fn)
   fn("seed", o.seed);
   fn("device", o.device);
   fn("out", o.out);
+  fn("init-from", o.init_from);
 }
 
 bool one_of(const std::string& value, std::initializer_list<const char*> allowed) {
@@ -107,6 +109,15 @@ void TrainOptions::validate() const {
   (void)model_config(1);  // the RNN's own checks (proj < hidden, LSTM-only options, ...)
 }
 
+void TrainOptions::fill_defaults() {
+  lr = effective_lr();
+  weight_decay = effective_weight_decay();
+  if (steps > 0 && minutes <= 0.0) {
+    if (eval_every == 0) eval_every = std::max<int64_t>(1, (steps + kAutoEvals - 1) / kAutoEvals);
+    if (log_every == 0) log_every = std::max<int64_t>(1, steps / kAutoRows);
+  }
+}
+
 ModelConfig TrainOptions::model_config(int64_t vocab_size) const {
   nlohmann::json rnn = {{"mode", mode},
                         {"input_size", embedding},
@@ -144,6 +155,29 @@ double TrainOptions::effective_weight_decay() const {
   return optimizer == "adamw" ? 0.01 : 0.0;
 }
 
+void take_model_options(TrainOptions& options, const ModelConfig& model, const Vocabulary& vocab,
+                        const std::set<std::string>& given) {
+  const nlohmann::json rnn = model.rnn;
+  const auto take = [&](const char* name, auto& field, const auto& value) {
+    if (given.count(name) == 0) field = value;
+  };
+  take("vocab", options.vocab, vocab_kind_name(vocab.kind()));
+  take("embedding", options.embedding, model.embedding_dim);
+  take("dropout", options.dropout, model.dropout);
+  take("mode", options.mode, rnn.at("mode").get<std::string>());
+  take("hidden", options.hidden, rnn.at("hidden_size").get<int64_t>());
+  take("layers", options.layers, rnn.at("num_layers").get<int64_t>());
+  take("proj", options.proj, rnn.at("proj_size").get<int64_t>());
+  take("bias", options.bias, rnn.at("bias").get<bool>());
+  take("input-mode", options.input_mode, rnn.at("input_mode").get<std::string>());
+  take("peepholes", options.peepholes, rnn.at("use_peepholes").get<bool>());
+  take("cell-clip", options.cell_clip, rnn.at("cell_clip").get<double>());
+  take("proj-clip", options.proj_clip, rnn.at("proj_clip").get<double>());
+  take("forget-bias", options.forget_bias, rnn.at("forget_bias").get<double>());
+  take("lstm-activation", options.lstm_activation, rnn.at("activation").get<std::string>());
+  take("gru-variant", options.gru_variant, rnn.at("gru_variant").get<std::string>());
+}
+
 void to_json(nlohmann::json& j, const TrainOptions& options) {
   j = nlohmann::json::object();
   visit_options(options, [&](const char* name, const auto& field) { j[name] = field; });
@@ -164,6 +198,26 @@ void from_json(const nlohmann::json& j, TrainOptions& options) {
   for (const auto& [key, value] : j.items()) {
     RECUR_CHECK(known.count(key) > 0, "training options: unknown option \"{}\"", key);
   }
+}
+
+TrainOptions options_from_config(const nlohmann::json& config, const std::string& path,
+                                 const TrainOptions& command_line, const std::set<std::string>& given) {
+  RECUR_CHECK(config.is_object(), "--config {}: expected a JSON object (a run's config.json), got {}", path,
+              config.type_name());
+  nlohmann::json merged = config.contains("train") ? config["train"] : config;
+  RECUR_CHECK(merged.is_object(), "--config {}: \"train\" is {}, expected an object of training options", path,
+              merged.type_name());
+  merged.erase("out");
+  try {
+    (void)merged.get<TrainOptions>();  // names the file's bad option before the command line's are merged
+  } catch (const Error& e) {
+    RECUR_FAIL("--config {}: {}", path, e.what());
+  }
+  const nlohmann::json requested = command_line;
+  for (const std::string& name : given) {
+    if (requested.contains(name)) merged[name] = requested[name];
+  }
+  return merged.get<TrainOptions>();
 }
 
 const std::set<std::string>& resumable_option_names() {

@@ -14,6 +14,9 @@
 
 namespace recur::lm {
 
+constexpr int64_t kAutoEvals = 5;   // evaluations per run when --eval-every is 0
+constexpr int64_t kAutoRows = 200;  // metrics rows per run when --log-every is 0
+
 struct TrainOptions {
   // ---- data ------------------------------------------------------------------------------
   std::string data;             // --data FILE
@@ -56,18 +59,24 @@ struct TrainOptions {
   // ---- length, evaluation, checkpoints ---------------------------------------------------
   int64_t steps = 0;             // --steps (0 = no step limit)
   double minutes = 0.0;          // --minutes: training-time budget (0 = none)
-  int64_t eval_every = 0;        // --eval-every steps (0 = a few times per run)
-  int64_t checkpoint_every = 0;  // --checkpoint-every steps (0 = at the end and on a signal)
-  int64_t log_every = 0;         // --log-every steps (0 = automatic)
+  int64_t eval_every = 0;        // --eval-every steps (0 = kAutoEvals times per run)
+  int64_t checkpoint_every = 0;  // --checkpoint-every steps (0 = at evaluations, the end and a signal only)
+  int64_t log_every = 0;         // --log-every steps (0 = kAutoRows rows per run)
   int64_t eval_batch = 32;       // --eval-batch: streams of the validation pass
   int64_t eval_bptt = 256;       // --eval-bptt
   int64_t max_bad_steps = 5;     // --max-bad-steps: non-finite steps in a row before stopping
   uint64_t seed = 1;             // --seed
   std::string device = "cpu";    // --device cpu|cuda[:N]
   std::string out;               // --out DIR (default runs/<timestamp>)
+  std::string init_from;         // --init-from RUN: start from the weights of another run's checkpoint
 
   // Checks every option (recur::Error naming it and the value). Fills no defaults.
   void validate() const;
+  // Replaces the placeholders by the values they stand for, as config.json records them: --lr
+  // and --weight-decay by the optimizer's defaults, and for a run bounded by --steps alone,
+  // --eval-every and --log-every 0 by the intervals that give kAutoEvals evaluations and
+  // kAutoRows rows. (A run bounded by --minutes spreads them over its time: they stay 0.)
+  void fill_defaults();
   VocabKind vocab_kind() const { return parse_vocab_kind(vocab); }
   // The model these options describe for a vocabulary of vocab_size symbols.
   ModelConfig model_config(int64_t vocab_size) const;
@@ -75,6 +84,19 @@ struct TrainOptions {
   double effective_lr() const;
   double effective_weight_decay() const;
 };
+
+// For --init-from: the model options (--mode, --hidden, ..., --dropout and --vocab) that describe
+// `model` and `vocab`, except those the user gave (`given`, names without dashes), which the
+// trainer then checks against the model (all but --dropout must match it).
+void take_model_options(TrainOptions& options, const ModelConfig& model, const Vocabulary& vocab,
+                        const std::set<std::string>& given);
+
+// `recur train --config FILE`: the options of a config.json (a run's, whose "train" object is
+// read, or that object alone) with those given on the command line (`given`, names without
+// dashes, values in `command_line`) over them. The file's "out" is dropped: a new run gets its
+// own folder. recur::Error naming `path` for a file that is not one.
+TrainOptions options_from_config(const nlohmann::json& config, const std::string& path,
+                                 const TrainOptions& command_line, const std::set<std::string>& given);
 
 void to_json(nlohmann::json& j, const TrainOptions& options);
 // Unknown keys are an error; missing keys keep the defaults.

@@ -28,8 +28,6 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-constexpr int kAutoEvals = 5;   // evaluations per run when --eval-every is 0
-constexpr int kAutoRows = 200;  // metrics rows per run when --log-every is 0
 
 Device checked_device(const std::string& name) {
   const Device device = Device::parse(name);
@@ -68,9 +66,21 @@ std::string default_run_dir() {
   return dir;
 }
 
-// A resumed run computes with the run's own thread count and CPU GEMM provider, which change the
-// last bits of the losses (docs/TRAINING.md), unless the user chose others (--threads, named in
-// `given`, or RECUR_GEMM); then it says that the losses will differ from an uninterrupted run's.
+// A new run may not start in a folder that holds one.
+void check_holds_no_run(const std::string& dir) {
+  RECUR_CHECK(!fs::exists(dir + "/config.json") && !fs::exists(dir + "/checkpoint"),
+              "'{}' already holds a run: continue it with --resume {}, or choose another --out", dir, dir);
+}
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+}  // namespace
+
 void restore_compute_settings(const nlohmann::json& config, const std::string& config_path,
                               const std::set<std::string>& given, Reporter& reporter) {
   static constexpr const char* kNotBitIdentical = "the losses will not match those of an uninterrupted run bit for bit";
@@ -107,33 +117,22 @@ void restore_compute_settings(const nlohmann::json& config, const std::string& c
   }
 }
 
-std::string read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-}  // namespace
-
 Trainer::Trainer(ResumeTag, Reporter& reporter, TrainHooks hooks) : reporter_(reporter), hooks_(std::move(hooks)) {}
 
 Trainer::~Trainer() = default;
 
 Trainer::Trainer(const TrainOptions& options, Reporter& reporter, TrainHooks hooks)
     : options_(options), reporter_(reporter), hooks_(std::move(hooks)) {
-  options_.validate();
-  device_ = checked_device(options_.device);
-  load_data(nullptr);
-  build_model_and_optimizer();
-
+  prepare_from_step_zero("");
   run_dir_ = options_.out.empty() ? default_run_dir() : options_.out;
   options_.out = run_dir_;
-  RECUR_CHECK(!fs::exists(run_dir_ + "/config.json") && !fs::exists(run_dir_ + "/checkpoint"),
-              "'{}' already holds a run: continue it with --resume {}, or choose another --out", run_dir_, run_dir_);
+  check_holds_no_run(run_dir_);
   std::error_code error;
   fs::create_directories(run_dir_, error);
   RECUR_CHECK(fs::is_directory(run_dir_), "cannot create the run folder '{}': {}", run_dir_, error.message());
+  lock_run_folder();
+  // Again under the lock: another process may have started a run there since the first check.
+  check_holds_no_run(run_dir_);
   nn::write_file_atomically(run_dir_ + "/config.json", config_json().dump(2) + "\n");
 }
 
@@ -142,28 +141,23 @@ std::unique_ptr<Trainer> Trainer::resume(const std::string& run_dir, const Train
   std::unique_ptr<Trainer> trainer(new Trainer(ResumeTag{}, reporter, std::move(hooks)));
   Trainer& t = *trainer;
   RECUR_CHECK(fs::is_directory(run_dir), "--resume {}: no such run folder", run_dir);
+  t.run_dir_ = run_dir;
+  t.lock_run_folder();
+  if (checkpoint_dir_if_any(run_dir).empty() && fs::exists(run_dir + "/config.json")) {
+    // Stopped before its first checkpoint (kill -9, a crash): the run starts again from step 0
+    // with the options it recorded, which gives the steps it had made.
+    const std::string config_path = run_dir + "/config.json";
+    const nlohmann::json config = t.take_recorded_options(config_path, requested, given);
+    reporter.message(fmt::format("{} holds no checkpoint (its run stopped before the first one): starting it from "
+                                 "step 0 with the options of {}",
+                                 run_dir, config_path));
+    t.prepare_from_step_zero(config["data"].value("fingerprint", "(none)"));
+    nn::write_file_atomically(config_path, t.config_json().dump(2) + "\n");
+    return trainer;
+  }
   const Checkpoint checkpoint = load_checkpoint(run_dir, /*training_state=*/true);
-  RECUR_CHECK(checkpoint.config.contains("train") && checkpoint.config.contains("data"),
-              "{}/config.json is not a recur training configuration (no \"train\" or \"data\")", checkpoint.dir);
-  restore_compute_settings(checkpoint.config, checkpoint.dir + "/config.json", given, reporter);
-  try {
-    t.options_ = checkpoint.config.at("train").get<TrainOptions>();
-  } catch (const Error& e) {
-    RECUR_FAIL("{}/config.json: {}", checkpoint.dir, e.what());
-  }
-  if (given.count("out") > 0) {
-    std::error_code ignored;
-    RECUR_CHECK(fs::equivalent(requested.out, run_dir, ignored),
-                "--out {} cannot be combined with --resume {}: a resumed run continues in its own folder",
-                requested.out, run_dir);
-  }
-  apply_resume_overrides(t.options_, requested, given);
-  if (given.count("data") > 0) t.options_.data = requested.data;
-  t.options_.out = t.run_dir_ = run_dir;
-  t.options_.validate();
-  t.device_ = checked_device(t.options_.device);
-
-  t.load_data(&checkpoint.vocab, checkpoint.config["data"].value("fingerprint", ""));
+  (void)t.take_recorded_options(checkpoint.dir + "/config.json", requested, given, &checkpoint.config);
+  t.load_data(&checkpoint.vocab, checkpoint.config["data"].value("fingerprint", "(none)"));
 
   t.build_model_and_optimizer();
   const std::string difference = config_difference(checkpoint.model, t.model_->config());
@@ -208,17 +202,92 @@ std::unique_ptr<Trainer> Trainer::resume(const std::string& run_dir, const Train
   return trainer;
 }
 
-void Trainer::load_data(const Vocabulary* expected, const std::string& expected_fingerprint) {
+nlohmann::json Trainer::take_recorded_options(const std::string& config_path, const TrainOptions& requested,
+                                             const std::set<std::string>& given, const nlohmann::json* read) {
+  nlohmann::json config;
+  if (read != nullptr) {
+    config = *read;
+  } else {
+    try {
+      config = nlohmann::json::parse(read_text(config_path));
+    } catch (const nlohmann::json::exception& e) {
+      RECUR_FAIL("{} is corrupt: it is not valid JSON ({})", config_path, e.what());
+    }
+  }
+  RECUR_CHECK(config.is_object() && config.contains("train") && config.contains("data") && config["data"].is_object(),
+              "{} is not a recur training configuration (no \"train\" or \"data\")", config_path);
+  restore_compute_settings(config, config_path, given, reporter_);
+  try {
+    options_ = config.at("train").get<TrainOptions>();
+  } catch (const Error& e) {
+    RECUR_FAIL("{}: {}", config_path, e.what());
+  }
+  // The values used (a config.json written before they were recorded holds placeholders).
+  options_.lr = options_.effective_lr();
+  options_.weight_decay = options_.effective_weight_decay();
+  if (given.count("out") > 0) {
+    std::error_code ignored;
+    RECUR_CHECK(fs::equivalent(requested.out, run_dir_, ignored),
+                "--out {} cannot be combined with --resume {}: a resumed run continues in its own folder",
+                requested.out, run_dir_);
+  }
+  apply_resume_overrides(options_, requested, given);
+  if (given.count("data") > 0) options_.data = requested.data;
+  options_.out = run_dir_;
+  options_.fill_defaults();
+  options_.validate();
+  device_ = checked_device(options_.device);
+  return config;
+}
+
+void Trainer::prepare_from_step_zero(const std::string& expected_fingerprint) {
+  options_.fill_defaults();
+  options_.validate();
+  device_ = checked_device(options_.device);
+  if (options_.init_from.empty()) {
+    load_data(nullptr, expected_fingerprint);
+    build_model_and_optimizer();
+    return;
+  }
+  // Fine-tuning: the weights and the vocabulary of another run's checkpoint.
+  const Checkpoint init = load_checkpoint(options_.init_from, /*training_state=*/false);
+  RECUR_CHECK(options_.vocab_kind() == init.vocab.kind(),
+              "--init-from {}: its vocabulary is of {}, but --vocab is {}", options_.init_from,
+              vocab_kind_name(init.vocab.kind()), options_.vocab);
+  load_data(&init.vocab, expected_fingerprint, fmt::format("--init-from {}: ", options_.init_from));
+  build_model_and_optimizer();
+  ModelConfig init_model = init.model;  // the dropout may change: it is no part of the weights
+  init_model.dropout = model_->config().dropout;
+  init_model.rnn.dropout = model_->config().rnn.dropout;
+  const std::string difference = config_difference(init_model, model_->config());
+  RECUR_CHECK(difference.empty(), "--init-from {}: its model is a {}, but the options ask for another model ({})",
+              options_.init_from, init.model.summary(), difference);
+  try {
+    model_->load_state_dict(init.weights);
+  } catch (const Error& e) {
+    RECUR_FAIL("--init-from {}: {}", options_.init_from, e.what());
+  }
+}
+
+void Trainer::lock_run_folder() {
+  lock_ = RunLock::acquire(run_dir_);
+  if (!lock_.unsupported().empty()) {
+    reporter_.warning(lock_.unsupported() + ": nothing stops another `recur train` from using this run folder");
+  }
+}
+
+void Trainer::load_data(const Vocabulary* expected, const std::string& expected_fingerprint,
+                        const std::string& vocab_source) {
   const std::string text = read_text_file(options_.data);
   data_fingerprint_ = fingerprint(text);
-  RECUR_CHECK(expected == nullptr || data_fingerprint_ == expected_fingerprint,
+  RECUR_CHECK(expected_fingerprint.empty() || data_fingerprint_ == expected_fingerprint,
               "data file '{}' is not the one this run was trained on (fingerprint {}, the checkpoint's {}): pass the "
               "original file with --data",
               options_.data, data_fingerprint_, expected_fingerprint);
   data_bytes_ = static_cast<int64_t>(text.size());
   const std::string what = fmt::format("data file '{}'", options_.data);
   vocab_ = expected != nullptr ? *expected : Vocabulary::build(text, options_.vocab_kind(), what);
-  split_ = split_tokens(vocab_.encode(text, what), options_.valid_fraction);
+  split_ = split_tokens(vocab_.encode(text, vocab_source + what), options_.valid_fraction);
   batcher_ = std::make_unique<StreamBatcher>(
       split_.train, options_.batch, options_.bptt,
       fmt::format("the training part of '{}' ({:.0f}%)", options_.data, 100 * (1 - options_.valid_fraction)));
@@ -311,15 +380,18 @@ TrainResult Trainer::run(const std::atomic<int>* stop) {
                                      : std::string("no checkpoint was written"));
     }
     if (done()) break;  // the final evaluation, row and checkpoint follow the loop
-    if (eval_due(previous_fraction)) {
-      evaluate_now();
+    double val_loss = kNaN;
+    const bool evaluated = eval_due(previous_fraction);
+    if (evaluated) {
+      val_loss = evaluate_now();
     } else if (row_due(previous_fraction)) {
       close_row(kNaN);
     }
-    // No checkpoint in the middle of non-finite steps: the last good one stays.
-    if (options_.checkpoint_every > 0 && progress_.step % options_.checkpoint_every == 0 &&
+    // A checkpoint at every evaluation and every --checkpoint-every steps, but none in the middle
+    // of non-finite steps: the last good one stays.
+    if ((evaluated || (options_.checkpoint_every > 0 && progress_.step % options_.checkpoint_every == 0)) &&
         progress_.bad_in_a_row == 0) {
-      save();
+      save(val_loss);
     }
     if (stop != nullptr && stop->load() > 0) {
       save();
@@ -343,12 +415,13 @@ TrainResult Trainer::run(const std::atomic<int>* stop) {
   } else {
     close_row(validation.loss);
   }
-  save();
+  save(validation.loss);
   reporter_.finish();
   reporter_.message(
-      fmt::format("step {}: validation loss {:.4f} nats/char ({:.4f} bits/char) over {} chars, "
+      fmt::format("step {}: validation loss {:.4f} nats/char ({:.4f} bits/char) over {} chars ({}), "
                   "evaluated in {:.1f} s",
-                  progress_.step, validation.loss, validation.bits(), validation.tokens, validation.seconds));
+                  progress_.step, validation.loss, validation.bits(), validation.tokens, validation.layout(),
+                  validation.seconds));
   if (progress_.skipped_steps > 0) {
     reporter_.message(fmt::format("{} step{} skipped for a non-finite loss or gradient", progress_.skipped_steps,
                                   progress_.skipped_steps == 1 ? " was" : "s were"));
@@ -461,7 +534,7 @@ void Trainer::close_row(double val_loss) {
   progress_.interval_loss_sum = progress_.interval_norm_sum = progress_.interval_seconds = 0.0;
 }
 
-void Trainer::evaluate_now() {
+double Trainer::evaluate_now() {
   const EvalResult result =
       evaluate(*model_, split_.valid, options_.eval_batch, options_.eval_bptt, device_, "the validation text");
   progress_.last_val_loss = result.loss;
@@ -469,9 +542,10 @@ void Trainer::evaluate_now() {
   reporter_.message(fmt::format("step {}: validation loss {:.4f} nats/char ({:.4f} bits/char), {:.1f} s",
                                 progress_.step, result.loss, result.bits(), result.seconds));
   write_logs();
+  return result.loss;
 }
 
-void Trainer::save() {
+void Trainer::save(double val_loss) {
   progress_.generators.clear();
   for (auto& [name, generator] : model_->generators()) {
     progress_.generators[name] = {generator->seed(), generator->offset()};
@@ -479,7 +553,15 @@ void Trainer::save() {
   // metrics.csv first: a process killed in between leaves rows past the last checkpoint, which a
   // resumed run drops, rather than a checkpoint whose rows are missing.
   write_logs();
-  save_checkpoint(run_dir_, *model_, vocab_, config_json(), *optimizer_, carry_, progress_);
+  const nlohmann::json config = config_json();
+  // The best before the latest: a process killed in between resumes from the previous latest
+  // checkpoint, redoes this evaluation and writes the best again.
+  if (std::isfinite(val_loss) && !(val_loss >= progress_.best_val_loss)) {
+    progress_.best_val_loss = val_loss;
+    progress_.best_step = progress_.step;
+    save_checkpoint(run_dir_, Which::Best, *model_, vocab_, config, *optimizer_, carry_, progress_);
+  }
+  save_checkpoint(run_dir_, Which::Latest, *model_, vocab_, config, *optimizer_, carry_, progress_);
   last_checkpoint_step_ = progress_.step;
 }
 

@@ -33,6 +33,7 @@
 #include "examples/lm/metrics.h"
 #include "examples/lm/model.h"
 #include "examples/lm/progress.h"
+#include "examples/lm/run_lock.h"
 #include "examples/lm/schedule.h"
 #include "examples/lm/train_options.h"
 #include "examples/lm/vocab.h"
@@ -59,13 +60,21 @@ struct TrainResult {
   std::string run_dir;
 };
 
+// A resumed run computes with the thread count and CPU GEMM provider its config.json records
+// ("threads", "cpu_gemm"), which change the last bits of the losses (docs/TRAINING.md), unless
+// the user chose others (--threads, named in `given`, or RECUR_GEMM); then it warns that the
+// losses will differ from an uninterrupted run's. `config_path` names the file in messages.
+void restore_compute_settings(const nlohmann::json& config, const std::string& config_path,
+                              const std::set<std::string>& given, Reporter& reporter);
+
 class Trainer {
  public:
   // A new run: reads and checks the data, builds the vocabulary, the model and the optimizer,
-  // creates the run folder and writes config.json. Every check happens before the folder is
-  // created, so a bad option or data file leaves nothing behind.
+  // creates the run folder, locks it (examples/lm/run_lock.h) and writes config.json. Every check
+  // happens before the folder is created, so a bad option or data file leaves nothing behind.
   Trainer(const TrainOptions& options, Reporter& reporter, TrainHooks hooks = {});
-  // Continues the run in `run_dir` from its checkpoint. `given` names the options the user set
+  // Continues the run in `run_dir` from its checkpoint, holding the folder's lock (a folder that
+  // another process trains in is a recur::Error naming that process). `given` names the options the user set
   // (without dashes); see apply_resume_overrides for what may change. The process takes the
   // run's thread count (set_num_threads) unless `given` holds "threads", and the run's CPU GEMM
   // provider unless RECUR_GEMM is set; a different one is reported as a warning, since the
@@ -90,17 +99,31 @@ class Trainer {
   Trainer(ResumeTag, Reporter& reporter, TrainHooks hooks);
 
   // Reads the data file, builds the vocabulary and the split. On resumption, `expected` is the
-  // checkpoint's vocabulary and `expected_fingerprint` its data's.
-  void load_data(const Vocabulary* expected, const std::string& expected_fingerprint = "");
+  // checkpoint's vocabulary and `expected_fingerprint` its data's (checked when not empty);
+  // `vocab_source` prefixes the message naming a symbol outside `expected`.
+  void load_data(const Vocabulary* expected, const std::string& expected_fingerprint,
+                 const std::string& vocab_source = "");
+  // Checks the options, loads the data and builds the model and optimizer of step 0 (with
+  // --init-from, the vocabulary and weights of that checkpoint). A non-empty fingerprint must be
+  // the data's.
+  void prepare_from_step_zero(const std::string& expected_fingerprint);
+  // A resumed run's options: those of its config.json (`read` when already read) with the
+  // user's changes (apply_resume_overrides); restores the run's thread count and GEMM provider.
+  // Returns the config.json.
+  nlohmann::json take_recorded_options(const std::string& config_path, const TrainOptions& requested,
+                                       const std::set<std::string>& given, const nlohmann::json* read = nullptr);
   void build_model_and_optimizer();
+  void lock_run_folder();  // takes lock_ for run_dir_, or warns that the file system cannot lock
   nlohmann::json config_json() const;
 
   double fraction_done() const;
   double schedule_progress() const;  // --decay-steps, or fraction_done()
   void train_step();
-  void evaluate_now();
+  double evaluate_now();  // returns the validation loss
   void close_row(double val_loss);
-  void save();
+  // Writes the latest checkpoint and, when `val_loss` (an evaluation just made) is the best so
+  // far, the best one.
+  void save(double val_loss = std::numeric_limits<double>::quiet_NaN());
   void write_logs();
   ProgressInfo progress_info() const;
   bool row_due(double previous_fraction) const;
@@ -111,6 +134,7 @@ class Trainer {
   TrainHooks hooks_;
   Device device_ = Device::cpu();
   std::string run_dir_;
+  RunLock lock_;  // held for the trainer's lifetime
 
   std::string data_fingerprint_;
   int64_t data_bytes_ = 0;

@@ -157,15 +157,39 @@ int64_t Vocabulary::id_of(uint32_t symbol) const {
 }
 
 std::vector<int32_t> Vocabulary::encode(std::string_view text, std::string_view what) const {
+  return encode_known(text, what, nullptr);
+}
+
+std::vector<int32_t> Vocabulary::encode_known(std::string_view text, std::string_view what,
+                                              std::map<uint32_t, int64_t>* skipped) const {
   std::vector<int32_t> ids;
   ids.reserve(text.size());
   for_each_symbol(text, kind_, what, [&](uint32_t symbol, size_t pos) {
     const int64_t id = id_of(symbol);
+    if (id < 0 && skipped != nullptr) {
+      (*skipped)[symbol] += 1;
+      return;
+    }
     RECUR_CHECK(id >= 0, "{}: {} at byte {} is not in the model's vocabulary of {} {}", what,
                 describe_symbol(symbol, kind_), pos, symbols_.size(), vocab_kind_name(kind_));
     ids.push_back(static_cast<int32_t>(id));
   });
   return ids;
+}
+
+std::string Vocabulary::describe_skipped(const std::map<uint32_t, int64_t>& skipped) const {
+  std::vector<std::pair<int64_t, uint32_t>> by_count;
+  int64_t total = 0;
+  for (const auto& [symbol, count] : skipped) by_count.emplace_back(-count, symbol), total += count;
+  std::sort(by_count.begin(), by_count.end());
+  std::string text = fmt::format("{} symbol{} outside the vocabulary of {} {}", total, total == 1 ? "" : "s",
+                                 symbols_.size(), vocab_kind_name(kind_));
+  for (size_t i = 0; i < by_count.size() && i < 8; ++i) {
+    text += fmt::format("{} {} x{}", i == 0 ? ":" : ",", describe_symbol(by_count[i].second, kind_),
+                        -by_count[i].first);
+  }
+  if (by_count.size() > 8) text += fmt::format(" and {} other symbols", by_count.size() - 8);
+  return text;
 }
 
 std::string Vocabulary::decode(int64_t id) const {

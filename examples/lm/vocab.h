@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <string_view>
@@ -57,6 +58,12 @@ class Vocabulary {
   // Token ids of `text`. recur::Error naming the first symbol that is not in the vocabulary (or
   // the first invalid UTF-8 byte) with its byte offset; `what` names the text ("data file x").
   std::vector<int32_t> encode(std::string_view text, std::string_view what = "text") const;
+  // Like encode(), but leaves out the symbols the vocabulary lacks, counting each in *skipped
+  // (invalid UTF-8 is still an error).
+  std::vector<int32_t> encode_known(std::string_view text, std::string_view what,
+                                    std::map<uint32_t, int64_t>* skipped) const;
+  // "12 symbols outside the vocabulary of 65 chars: '#' x5, '|' x7" (the 8 most frequent).
+  std::string describe_skipped(const std::map<uint32_t, int64_t>& skipped) const;
   // The bytes of one token (a UTF-8 character for chars, one byte for bytes).
   std::string decode(int64_t id) const;
   std::string decode(const std::vector<int32_t>& ids) const;
