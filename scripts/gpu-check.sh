@@ -44,7 +44,8 @@
 #   bash scripts/gpu-deps.sh                     # on the Debian machine, once
 #   bash scripts/gpu-check.sh                    # on the GPU machine, with .deps/ beside it
 #
-# The build takes 45-60 s on 16 cores (an H200 machine, 2026-11-30) and about 8 minutes on 2;
+# The build takes 45-60 s on 16 cores (an H200 machine, 2026-11-30) and 8-15 minutes on 2 (the
+# longer with other builds running): pass a larger GPU_CHECK_TIMEOUT_BUILD and --budget there.
 # bench gets what is left.
 #
 # Environment: GPU_CHECK_COMMIT (the commit to report; default: git describe of the tree),
