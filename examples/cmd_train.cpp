@@ -48,7 +48,9 @@ Command add_train_command(CLI::App& parent) {
                   "start from the weights of this run's (or checkpoint folder's) checkpoint, with its model and "
                   "vocabulary");
 
-  app->add_option("--mode", o.mode, "lstm, gru, rnn_tanh or rnn_relu")->capture_default_str();
+  app->add_option("--mode", o.mode, "lstm, gru, rnn_tanh or rnn_relu")
+      ->check(CLI::IsMember({"lstm", "gru", "rnn_tanh", "rnn_relu"}))
+      ->capture_default_str();
   app->add_option("--embedding", o.embedding, "embedding size")->capture_default_str();
   app->add_option("--hidden", o.hidden, "hidden size")->capture_default_str();
   app->add_option("--layers", o.layers, "RNN layers")->capture_default_str();

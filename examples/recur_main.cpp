@@ -1,7 +1,8 @@
 // The `recur` program: one subcommand per file (cmd_*.cpp), registered below.
 //
-// Exit status: 0 on success, CLI11's code for a bad command line, 1 for any error (printed as
-// one line "error: ..." on stderr).
+// Exit status: 0 on success, 2 for a bad command line (an unknown option gets "did you mean"),
+// 1 for any other error (printed as one line "error: ..." on stderr), 130 when a second signal
+// stops `train` at once.
 //
 // SIGINT and SIGTERM are blocked in every thread that computes and received on one thread of the
 // program's own (examples/stop_signals.h), which main() starts before anything else: a signal
@@ -9,14 +10,65 @@
 #include <fmt/format.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cstdio>
 #include <exception>
+#include <string>
 #include <vector>
 
 #include "backends/threading.h"
 #include "examples/command.h"
 #include "examples/stop_signals.h"
 #include "recur/config.h"
+
+namespace {
+
+// The edit distance between a and b (insertions, deletions, substitutions).
+size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = up;
+    }
+  }
+  return row[b.size()];
+}
+
+// " (did you mean --hidden?)" for the first unexpected "--name" that is close to an option of
+// `app` or of the subcommand being parsed, else "".
+std::string suggestion(const CLI::App* app) {
+  std::vector<const CLI::App*> scopes{app};
+  for (size_t i = 0; i < scopes.size(); ++i) {  // and the subcommands being parsed, at every depth
+    for (const CLI::App* sub : scopes[i]->get_subcommands()) scopes.push_back(sub);
+  }
+  for (const std::string& extra : app->remaining(true)) {
+    if (extra.rfind("--", 0) != 0) continue;
+    const std::string given = extra.substr(0, extra.find('='));
+    std::string best;
+    size_t best_distance = 3;  // suggest only close names
+    for (const CLI::App* scope : scopes) {
+      for (const CLI::Option* option : scope->get_options()) {
+        for (const std::string& name : option->get_lnames()) {
+          const size_t d = edit_distance(given, "--" + name);
+          if (d < best_distance) best_distance = d, best = "--" + name;
+        }
+      }
+    }
+    if (!best.empty()) return fmt::format(" (did you mean {}?)", best);
+  }
+  return "";
+}
+
+std::string failure(const CLI::App* app, const CLI::Error& e) {
+  return fmt::format("error: {}{}\n", e.what(), suggestion(app));
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   try {
@@ -44,15 +96,14 @@ int main(int argc, char** argv) {
   };
 
   // A bad command line is one line too: "error: ..." (CLI11's default adds a second one).
-  app.failure_message([](const CLI::App*, const CLI::Error& e) { return fmt::format("error: {}\n", e.what()); });
-  for (CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) {
-    sub->failure_message([](const CLI::App*, const CLI::Error& e) { return fmt::format("error: {}\n", e.what()); });
-  }
+  app.failure_message(failure);
+  for (CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) sub->failure_message(failure);
 
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    const int code = app.exit(e);  // prints --help, --version or the one error line
+    return code == 0 ? 0 : 2;      // every bad command line exits 2, by convention
   }
 
   try {
