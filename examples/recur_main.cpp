@@ -107,6 +107,14 @@ int main(int argc, char** argv) {
   }
 
   try {
+    if (threads > recur::hardware_threads()) {
+      // More threads than cores spin against each other in OpenMP's and the BLAS's waits: on a
+      // loaded 2-core machine a step went from 9 ms to over a second.
+      fmt::print(stderr,
+                 "warning: --threads {} exceeds the {} cores available; steps can be many times slower "
+                 "(OMP_WAIT_POLICY=passive softens it)\n",
+                 threads, recur::hardware_threads());
+    }
     if (threads > 0) recur::set_num_threads(threads);
     for (const recur::cli::Command& command : commands) {
       if (command.app->parsed()) return command.run();
