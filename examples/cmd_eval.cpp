@@ -25,7 +25,8 @@ Command add_eval_command(CLI::App& parent) {
   };
   auto state = std::make_shared<State>();
   CLI::App* app = parent.add_subcommand("eval", "The loss of a trained language model on a text file");
-  app->add_option("--checkpoint", state->checkpoint, "a run folder or its checkpoint folder")->required();
+  app->add_option("--checkpoint", state->checkpoint, "a run folder, a checkpoint folder or its model.safetensors")
+      ->required();
   app->add_option("--which", state->which, "a run folder's latest or best (by validation loss) checkpoint")
       ->check(CLI::IsMember({"latest", "best"}))
       ->capture_default_str();

@@ -4,10 +4,12 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <memory>
 #include <string>
 
 #include "examples/command.h"
+#include "examples/lm/checkpoint.h"
 #include "nn/safetensors.h"
 
 namespace recur::cli {
@@ -22,7 +24,10 @@ std::string human_bytes(uint64_t bytes) {
   return unit == 0 ? fmt::format("{} B", bytes) : fmt::format("{:.1f} {}", value, units[unit]);
 }
 
-int run_inspect(const std::string& path) {
+int run_inspect(const std::string& given) {
+  // A run folder or a checkpoint folder stands for its (latest) checkpoint's model file.
+  const std::string path =
+      std::filesystem::is_directory(given) ? lm::find_checkpoint_dir(given) + "/model.safetensors" : given;
   const nn::SafetensorsHeader header = nn::read_safetensors_header(path);
   size_t name_width = 4, shape_width = 5;
   for (const nn::SafetensorsEntry& entry : header.entries) {
@@ -58,7 +63,8 @@ int run_inspect(const std::string& path) {
 Command add_inspect_command(CLI::App& parent) {
   CLI::App* app = parent.add_subcommand("inspect", "List a .safetensors file's tensors, sizes and metadata");
   auto path = std::make_shared<std::string>();
-  app->add_option("file", *path, "the .safetensors file")->required();
+  app->add_option("file", *path, "a .safetensors file, or a run or checkpoint folder (its model.safetensors)")
+      ->required();
   return {app, [path] { return run_inspect(*path); }};
 }
 

@@ -157,6 +157,11 @@ Which parse_which(const std::string& name) {
 std::string checkpoint_name(Which which) { return which == Which::Best ? "checkpoint-best" : "checkpoint"; }
 
 std::string checkpoint_dir_if_any(const std::string& path, Which which) {
+  // A checkpoint's own model file names its folder.
+  if (fs::is_regular_file(path) && fs::path(path).filename() == "model.safetensors") {
+    const std::string dir = fs::path(path).parent_path().string();
+    return dir.empty() ? "." : dir;
+  }
   const std::string run_checkpoint = path + "/" + checkpoint_name(which);
   for (const std::string& dir : {path, run_checkpoint, run_checkpoint + ".old"}) {
     if (fs::is_regular_file(dir + "/model.safetensors")) return dir;

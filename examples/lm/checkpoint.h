@@ -79,9 +79,9 @@ Which parse_which(const std::string& name);  // "latest", "best"; recur::Error o
 // The folder name of a run's checkpoint: "checkpoint", "checkpoint-best".
 std::string checkpoint_name(Which which);
 
-// The checkpoint folder for `path`: path itself when it holds model.safetensors, else
-// path/checkpoint[-best] (or path/checkpoint[-best].old after an interrupted swap); "" when
-// there is none.
+// The checkpoint folder for `path`: its folder when path is a checkpoint's model.safetensors,
+// path itself when it holds model.safetensors, else path/checkpoint[-best] (or
+// path/checkpoint[-best].old after an interrupted swap); "" when there is none.
 std::string checkpoint_dir_if_any(const std::string& path, Which which = Which::Latest);
 // The same, but recur::Error when there is none, naming what was looked for.
 std::string find_checkpoint_dir(const std::string& path, Which which = Which::Latest);
