@@ -4,9 +4,9 @@
 #   1. installs the missing Debian packages (scripts/setup-deps.sh),
 #   2. builds the `recur` program in Release (only that target, two jobs),
 #   3. trains an LSTM language model for 3 minutes of training time with the default recipe,
-#      on ../shared/data/tinyshakespeare.txt (beside the repository) when it exists, else on the
-#      file named by RECUR_DATA, else on a corpus that recur generates itself, so that the demo
-#      never lacks data; on the GPU when one is visible and usable, else on the CPU,
+#      on the file named by RECUR_DATA when set, else on ../shared/data/tinyshakespeare.txt
+#      (beside the repository) when it exists, else on a corpus that recur generates itself, so
+#      that the demo never lacks data; on the GPU when one is visible and usable, else on the CPU,
 #   4. prints the validation loss, the path of the loss curve (loss.svg) and a 300-character
 #      sample.
 #
@@ -41,10 +41,10 @@ echo "built $recur in $(( $(date +%s) - build_start )) s"
 
 echo
 echo "== 3. data"
-if [ -f "$root/../shared/data/tinyshakespeare.txt" ]; then
-  data="$root/../shared/data/tinyshakespeare.txt"
-elif [ -n "${RECUR_DATA:-}" ] && [ -f "$RECUR_DATA" ]; then
+if [ -n "${RECUR_DATA:-}" ] && [ -f "$RECUR_DATA" ]; then
   data="$RECUR_DATA"
+elif [ -f "$root/../shared/data/tinyshakespeare.txt" ]; then
+  data="$root/../shared/data/tinyshakespeare.txt"
 else
   data="$build_dir/generated_corpus.txt"
   [ -n "${RECUR_DATA:-}" ] && echo "RECUR_DATA=$RECUR_DATA is not a file: using a generated corpus instead"
