@@ -144,7 +144,7 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& target, const CrossEntr
   //   dlogits[i, c] = g_i w_i ( softmax[i, c] - (1 - eps) [c == t_i] - eps / C )
   const Tensor flat_target = reshaped(target, {rows});
   auto [loss, logp] = c::cross_entropy(reshaped(logits, {rows, classes}), flat_target, ignore, eps);
-  auto backward = [logp, flat_target, ignore, eps, logits_shape = logits.shape()](const Grads& g) {
+  auto backward = [logp = logp, flat_target, ignore, eps, logits_shape = logits.shape()](const Grads& g) {
     if (!g[0].defined()) return Grads{Tensor()};
     const Tensor grad_rows = reshaped(g[0], {logp.size(0)});
     return Grads{reshaped(c::cross_entropy_backward(logp, flat_target, grad_rows, ignore, eps), logits_shape)};

@@ -36,6 +36,18 @@ Tensor optional(const StateDict& tensors, const std::string& name) {
   return it == tensors.end() ? Tensor() : it->second;
 }
 
+// The elements of every weight of an RNN with these options, in floating point: options read
+// from a file may describe more than int64 counts.
+double weight_elements(const RNNOptions& o) {
+  const double gates_h = static_cast<double>(o.gates()) * static_cast<double>(o.hidden_size);
+  const double r = static_cast<double>(o.output_hidden_size()), d = static_cast<double>(o.num_directions());
+  const double layers = static_cast<double>(o.num_layers);
+  const double first_input = o.skip_input() ? 0.0 : static_cast<double>(o.input_size);
+  const double per_layer = (o.bias ? 2.0 * gates_h : 0.0) + (o.proj_size > 0 ? r * static_cast<double>(o.hidden_size) : 0.0) +
+                           (o.use_peepholes ? 3.0 * static_cast<double>(o.hidden_size) : 0.0);
+  return d * (gates_h * (first_input + r) + (layers - 1.0) * gates_h * (d * r + r) + layers * per_layer);
+}
+
 }  // namespace
 
 RNNOptions case_options(const std::map<std::string, std::string>& metadata) {
@@ -62,6 +74,16 @@ StateDict evaluate_rnn_case(const StateDict& tensors, const std::map<std::string
   RECUR_CHECK(x.dtype() == DType::Float32 || x.dtype() == DType::Float64,
               "RNN case: x must be float32 or float64, got {}", x.describe());
   const DType dtype = x.dtype();
+
+  // The module is built before its weights are matched by name: first make sure the case can
+  // hold them, so that options naming huge sizes are an error rather than a huge allocation.
+  double case_elements = 0.0;
+  for (const auto& [name, tensor] : tensors) case_elements += static_cast<double>(tensor.numel());
+  RECUR_CHECK(weight_elements(options) <= case_elements,
+              "RNN case: a {} with input_size {}, hidden_size {}, num_layers {} has {:.0f} weight elements, but the "
+              "case's tensors hold {:.0f} in all: weights are missing",
+              mode_name(options.mode), options.input_size, options.hidden_size, options.num_layers,
+              weight_elements(options), case_elements);
 
   RNN rnn(options);
   rnn.to(dtype);

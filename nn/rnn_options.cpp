@@ -1,5 +1,7 @@
 #include "nn/rnn_options.h"
 
+#include "nn/json_integer.h"
+
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
@@ -110,11 +112,11 @@ void from_json(const nlohmann::json& j, RNNOptions& o) {
       if (key == "mode")
         o.mode = parse_mode(value.get<std::string>());
       else if (key == "input_size")
-        o.input_size = value.get<int64_t>();
+        o.input_size = json_integer<int64_t>(value, "RNN options: 'input_size'");
       else if (key == "hidden_size")
-        o.hidden_size = value.get<int64_t>();
+        o.hidden_size = json_integer<int64_t>(value, "RNN options: 'hidden_size'");
       else if (key == "num_layers")
-        o.num_layers = value.get<int64_t>();
+        o.num_layers = json_integer<int64_t>(value, "RNN options: 'num_layers'");
       else if (key == "bias")
         o.bias = value.get<bool>();
       else if (key == "batch_first")
@@ -124,9 +126,9 @@ void from_json(const nlohmann::json& j, RNNOptions& o) {
       else if (key == "dropout")
         o.dropout = value.get<double>();
       else if (key == "dropout_seed")
-        o.dropout_seed = value.get<uint64_t>();
+        o.dropout_seed = json_integer<uint64_t>(value, "RNN options: 'dropout_seed'");
       else if (key == "proj_size")
-        o.proj_size = value.get<int64_t>();
+        o.proj_size = json_integer<int64_t>(value, "RNN options: 'proj_size'");
       else if (key == "input_mode")
         o.input_mode = enum_parse(value.get<std::string>(), kInputModes, "input_mode");
       else if (key == "use_peepholes")

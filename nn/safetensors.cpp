@@ -28,7 +28,7 @@ namespace {
 
 using json = nlohmann::json;
 
-constexpr uint64_t kMaxHeaderSize = 100u << 20;  // 100 MiB, the reference implementation's limit
+constexpr uint64_t kMaxHeaderSize = 100'000'000;  // the reference implementation's MAX_HEADER_SIZE
 constexpr std::string_view kMetadataKey = "__metadata__";
 
 std::string errno_text(int error) { return std::error_code(error, std::generic_category()).message(); }
@@ -89,6 +89,11 @@ void check_nesting(std::string_view text, const std::string& file) {
 // silently keep the last one).
 json parse_json_without_duplicates(std::string_view text, const std::string& file) {
   check_nesting(text, file);
+  // nlohmann's parser stops at a NUL byte as if the text ended there; JSON has no raw NUL, and
+  // the reference implementation refuses one (even as padding after the object).
+  if (const size_t nul = text.find('\0'); nul != std::string_view::npos) {
+    RECUR_FAIL("{}: the header is not valid JSON: a NUL byte at offset {} of the header", file, nul);
+  }
   std::vector<std::set<std::string>> open_objects;
   std::optional<std::string> duplicate;
   bool duplicate_at_top = false;
@@ -191,6 +196,7 @@ SafetensorsHeader parse_header(std::string_view text, uint64_t data_size, const 
   result.data_size = data_size;
   for (const auto& [name, info] : header.items()) {
     if (name == kMetadataKey) {
+      if (info.is_null()) continue;  // the reference implementation reads null as no metadata
       RECUR_CHECK(info.is_object(), "{}: '__metadata__' is {}, expected an object of strings", file, kind(info));
       for (const auto& [key, value] : info.items()) {
         RECUR_CHECK(value.is_string(), "{}: __metadata__ '{}' is {}, expected a string", file, key, kind(value));
@@ -201,20 +207,34 @@ SafetensorsHeader parse_header(std::string_view text, uint64_t data_size, const 
     result.entries.push_back(parse_entry(name, info, data_size, file));
   }
 
-  // No two tensors may share bytes. Empty tensors hold no bytes and overlap nothing.
+  // In the order of their offsets, the tensors tile the data section exactly: the first begins
+  // at 0, each begins where the one before ends (no hole, no overlap), and the last ends at the
+  // end of the data section (the reference implementation's Metadata::validate and its
+  // MetadataIncompleteBuffer check). An empty tensor sits at any boundary, 0 included.
   std::vector<const SafetensorsEntry*> by_offset;
-  for (const SafetensorsEntry& entry : result.entries) {
-    if (entry.end > entry.begin) by_offset.push_back(&entry);
-  }
-  std::sort(by_offset.begin(), by_offset.end(), [](const SafetensorsEntry* a, const SafetensorsEntry* b) {
+  by_offset.reserve(result.entries.size());
+  for (const SafetensorsEntry& entry : result.entries) by_offset.push_back(&entry);
+  std::stable_sort(by_offset.begin(), by_offset.end(), [](const SafetensorsEntry* a, const SafetensorsEntry* b) {
     return a->begin != b->begin ? a->begin < b->begin : a->end < b->end;
   });
-  for (size_t i = 1; i < by_offset.size(); ++i) {
-    const SafetensorsEntry& a = *by_offset[i - 1];
-    const SafetensorsEntry& b = *by_offset[i];
-    RECUR_CHECK(a.end <= b.begin, "{}: tensors '{}' at [{}, {}] and '{}' at [{}, {}] overlap", file, a.name, a.begin,
-                a.end, b.name, b.begin, b.end);
+  uint64_t covered = 0;
+  const SafetensorsEntry* previous = nullptr;
+  for (const SafetensorsEntry* entry : by_offset) {
+    if (entry->begin != covered) {
+      const std::string before =
+          previous ? fmt::format("where '{}' at [{}, {}] ends", previous->name, previous->begin, previous->end)
+                   : std::string("the start of the data section");
+      RECUR_FAIL("{}: tensor '{}' at [{}, {}] begins at byte {}, expected {} ({}): {}", file, entry->name,
+                 entry->begin, entry->end, entry->begin, covered, before,
+                 entry->begin > covered ? "the data section has a hole" : "the tensors overlap");
+    }
+    covered = entry->end;
+    previous = entry;
   }
+  RECUR_CHECK(covered == data_size,
+              "{}: the tensors cover bytes [0, {}) of a data section of {} bytes, expected all of it ({} unused "
+              "bytes at its end)",
+              file, covered, data_size, data_size - covered);
   return result;
 }
 
@@ -224,10 +244,10 @@ uint64_t checked_header_size(const unsigned char* prefix, uint64_t file_size, co
   uint64_t header_size = 0;
   std::memcpy(&header_size, prefix, 8);
   RECUR_CHECK(header_size > 0, "{}: the header length is 0, expected a JSON object", file);
-  RECUR_CHECK(header_size <= file_size - 8, "{}: the header length {} runs past the end of the file ({} bytes)", file,
-              header_size, file_size);
   RECUR_CHECK(header_size <= kMaxHeaderSize, "{}: the header length {} is over the limit of {} bytes", file,
               header_size, kMaxHeaderSize);
+  RECUR_CHECK(header_size <= file_size - 8, "{}: the header length {} runs past the end of the file ({} bytes)", file,
+              header_size, file_size);
   return header_size;
 }
 

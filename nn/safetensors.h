@@ -11,7 +11,11 @@
 // dtypes: F32, F64, F16, BF16, I64. The writer sorts tensors by name and packs them with no gaps.
 // The reader treats the file as untrusted: every length, offset, shape and type is checked
 // before use, and a malformed file is a recur::Error naming the file and the problem, never a
-// crash. It accepts gaps between tensors (other writers may align them) but not overlaps.
+// crash. It follows every rule of the reference implementation (huggingface/safetensors,
+// Metadata::validate and read_metadata): the header length is at most 100,000,000 bytes, the
+// header is UTF-8 JSON (whitespace around it allowed), each size equals dtype size x shape
+// product (no overflow), and the tensors, in offset order, tile the data section exactly from 0
+// to its end: no hole, no overlap, no unused bytes. It also refuses a name given twice.
 #pragma once
 
 #include <cstdint>

@@ -10,6 +10,7 @@ packages=(
   libfmt-dev nlohmann-json3-dev libcli11-dev
   libgtest-dev libgmock-dev # tests
   libbenchmark-dev          # bench/
+  clang libclang-rt-14-dev libomp-dev  # scripts/fuzz.sh: libFuzzer, and clang's OpenMP runtime
   python3
 )
 

@@ -246,6 +246,13 @@ TEST(RnnModule, OptionsRoundTripThroughJson) {
   EXPECT_EQ(nn::options_to_json(back), json);
   EXPECT_EQ(back.proj_size, 4);
   EXPECT_THROW(nn::options_from_json(R"({"mode": "lstm", "input_size": 3, "hidden_size": 4, "colour": 1})"), Error);
+  // Integers must be JSON integers in range: a float or a wrapped negative is an error, not a cast.
+  EXPECT_THAT([] { nn::options_from_json(R"({"mode": "gru", "input_size": 2, "hidden_size": 5.5e90})"); },
+              testing::ThrowsMessage<Error>(
+                  HasSubstr("RNN options: 'hidden_size': expected an integer in [-9223372036854775808, "
+                            "9223372036854775807], got 5.5e+90")));
+  EXPECT_THAT([] { nn::options_from_json(R"({"mode": "gru", "input_size": 2, "hidden_size": 4, "dropout_seed": -1})"); },
+              testing::ThrowsMessage<Error>(HasSubstr("'dropout_seed': expected an integer in [0, 18446744073709551615]")));
 }
 
 TEST(RnnModule, DropoutBetweenLayersOnlyInTraining) {
@@ -324,7 +331,16 @@ TEST(RnnCase, MalformedCasesNameTheProblem) {
       EXPECT_THAT(e.what(), HasSubstr(text));
     }
   };
+  // Too few elements in all for the options' weights: refused before the module is built, so
+  // that huge sizes are an error, not a huge allocation.
+  expect_message("a gru with input_size 3, hidden_size 4, num_layers 1 has 108 weight elements, but the case's "
+                 "tensors hold 6 in all: weights are missing");
+  meta["hidden_size"] = "1000000000000";
+  expect_message("hidden_size 1000000000000, num_layers 1 has 3000000000015");
+  meta["hidden_size"] = "4";
+  tensors["filler"] = zeros({200}, f64());
   expect_message("weight 'weight_ih_l0' is missing");
+  tensors.erase("filler");
   nn::RNN gru(nn::case_options(meta));
   gru.to(DType::Float64);
   for (const auto& [name, t] : gru.state_dict()) tensors[name] = t;

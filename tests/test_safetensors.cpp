@@ -263,7 +263,7 @@ TEST(SafetensorsMalformed, HeaderLengthNearUint64MaxDoesNotOverflow) {
   std::string bytes = file_bytes("{}");
   const uint64_t n = ~uint64_t{0} - 4;
   std::memcpy(bytes.data(), &n, 8);
-  EXPECT_THAT(error_of(bytes), HasSubstr("runs past the end of the file"));
+  EXPECT_THAT(error_of(bytes), HasSubstr("is over the limit of 100000000 bytes"));
 }
 
 TEST(SafetensorsMalformed, InvalidJson) {
@@ -352,15 +352,9 @@ TEST(SafetensorsMalformed, ByteSizeDisagreesWithDtypeAndShape) {
 TEST(SafetensorsMalformed, OverlappingRanges) {
   const std::string header =
       "{\"a\":" + entry("\"F32\"", "[4]", "[0,16]") + ",\"b\":" + entry("\"F32\"", "[4]", "[8,24]") + "}";
-  EXPECT_THAT(error_of(file_bytes(header, std::string(24, '\0'))),
-              HasSubstr("model.safetensors: tensors 'a' at [0, 16] and 'b' at [8, 24] overlap"));
-}
-
-TEST(SafetensorsMalformed, EmptyTensorsOverlapNothing) {
-  const std::string header =
-      "{\"a\":" + entry("\"F32\"", "[4]", "[0,16]") + ",\"b\":" + entry("\"F32\"", "[0]", "[8,8]") + "}";
-  const SafetensorsFile file = parse_safetensors(file_bytes(header, std::string(16, '\0')), "m");
-  EXPECT_EQ(file.tensors.at("b").shape(), (Shape{0}));
+  EXPECT_EQ(error_of(file_bytes(header, std::string(24, '\0'))),
+            "model.safetensors: tensor 'b' at [8, 24] begins at byte 8, expected 16 (where 'a' at [0, 16] ends): the "
+            "tensors overlap");
 }
 
 TEST(SafetensorsMalformed, DuplicateTensorNames) {
@@ -431,6 +425,187 @@ TEST(SafetensorsMalformed, CorruptedBytesNeverCrash) {
     } catch (const Error&) {
     }
   }
+}
+
+// ---- the reference implementation's rules -----------------------------------------------
+// Each test cites the rule of huggingface/safetensors (safetensors/src/tensor.rs) it checks:
+// SafeTensors::read_metadata and Metadata::validate, and the error each rule raises there.
+
+// A header of F32 tensors "a", "b", ... of one dimension at the given offsets.
+std::string f32_header(const std::vector<std::pair<uint64_t, uint64_t>>& offsets) {
+  std::string header = "{";
+  for (size_t i = 0; i < offsets.size(); ++i) {
+    const auto [begin, end] = offsets[i];
+    header += fmt::format("{}\"{}\":{}", i ? "," : "", static_cast<char>('a' + i),
+                          entry("\"F32\"", fmt::format("[{}]", (end - begin) / 4), fmt::format("[{},{}]", begin, end)));
+  }
+  return header + "}";
+}
+
+// read_metadata, HeaderTooSmall: fewer than 8 bytes.
+TEST(SafetensorsReferenceRules, FewerThanEightBytesIsHeaderTooSmall) {
+  EXPECT_THAT(error_of(""), HasSubstr("the file has 0 bytes, too few for the 8-byte header length"));
+  EXPECT_THAT(error_of(std::string(7, '\0')), HasSubstr("the file has 7 bytes"));
+}
+
+// read_metadata, HeaderTooLarge: N > MAX_HEADER_SIZE = 100_000_000, checked before the file's
+// length; N = 100_000_000 itself is allowed.
+TEST(SafetensorsReferenceRules, HeaderLongerThan100MillionBytesIsHeaderTooLarge) {
+  std::string bytes = file_bytes("{}");
+  uint64_t n = 100'000'001;
+  std::memcpy(bytes.data(), &n, 8);
+  EXPECT_EQ(error_of(bytes), "model.safetensors: the header length 100000001 is over the limit of 100000000 bytes");
+  n = 100'000'000;
+  std::memcpy(bytes.data(), &n, 8);
+  EXPECT_THAT(error_of(bytes), HasSubstr("runs past the end of the file"));
+}
+
+// read_metadata, InvalidHeaderLength: 8 + N past the end of the buffer.
+TEST(SafetensorsReferenceRules, HeaderPastTheEndIsInvalidHeaderLength) {
+  std::string bytes = file_bytes("{}");
+  bytes.resize(9);
+  EXPECT_EQ(error_of(bytes), "model.safetensors: the header length 2 runs past the end of the file (9 bytes)");
+}
+
+// read_metadata, InvalidHeader: the header must be UTF-8.
+TEST(SafetensorsReferenceRules, HeaderThatIsNotUtf8IsRefused) {
+  EXPECT_THAT(error_of(file_bytes("\xff")), HasSubstr("the header is not valid JSON"));
+  EXPECT_THAT(error_of(file_bytes("{\"__metadata__\":{\"k\":\"\xc3\"}}")), HasSubstr("the header is not valid JSON"));
+  EXPECT_THAT(error_of(file_bytes("{\"\xed\xa0\x80\":" + entry("\"F32\"", "[0]", "[0,0]") + "}")),
+              HasSubstr("the header is not valid JSON"));  // an encoded surrogate
+}
+
+// read_metadata, InvalidHeaderDeserialization: the header must be JSON; JSON whitespace may pad
+// it before and after (the reference's whitespace_padded and leading_padded tests).
+TEST(SafetensorsReferenceRules, HeaderMustBeJsonAndMayBePaddedWithWhitespace) {
+  EXPECT_THAT(error_of(file_bytes("{")), HasSubstr("the header is not valid JSON"));
+  EXPECT_TRUE(parse_safetensors(file_bytes("{}\r \t\n"), "m").tensors.empty());
+  EXPECT_TRUE(parse_safetensors(file_bytes("\t\n{}\r "), "m").tensors.empty());
+  EXPECT_THAT(error_of(file_bytes(std::string("{}\0", 3))), HasSubstr("the header is not valid JSON"));
+}
+
+// HashMetadata: "__metadata__" is absent, null, or a map of strings to strings.
+TEST(SafetensorsReferenceRules, MetadataIsAMapOfStringsOrNull) {
+  EXPECT_TRUE(parse_safetensors(file_bytes(R"({"__metadata__":null})"), "m").metadata.empty());
+  EXPECT_EQ(parse_safetensors(file_bytes(R"({"__metadata__":{"k":"v"}})"), "m").metadata.at("k"), "v");
+  EXPECT_THAT(error_of(file_bytes(R"({"__metadata__":{"k":null}})")), HasSubstr("__metadata__ 'k' is null"));
+  EXPECT_THAT(error_of(file_bytes(R"({"__metadata__":{"k":["v"]}})")), HasSubstr("__metadata__ 'k' is an array"));
+  EXPECT_THAT(error_of(file_bytes(R"({"__metadata__":"v"})")), HasSubstr("'__metadata__' is a string"));
+}
+
+// TensorInfo: dtype, shape (unsigned integers) and data_offsets (two unsigned integers) are
+// required; other fields are ignored, as serde ignores unknown fields.
+TEST(SafetensorsReferenceRules, EntryFieldsAndTheirTypes) {
+  EXPECT_THAT(error_of(file_bytes(R"({"w":{"shape":[],"data_offsets":[0,4]}})", std::string(4, '\0'))),
+              HasSubstr("tensor 'w': the entry has no 'dtype'"));
+  EXPECT_THAT(error_of(file_bytes(R"({"w":{"dtype":"F32","data_offsets":[0,4]}})", std::string(4, '\0'))),
+              HasSubstr("tensor 'w': the entry has no 'shape'"));
+  EXPECT_THAT(error_of(file_bytes("{\"w\":" + entry("\"F32\"", "[1]", "[0,4,8]") + "}", std::string(4, '\0'))),
+              HasSubstr("'data_offsets' is [0,4,8], expected two non-negative integers"));
+  const std::string extra = R"({"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4],"note":"x"}})";
+  EXPECT_EQ(parse_safetensors(file_bytes(extra, std::string(4, '\0')), "m").tensors.at("w").shape(), (Shape{1}));
+}
+
+// A name given twice: serde would keep one silently; recur refuses the file, naming it.
+TEST(SafetensorsReferenceRules, DuplicateNamesAreRefused) {
+  const std::string header =
+      "{\"a\":" + entry("\"F32\"", "[1]", "[0,4]") + ",\"a\":" + entry("\"F32\"", "[1]", "[0,4]") + "}";
+  EXPECT_EQ(error_of(file_bytes(header, std::string(4, '\0'))),
+            "model.safetensors: 'a' appears more than once in the header");
+}
+
+// Metadata::validate, ValidationOverflow: the element count and the byte size are computed
+// without overflow (the shapes of the reference's test_validation_overflow).
+TEST(SafetensorsReferenceRules, ShapeProductOrByteSizeOverflowIsRefused) {
+  EXPECT_THAT(error_of(file_bytes("{\"w\":" + entry("\"F32\"", "[2,9223372036854775807]", "[0,16]") + "}",
+                                  std::string(16, '\0'))),
+              HasSubstr("more elements than fit in 64 bits"));
+  // A size above int64's range cannot be a recur shape.
+  EXPECT_THAT(error_of(file_bytes("{\"w\":" + entry("\"F32\"", "[2,18446744073709551614]", "[0,16]") + "}",
+                                  std::string(16, '\0'))),
+              HasSubstr("shape[1] is 18446744073709551614, expected a non-negative integer"));
+}
+
+// Metadata::validate, TensorInvalidInfo: end - begin == dtype size x shape product, for a scalar
+// (shape [], one element) and an empty tensor too.
+TEST(SafetensorsReferenceRules, ByteSizeIsDtypeSizeTimesShapeProduct) {
+  EXPECT_THAT(error_of(file_bytes("{\"w\":" + entry("\"F32\"", "[2,2]", "[0,4]") + "}", std::string(4, '\0'))),
+              HasSubstr("data_offsets [0, 4] hold 4 bytes, but F32 [2, 2] needs 16"));
+  const std::string scalar = "{\"w\":" + entry("\"I64\"", "[]", "[0,8]") + "}";
+  EXPECT_EQ(parse_safetensors(file_bytes(scalar, std::string(8, '\0')), "m").tensors.at("w").numel(), 1);
+  const std::string empty = "{\"w\":" + entry("\"F32\"", "[2,0]", "[0,0]") + "}";
+  EXPECT_EQ(parse_safetensors(file_bytes(empty), "m").tensors.at("w").shape(), (Shape{2, 0}));
+}
+
+// Metadata::validate, InvalidOffset: e >= s.
+TEST(SafetensorsReferenceRules, EndBeforeBeginIsRefused) {
+  EXPECT_THAT(error_of(file_bytes("{\"w\":" + entry("\"F32\"", "[0]", "[4,0]") + "}", std::string(4, '\0'))),
+              HasSubstr("data_offsets [4, 0] begin after they end"));
+}
+
+// Metadata::validate, InvalidOffset: in offset order, the first tensor begins at byte 0.
+TEST(SafetensorsReferenceRules, AHoleAtTheStartIsRefused) {
+  EXPECT_EQ(error_of(file_bytes(f32_header({{4, 8}}), std::string(8, '\0'))),
+            "model.safetensors: tensor 'a' at [4, 8] begins at byte 4, expected 0 (the start of the data section): "
+            "the data section has a hole");
+}
+
+// Metadata::validate, InvalidOffset: each tensor begins where the one before it ends, so a hole
+// between two tensors is refused, whatever the order of the names.
+TEST(SafetensorsReferenceRules, AHoleBetweenTensorsIsRefused) {
+  EXPECT_EQ(error_of(file_bytes(f32_header({{0, 4}, {8, 12}}), std::string(12, '\0'))),
+            "model.safetensors: tensor 'b' at [8, 12] begins at byte 8, expected 4 (where 'a' at [0, 4] ends): the "
+            "data section has a hole");
+  EXPECT_THAT(error_of(file_bytes(f32_header({{8, 12}, {0, 4}}), std::string(12, '\0'))),
+              HasSubstr("tensor 'a' at [8, 12] begins at byte 8, expected 4 (where 'b' at [0, 4] ends)"));
+}
+
+// Metadata::validate, InvalidOffset: overlaps, identical ranges included (the reference's
+// test_json_attack: ten tensors all at [0, 16]).
+TEST(SafetensorsReferenceRules, OverlapsAndSharedRangesAreRefused) {
+  std::string header = "{";
+  for (int i = 0; i < 10; ++i) {
+    header += fmt::format("{}\"weight_{}\":{}", i ? "," : "", i, entry("\"F32\"", "[2,2]", "[0,16]"));
+  }
+  header += "}";
+  EXPECT_THAT(error_of(file_bytes(header, std::string(16, '\0'))),
+              HasSubstr("begins at byte 0, expected 16 (where 'weight_0' at [0, 16] ends): the tensors overlap"));
+}
+
+// Metadata::validate: an empty tensor sits at a boundary of the tiling (0, between two tensors,
+// or the end), never inside another tensor's bytes.
+TEST(SafetensorsReferenceRules, EmptyTensorsSitAtBoundaries) {
+  const std::string two = f32_header({{0, 16}, {16, 32}});
+  for (const uint64_t at : {0, 16, 32}) {
+    const std::string header =
+        two.substr(0, two.size() - 1) + ",\"e\":" + entry("\"F32\"", "[0]", fmt::format("[{},{}]", at, at)) + "}";
+    EXPECT_EQ(parse_safetensors(file_bytes(header, std::string(32, '\0')), "m").tensors.at("e").shape(), (Shape{0}))
+        << at;
+  }
+  const std::string inside =
+      "{\"a\":" + entry("\"F32\"", "[4]", "[0,16]") + ",\"e\":" + entry("\"F32\"", "[0]", "[8,8]") + "}";
+  EXPECT_THAT(error_of(file_bytes(inside, std::string(16, '\0'))),
+              HasSubstr("tensor 'e' at [8, 8] begins at byte 8, expected 16"));
+}
+
+// read_metadata, MetadataIncompleteBuffer: the tensors end exactly at the end of the file; no
+// unused bytes after the last (a polyglot file) and none missing.
+TEST(SafetensorsReferenceRules, TheTensorsCoverTheWholeDataSection) {
+  EXPECT_EQ(error_of(file_bytes(f32_header({{0, 16}}), std::string(16, '\0') + "extra_bogus_data_for_polyglot_file")),
+            "model.safetensors: the tensors cover bytes [0, 16) of a data section of 50 bytes, expected all of it "
+            "(34 unused bytes at its end)");
+  EXPECT_THAT(error_of(file_bytes("{}", "x")), HasSubstr("cover bytes [0, 0) of a data section of 1 bytes"));
+  EXPECT_THAT(error_of(file_bytes(f32_header({{0, 16}}), std::string(14, '\0'))),
+              HasSubstr("data_offsets [0, 16] end past the data section of 14 bytes"));
+}
+
+// A file with a hole in its data section is refused on disk too, naming the path.
+TEST(SafetensorsReferenceRules, AFileWithAHoleIsRefusedByTheLoaderAndTheHeaderReader) {
+  TempDir dir;
+  const std::string path = dir.file("hole.safetensors");
+  write_bytes(path, file_bytes(f32_header({{0, 4}, {8, 12}}), std::string(12, '\0')));
+  EXPECT_THAT([&] { load_safetensors(path); }, testing::ThrowsMessage<Error>(HasSubstr(path + ": tensor 'b'")));
+  EXPECT_THAT([&] { read_safetensors_header(path); }, testing::ThrowsMessage<Error>(HasSubstr("has a hole")));
 }
 
 }  // namespace

@@ -14,6 +14,7 @@
 
 #include "core/error.h"
 #include "nn/atomic_file.h"
+#include "nn/json_integer.h"
 #include "nn/safetensors.h"
 #include "optim/optimizer.h"
 
@@ -104,23 +105,23 @@ void to_json(nlohmann::json& j, const TrainProgress& p) {
 }
 
 void from_json(const nlohmann::json& j, TrainProgress& p) {
-  RECUR_CHECK(j.is_object() && j.value("format", "") == "recur-lm-state", "expected a recur-lm-state object, got {}",
-              j.dump().substr(0, 80));
-  RECUR_CHECK(j.value("version", 0) == kStateVersion, "state version {} is not supported (expected {})",
-              j.value("version", 0), kStateVersion);
+  RECUR_CHECK(j.is_object() && j.contains("format") && j["format"] == "recur-lm-state",
+              "expected a recur-lm-state object, got {}", j.dump().substr(0, 80));
+  RECUR_CHECK(j.contains("version") && j["version"] == kStateVersion, "state version {} is not supported (expected {})",
+              j.contains("version") ? j["version"].dump() : "(none)", kStateVersion);
   try {
-    p.step = j.at("step").get<int64_t>();
-    p.epoch = j.at("epoch").get<int64_t>();
-    p.batch_in_epoch = j.at("batch_in_epoch").get<int64_t>();
-    p.tokens = j.at("tokens").get<int64_t>();
+    p.step = nn::json_integer<int64_t>(j.at("step"), "\"step\"");
+    p.epoch = nn::json_integer<int64_t>(j.at("epoch"), "\"epoch\"");
+    p.batch_in_epoch = nn::json_integer<int64_t>(j.at("batch_in_epoch"), "\"batch_in_epoch\"");
+    p.tokens = nn::json_integer<int64_t>(j.at("tokens"), "\"tokens\"");
     p.elapsed_s = j.at("elapsed_s").get<double>();
-    p.skipped_steps = j.at("skipped_steps").get<int64_t>();
-    p.bad_in_a_row = j.at("bad_in_a_row").get<int64_t>();
+    p.skipped_steps = nn::json_integer<int64_t>(j.at("skipped_steps"), "\"skipped_steps\"");
+    p.bad_in_a_row = nn::json_integer<int64_t>(j.at("bad_in_a_row"), "\"bad_in_a_row\"");
     p.has_carry = j.at("has_carry").get<bool>();
     const nlohmann::json& interval = j.at("interval");
-    p.interval_steps = interval.at("steps").get<int64_t>();
-    p.interval_tokens = interval.at("tokens").get<int64_t>();
-    p.interval_norms = interval.at("norms").get<int64_t>();
+    p.interval_steps = nn::json_integer<int64_t>(interval.at("steps"), "\"interval\".\"steps\"");
+    p.interval_tokens = nn::json_integer<int64_t>(interval.at("tokens"), "\"interval\".\"tokens\"");
+    p.interval_norms = nn::json_integer<int64_t>(interval.at("norms"), "\"interval\".\"norms\"");
     p.interval_loss_sum = interval.at("loss_sum").get<double>();
     p.interval_norm_sum = interval.at("norm_sum").get<double>();
     p.interval_seconds = interval.at("seconds").get<double>();
@@ -131,7 +132,9 @@ void from_json(const nlohmann::json& j, TrainProgress& p) {
     }
     p.generators.clear();
     for (const auto& [name, state] : j.at("generators").items()) {
-      p.generators[name] = {state.at("seed").get<uint64_t>(), state.at("offset").get<uint64_t>()};
+      const std::string what = fmt::format("generator \"{}\"", name);
+      p.generators[name] = {nn::json_integer<uint64_t>(state.at("seed"), what + " seed"),
+                            nn::json_integer<uint64_t>(state.at("offset"), what + " offset")};
     }
   } catch (const nlohmann::json::exception& e) {
     RECUR_FAIL("{}", e.what());

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "nn/json_integer.h"
 
 namespace recur::lm {
 
@@ -40,8 +41,8 @@ void from_json(const nlohmann::json& j, ModelConfig& c) {
     RECUR_CHECK(j.contains(key), "model configuration: missing \"{}\"", key);
   }
   try {
-    c.vocab_size = j.at("vocab_size").get<int64_t>();
-    c.embedding_dim = j.at("embedding_dim").get<int64_t>();
+    c.vocab_size = nn::json_integer<int64_t>(j.at("vocab_size"), "model configuration: \"vocab_size\"");
+    c.embedding_dim = nn::json_integer<int64_t>(j.at("embedding_dim"), "model configuration: \"embedding_dim\"");
     c.dropout = j.at("dropout").get<double>();
     c.rnn = j.at("rnn").get<nn::RNNOptions>();
   } catch (const nlohmann::json::exception& e) {

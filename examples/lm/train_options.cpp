@@ -8,6 +8,7 @@
 
 #include "core/device.h"
 #include "core/error.h"
+#include "nn/json_integer.h"
 #include "nn/rnn_functional.h"
 
 namespace recur::lm {
@@ -190,7 +191,12 @@ void from_json(const nlohmann::json& j, TrainOptions& options) {
     known.insert(name);
     if (!j.contains(name)) return;
     try {
-      j.at(name).get_to(field);
+      using Field = std::decay_t<decltype(field)>;
+      if constexpr (std::is_integral_v<Field> && !std::is_same_v<Field, bool>) {
+        field = nn::json_integer<Field>(j.at(name), fmt::format("training option \"{}\"", name));
+      } else {
+        j.at(name).get_to(field);
+      }
     } catch (const nlohmann::json::exception& e) {
       RECUR_FAIL("training option \"{}\": {}", name, e.what());
     }
