@@ -40,11 +40,6 @@ RNNOptions small_options(RNNMode mode, int64_t input_size, int64_t hidden_size) 
   return o;
 }
 
-#if !RECUR_HAVE_CUDA
-// Without the CUDA backend the tests below stop at RECUR_REQUIRE_GPU(); this keeps them compiling.
-bool cudnn_runs(const RNNOptions&, std::string* = nullptr) { return false; }
-#endif
-
 #if RECUR_HAVE_CUDA
 // cuDNN's answer to the supports query, asked without a device (the option checks need none).
 bool cudnn_runs(const RNNOptions& options, std::string* why = nullptr) {

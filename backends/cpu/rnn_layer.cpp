@@ -30,7 +30,10 @@ inline float exp_fast(float x) {
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
   p = p * r * r + r + 1.0f;
-  const int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
+  // A NaN x gives a NaN p; the exponent is taken from 0 then, since casting NaN to an integer is
+  // undefined (the select keeps the loop branch-free).
+  const float n_finite = n == n ? n : 0.0f;
+  const int32_t bits = (static_cast<int32_t>(n_finite) + 127) << 23;
   float scale;
   std::memcpy(&scale, &bits, 4);
   return p * scale;
