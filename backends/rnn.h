@@ -32,7 +32,7 @@ struct RnnDesc {
   RnnCell cell = RnnCell::LSTM;
   int64_t input_size = 0, hidden_size = 0, proj_size = 0, num_layers = 1;
   bool bidirectional = false;
-  bool reverse = false;     // one layer and direction, walked t = T-1 .. 0 (a stack's second direction)
+  bool reverse = false;  // one layer and direction, walked t = T-1 .. 0 (a stack's second direction)
   bool bias = true;
   bool skip_input = false;  // layer 0 adds x to its gates unchanged (I == H, no W_ih)
   double dropout = 0.0;     // between layers, in training
@@ -62,8 +62,8 @@ struct RnnSaved {
 };
 
 struct RnnForward {
-  Tensor y;                      // [T, B, D*R], zero where a sequence has ended
-  Tensor h_n, c_n;               // [L*D, B, R], [L*D, B, H] (LSTM)
+  Tensor y;                         // [T, B, D*R], zero where a sequence has ended
+  Tensor h_n, c_n;                  // [L*D, B, R], [L*D, B, H] (LSTM)
   std::shared_ptr<RnnSaved> saved;  // null unless forward was asked to keep it
 };
 

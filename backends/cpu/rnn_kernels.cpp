@@ -87,7 +87,8 @@ class CpuRnnKernels final : public RnnKernels {
     saved->lengths = lengths;
     saved->x = compute::contiguous(x.detach());
     saved->h0 = h0.defined() ? compute::contiguous(h0.detach()) : zeros({shape.batch, rec}, like);
-    if (saved->lstm) saved->c0 = c0.defined() ? compute::contiguous(c0.detach()) : zeros({shape.batch, d.hidden_size}, like);
+    if (saved->lstm)
+      saved->c0 = c0.defined() ? compute::contiguous(c0.detach()) : zeros({shape.batch, d.hidden_size}, like);
     const RnnWeights& w = weights[0];
     saved->w_ih = contiguous_or_undefined(w.weight_ih);
     saved->w_hh = contiguous_or_undefined(w.weight_hh);
@@ -117,7 +118,7 @@ class CpuRnnKernels final : public RnnKernels {
       const CpuRnnSaved& s = *saved;
       cpu::RnnLayerBuffers<T> bufs{mptr<T>(s.gates), mptr<T>(s.hidden), mptr<T>(s.cell), mptr<T>(s.extra),
                                    mptr<T>(s.step)};
-      cpu::RnnLayerWeights<T> ws{ptr<T>(s.w_ih), ptr<T>(s.w_hh),   ptr<T>(s.b_ih),   ptr<T>(s.b_hh),
+      cpu::RnnLayerWeights<T> ws{ptr<T>(s.w_ih), ptr<T>(s.w_hh), ptr<T>(s.b_ih), ptr<T>(s.b_hh),
                                  ptr<T>(s.w_hr), ptr<T>(w_ih_t), ptr<T>(w_hh_t), ptr<T>(w_hr_t)};
       cpu::rnn_layer_forward<T>(mptr<T>(out.y), mptr<T>(out.h_n), mptr<T>(out.c_n), bufs, ptr<T>(s.x), ptr<T>(s.h0),
                                 ptr<T>(s.c0), ws, shape);
@@ -154,8 +155,9 @@ class CpuRnnKernels final : public RnnKernels {
     Tensor dh = buffer(bs.dh), dc = buffer(bs.dc), dr = buffer(bs.dr);
     const Tensor dy = dy_in.defined() ? compute::contiguous(dy_in) : zeros({s.shape.steps, s.shape.batch, rec}, like);
     const Tensor dhn = dh_n.defined() ? compute::contiguous(dh_n) : zeros({s.shape.batch, rec}, like);
-    const Tensor dcn =
-        !s.lstm ? Tensor() : dc_n.defined() ? compute::contiguous(dc_n) : zeros({s.shape.batch, s.shape.hidden_size}, like);
+    const Tensor dcn = !s.lstm          ? Tensor()
+                       : dc_n.defined() ? compute::contiguous(dc_n)
+                                        : zeros({s.shape.batch, s.shape.hidden_size}, like);
     auto run = [&](auto tag) {
       using T = decltype(tag);
       cpu::RnnLayerShape shape = s.shape;

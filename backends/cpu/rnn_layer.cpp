@@ -2,7 +2,6 @@
 // equations are in nn/rnn_cell_math.h).
 #include "backends/cpu/rnn_layer.h"
 
-
 #include <algorithm>
 #include <cmath>
 #include <cstring>

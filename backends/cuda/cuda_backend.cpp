@@ -1,7 +1,6 @@
 // The CUDA backend's host side: argument checks (the same messages as the CPU backend), layouts
 // for the kernels (layout.h), and the launches (kernels.h). GEMM is in gemm.cpp.
 #include "backends/cuda/cuda_backend.h"
-#include "backends/cuda/cudnn_rnn.h"
 
 #include <fmt/format.h>
 
@@ -12,6 +11,7 @@
 #include "backends/checks.h"
 #include "backends/cuda/check.h"
 #include "backends/cuda/context.h"
+#include "backends/cuda/cudnn_rnn.h"
 #include "backends/cuda/kernels.h"
 #include "backends/cuda/layout.h"
 #include "backends/fused_args.h"
@@ -161,9 +161,8 @@ void CudaBackend::unary(UnaryOp op, Tensor& out, const Tensor& in, UnaryParams p
   check_floating(name, out.dtype());
   if (out.numel() == 0) return;
   cuda::DeviceGuard guard(device_index_);
-  cuda::launch_unary(context_->stream(), op, out.raw_data(), in.raw_data(),
-                     elem_type(out.dtype()), make_layout<2>(name, out.shape(), {&out.strides(), &in.strides()}),
-                     params.a, params.b);
+  cuda::launch_unary(context_->stream(), op, out.raw_data(), in.raw_data(), elem_type(out.dtype()),
+                     make_layout<2>(name, out.shape(), {&out.strides(), &in.strides()}), params.a, params.b);
 }
 
 void CudaBackend::binary(BinaryOp op, Tensor& out, const Tensor& a, const Tensor& b) {
@@ -178,8 +177,7 @@ void CudaBackend::binary(BinaryOp op, Tensor& out, const Tensor& a, const Tensor
               "{}: not supported for {} tensors on the GPU (expected float32 or float64)", name, out.dtype());
   if (out.numel() == 0) return;
   cuda::DeviceGuard guard(device_index_);
-  cuda::launch_binary(context_->stream(), op, out.raw_data(), a.raw_data(), b.raw_data(),
-                      elem_type(out.dtype()),
+  cuda::launch_binary(context_->stream(), op, out.raw_data(), a.raw_data(), b.raw_data(), elem_type(out.dtype()),
                       make_layout<3>(name, out.shape(), {&out.strides(), &a.strides(), &b.strides()}));
 }
 
@@ -242,12 +240,11 @@ void CudaBackend::reduce(ReduceOp op, Tensor& out, const Tensor& in, const std::
   // Scratch for the partials of a split reduction (a full sum over many elements), from the
   // caching allocator; freed when this call returns, after the stream-ordered kernels are queued.
   const size_t scratch_bytes = cuda::reduce_workspace_bytes(elem_type(in.dtype()), plan);
-  const Tensor scratch =
-      scratch_bytes > 0
-          ? make_contiguous_tensor({static_cast<int64_t>((scratch_bytes + 7) / 8)}, DType::Float64, device())
-          : Tensor();
-  cuda::launch_reduce(context_->stream(), op, out.raw_data(), in.raw_data(),
-                      elem_type(in.dtype()), plan, scratch.defined() ? scratch.raw_data() : nullptr);
+  const Tensor scratch = scratch_bytes > 0 ? make_contiguous_tensor({static_cast<int64_t>((scratch_bytes + 7) / 8)},
+                                                                    DType::Float64, device())
+                                           : Tensor();
+  cuda::launch_reduce(context_->stream(), op, out.raw_data(), in.raw_data(), elem_type(in.dtype()), plan,
+                      scratch.defined() ? scratch.raw_data() : nullptr);
 }
 
 void CudaBackend::argmax(Tensor& out, const Tensor& in, int axis) {

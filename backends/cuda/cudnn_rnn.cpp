@@ -29,7 +29,6 @@
 namespace recur::cuda {
 namespace {
 
-
 // Which RnnWeights member a canonical block belongs to.
 enum class Member : uint8_t { WeightIh, WeightHh, BiasIh, BiasHh, WeightHr };
 
@@ -127,9 +126,9 @@ void set_rnn_descriptor(RnnDescriptor& rnn, DropoutDescriptor& dropout, const Rn
   const DType dtype = o.dtype;
   // float32: exact FMA math unless TF32 is allowed; float16/bfloat16: tensor cores, float32
   // accumulation (mathPrec).
-  const cudnnMathType_t math = is_reduced(dtype)                                 ? CUDNN_TENSOR_OP_MATH
+  const cudnnMathType_t math = is_reduced(dtype)                        ? CUDNN_TENSOR_OP_MATH
                                : dtype == DType::Float32 && !allow_tf32 ? CUDNN_FMA_MATH
-                                                                                 : CUDNN_DEFAULT_MATH;
+                                                                        : CUDNN_DEFAULT_MATH;
   const cudnnDataType_t data_type = data_type_of(dtype);
   const cudnnDataType_t math_precision = is_reduced(dtype) ? CUDNN_DATA_FLOAT : data_type;
   RECUR_CUDNN_CHECK(cudnnSetRNNDescriptor_v8(
@@ -406,7 +405,6 @@ std::optional<RnnWeightLayout> query_weight_space(const RnnDesc& o, Device devic
   return result;
 }
 
-
 // What backward needs: the plan, the weight space and its slots, the inputs, y and cuDNN's
 // reserve space, and the weights' shapes (views) for the gradients.
 struct CudnnSaved final : RnnSaved {
@@ -462,13 +460,12 @@ class CudnnRnn final : public RnnKernels {
   }
 
   RnnForward forward(const RnnDesc& o, const std::vector<RnnWeights>& weights, const Tensor& x_tbi, const Tensor& h0,
-                     const Tensor& c0, const Tensor& lengths, bool training, bool keep,
-                     Generator* generator) override {
+                     const Tensor& c0, const Tensor& lengths, bool training, bool keep, Generator* generator) override {
     std::string why;
     RECUR_CHECK(supports(o, &why), "RNN: cuDNN cannot run these options: {}", why);
     RECUR_CHECK(!is_reduced(x_tbi.dtype()) || cuda_backend(device_index_).reduced_precision_allowed(),
-                "RNN: a {} RNN on {} is opt-in: call cuda_backend({}).set_allow_reduced_precision(true)",
-                x_tbi.dtype(), x_tbi.device(), device_index_);
+                "RNN: a {} RNN on {} is opt-in: call cuda_backend({}).set_allow_reduced_precision(true)", x_tbi.dtype(),
+                x_tbi.device(), device_index_);
     CudaContext& context = cuda_context(device_index_);
     DeviceGuard guard(context.device());
     cudnnHandle_t handle = context.cudnn();
@@ -510,7 +507,8 @@ class CudnnRnn final : public RnnKernels {
     RnnForward out;
     out.y = make_contiguous_tensor({plan->steps, plan->batch, plan->output_size}, plan->dtype, plan->device);
     out.h_n = make_contiguous_tensor({plan->states, plan->batch, plan->rec}, plan->dtype, plan->device);
-    if (plan->lstm) out.c_n = make_contiguous_tensor({plan->states, plan->batch, plan->hidden}, plan->dtype, plan->device);
+    if (plan->lstm)
+      out.c_n = make_contiguous_tensor({plan->states, plan->batch, plan->hidden}, plan->dtype, plan->device);
     size_t work_bytes = 0, reserve_bytes = 0;
     RECUR_CUDNN_CHECK(
         cudnnGetRNNTempSpaceSizes(handle, plan->rnn.get(), mode, plan->x_desc.get(), &work_bytes, &reserve_bytes));
@@ -553,24 +551,24 @@ class CudnnRnn final : public RnnKernels {
     // With per-sequence lengths the padded steps of dx are zeros (cuDNN may leave them unwritten).
     out.dx = s.padded ? zeros(s.x.shape(), like) : make_contiguous_tensor(s.x.shape(), plan.dtype, plan.device);
     Tensor dhx = make_contiguous_tensor({plan.states, plan.batch, plan.rec}, plan.dtype, plan.device);
-    Tensor dcx = plan.lstm ? make_contiguous_tensor({plan.states, plan.batch, plan.hidden}, plan.dtype, plan.device)
-                           : Tensor();
+    Tensor dcx =
+        plan.lstm ? make_contiguous_tensor({plan.states, plan.batch, plan.hidden}, plan.dtype, plan.device) : Tensor();
     size_t work_size = 0, reserve_size = 0;
     RECUR_CUDNN_CHECK(cudnnGetRNNTempSpaceSizes(handle, plan.rnn.get(), CUDNN_FWD_MODE_TRAINING, plan.x_desc.get(),
                                                 &work_size, &reserve_size));
     const Tensor workspace = device_buffer(work_size, plan.device);
     const auto* seq = static_cast<const int32_t*>(plan.seq_lengths.raw_data());
     const auto ptr = [](const Tensor& t) { return t.defined() ? t.raw_data() : nullptr; };
-    RECUR_CUDNN_CHECK(cudnnRNNBackwardData_v8(
-        handle, plan.rnn.get(), seq, plan.y_desc.get(), s.y.raw_data(), dy.raw_data(), plan.x_desc.get(),
-        out.dx.raw_data(), plan.h_desc.get(), ptr(s.hx), ptr(dhy), dhx.raw_data(), plan.c_desc.get(), ptr(s.cx),
-        ptr(dcy), ptr(dcx), plan.weight_bytes, s.space.raw_data(), work_size, workspace.raw_data(), reserve_size,
-        s.reserve.raw_data()));
+    RECUR_CUDNN_CHECK(cudnnRNNBackwardData_v8(handle, plan.rnn.get(), seq, plan.y_desc.get(), s.y.raw_data(),
+                                              dy.raw_data(), plan.x_desc.get(), out.dx.raw_data(), plan.h_desc.get(),
+                                              ptr(s.hx), ptr(dhy), dhx.raw_data(), plan.c_desc.get(), ptr(s.cx),
+                                              ptr(dcy), ptr(dcx), plan.weight_bytes, s.space.raw_data(), work_size,
+                                              workspace.raw_data(), reserve_size, s.reserve.raw_data()));
     s.dspace = zeros(s.space.shape(), like);
-    RECUR_CUDNN_CHECK(cudnnRNNBackwardWeights_v8(
-        handle, plan.rnn.get(), CUDNN_WGRAD_MODE_ADD, seq, plan.x_desc.get(), s.x.raw_data(), plan.h_desc.get(),
-        ptr(s.hx), plan.y_desc.get(), s.y.raw_data(), plan.weight_bytes, s.dspace.raw_data(), work_size,
-        workspace.raw_data(), reserve_size, s.reserve.raw_data()));
+    RECUR_CUDNN_CHECK(cudnnRNNBackwardWeights_v8(handle, plan.rnn.get(), CUDNN_WGRAD_MODE_ADD, seq, plan.x_desc.get(),
+                                                 s.x.raw_data(), plan.h_desc.get(), ptr(s.hx), plan.y_desc.get(),
+                                                 s.y.raw_data(), plan.weight_bytes, s.dspace.raw_data(), work_size,
+                                                 workspace.raw_data(), reserve_size, s.reserve.raw_data()));
     if (s.hx.defined()) out.dh0 = dhx;
     if (s.cx.defined()) out.dc0 = dcx;
     return out;
@@ -604,8 +602,8 @@ class CudnnRnn final : public RnnKernels {
       const Tensor gradient = s.dspace.as_strided_raw(slot.space.shape(), slot.space.strides(), slot.space.offset());
       for (const Block& block : {slot.block, slot.extra}) {
         if (!block.defined()) continue;
-        Tensor rows = rows_of(member_of_mut(grads[static_cast<size_t>(block.index)], block.member), block.row,
-                              block.rows);
+        Tensor rows =
+            rows_of(member_of_mut(grads[static_cast<size_t>(block.index)], block.member), block.row, block.rows);
         backend.copy(rows, gradient);
       }
     }
@@ -641,8 +639,7 @@ class CudnnRnn final : public RnnKernels {
   // dropout descriptor is seeded from recur's generator each time).
   std::shared_ptr<CudnnRnnPlan> find_plan(const RnnDesc& o, CudaContext& context, const Tensor& x_tbi,
                                           const Tensor& lengths, bool training, Generator* generator) {
-    const std::vector<int64_t> host_lengths =
-        lengths.defined() ? lengths.to_vector<int64_t>() : std::vector<int64_t>{};
+    const std::vector<int64_t> host_lengths = lengths.defined() ? lengths.to_vector<int64_t>() : std::vector<int64_t>{};
     if (training && o.num_layers > 1 && o.dropout > 0.0) {
       return make_plan(o, context, x_tbi, host_lengths, training, generator);
     }

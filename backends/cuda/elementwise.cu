@@ -108,9 +108,9 @@ template <typename T> __global__ void where_kernel(T* out, const T* cond, const 
 
 // out = alpha x + beta out, computed in the codec's Value type (float for float16/bfloat16, so
 // gradients of reduced-precision tensors accumulate with one rounding per step).
-template <ElemType E>
-__global__ void axpby_kernel(void* out_raw, const void* x_raw, Layout2 layout, typename DeviceCodec<E>::Value alpha,
-                             typename DeviceCodec<E>::Value beta, bool read_out) {
+template <ElemType E> __global__ void axpby_kernel(void* out_raw, const void* x_raw, Layout2 layout,
+                                                   typename DeviceCodec<E>::Value alpha,
+                                                   typename DeviceCodec<E>::Value beta, bool read_out) {
   using Codec = DeviceCodec<E>;
   auto* out = static_cast<typename Codec::Storage*>(out_raw);
   const auto* x = static_cast<const typename Codec::Storage*>(x_raw);
@@ -217,8 +217,8 @@ void launch_axpby(cudaStream_t stream, void* out, const void* x, ElemType type, 
     constexpr ElemType E = decltype(tag)::value;
     if constexpr (E != ElemType::Int64) {  // the host accepts floating dtypes only
       using Value = typename DeviceCodec<E>::Value;
-      axpby_kernel<E><<<blocks_for(layout.numel), kThreads, 0, stream>>>(
-          out, x, layout, static_cast<Value>(alpha), static_cast<Value>(beta), beta != 0.0);
+      axpby_kernel<E><<<blocks_for(layout.numel), kThreads, 0, stream>>>(out, x, layout, static_cast<Value>(alpha),
+                                                                         static_cast<Value>(beta), beta != 0.0);
     }
   });
   RECUR_CUDA_CHECK_LAUNCH();

@@ -86,8 +86,8 @@ struct ReducePlan {
 constexpr int64_t kReduceChunk = 8192;
 int64_t reduce_chunks(const ReducePlan& plan);
 size_t reduce_workspace_bytes(ElemType type, const ReducePlan& plan);
-void launch_reduce(cudaStream_t stream, ReduceCode op, void* out, const void* in, ElemType type,
-                   const ReducePlan& plan, void* workspace);
+void launch_reduce(cudaStream_t stream, ReduceCode op, void* out, const void* in, ElemType type, const ReducePlan& plan,
+                   void* workspace);
 // lanes: every axis but the reduced one, strides [out, in]; each lane has `length` elements
 // `in_step` apart. First maximum wins; NaN beats everything. out is int64.
 void launch_argmax(cudaStream_t stream, int64_t* out, const void* in, ElemType type, const Layout2& lanes,

@@ -175,8 +175,8 @@ size_t reduce_workspace_bytes(ElemType type, const ReducePlan& plan) {
   return static_cast<size_t>(plan.kept.numel * chunks) * element;
 }
 
-void launch_reduce(cudaStream_t stream, ReduceCode op, void* out, const void* in, ElemType type,
-                   const ReducePlan& plan, void* workspace) {
+void launch_reduce(cudaStream_t stream, ReduceCode op, void* out, const void* in, ElemType type, const ReducePlan& plan,
+                   void* workspace) {
   if (plan.kept.numel == 0) return;
   dispatch_computing<true>(type, [&](auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
