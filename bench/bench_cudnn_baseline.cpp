@@ -3,7 +3,7 @@
 // `recur bench train-step --device cuda` is measured against:
 //
 //   zero dW_rnn; cudnnRNNForward (training)                      [forward]
-//   logits = Y W^T; dW = dLogits^T Y; dY = dLogits W (cuBLAS)     [head, skipped with --vocab 0]
+//   logits = Y W^T; dW = dLogits^T Y; dY = dLogits W (cuBLAS)     [head, skipped with --vocab-size 0]
 //   cudnnRNNBackwardData_v8 (dY -> dX, dhx, dcx)                  [backward data]
 //   cudnnRNNBackwardWeights_v8 (-> dW_rnn)                        [backward weights]
 //
@@ -15,9 +15,9 @@
 // JSON line per configuration. TF32 is off (cuDNN CUDNN_FMA_MATH, cuBLAS CUBLAS_DEFAULT_MATH).
 //
 //   bench_cudnn_baseline [--config reference|large|deepbench-512|deepbench-1024 | --all-configs]
-//                        [--mode lstm] [--input-size 64] [--hidden 256] [--layers 2] [--batch 32]
-//                        [--seq 64] [--vocab 65] [--dtype float32|float64] [--runs 50]
-//                        [--warmup 10] [--device 0] [--flush-l2] [--name LABEL]
+//                        [--mode lstm] [--embedding 64] [--hidden 256] [--layers 2] [--batch 32]
+//                        [--bptt 64] [--vocab-size 65] [--dtype float32|float64] [--runs 50]
+//                        [--untimed-steps 10] [--device 0] [--flush-l2] [--name LABEL]
 #include <cublas_v2.h>
 #include <cuda_runtime_api.h>
 #include <cudnn.h>
@@ -72,13 +72,14 @@ struct Options {
 };
 
 void usage(std::FILE* to) {
-  std::fprintf(to,
-               "usage: bench_cudnn_baseline [--config NAME | --all-configs] [--mode lstm|gru|rnn_tanh|rnn_relu]\n"
-               "         [--input-size N] [--hidden N] [--layers N] [--batch N] [--seq N] [--vocab N (0 = no head)]\n"
-               "         [--dtype float32|float64] [--runs N] [--warmup N] [--device N] [--flush-l2] [--name LABEL]\n"
-               "Times cuDNN's RNN forward + backward data + backward weights and the cuBLAS head of one\n"
-               "training step (CUDA events, median of --runs after --warmup); one JSON line per config.\n"
-               "configs:");
+  std::fprintf(
+      to,
+      "usage: bench_cudnn_baseline [--config NAME | --all-configs] [--mode lstm|gru|rnn_tanh|rnn_relu]\n"
+      "         [--embedding N] [--hidden N] [--layers N] [--batch N] [--bptt N] [--vocab-size N (0 = no head)]\n"
+      "         [--dtype float32|float64] [--runs N] [--untimed-steps N] [--device N] [--flush-l2] [--name LABEL]\n"
+      "Times cuDNN's RNN forward + backward data + backward weights and the cuBLAS head of one\n"
+      "training step (CUDA events, median of --runs after --untimed-steps); one JSON line per config.\n"
+      "configs:");
   for (const Config& c : presets()) std::fprintf(to, " %s", c.name.c_str());
   std::fprintf(to, "\n");
 }
@@ -134,7 +135,7 @@ Options parse(int argc, char** argv) {
       if (custom.dtype != "float32" && custom.dtype != "float64") {
         bad_usage("--dtype must be float32 or float64, got '" + custom.dtype + "'");
       }
-    } else if (flag == "--input-size") {
+    } else if (flag == "--embedding") {
       custom.input_size = parse_int(flag, value, 1), overridden = true;
     } else if (flag == "--hidden") {
       custom.hidden = parse_int(flag, value, 1), overridden = true;
@@ -142,13 +143,13 @@ Options parse(int argc, char** argv) {
       custom.layers = parse_int(flag, value, 1), overridden = true;
     } else if (flag == "--batch") {
       custom.batch = parse_int(flag, value, 1), overridden = true;
-    } else if (flag == "--seq") {
+    } else if (flag == "--bptt") {
       custom.seq = parse_int(flag, value, 1), overridden = true;
-    } else if (flag == "--vocab") {
+    } else if (flag == "--vocab-size") {
       custom.vocab = parse_int(flag, value, 0), overridden = true;
     } else if (flag == "--runs") {
       o.runs = parse_int(flag, value, 1);
-    } else if (flag == "--warmup") {
+    } else if (flag == "--untimed-steps") {
       o.warmup = parse_int(flag, value, 0);
     } else if (flag == "--device") {
       o.device = parse_int(flag, value, 0);

@@ -1,18 +1,18 @@
 #!/usr/bin/env python3
 """PyTorch's recurrent language-model train step on the GPU, timed the way recur's is compared.
 
-    python3 bench/compare_pytorch_gpu.py [--name reference] [--mode lstm --input-size 64 --hidden 256
-        --layers 2 --batch 32 --seq 64 --vocab 65] [--dtype float32] [--steps 50] [--warmup 10]
+    python3 bench/compare_pytorch_gpu.py [--name reference] [--mode lstm --embedding 64 --hidden 256
+        --layers 2 --batch 32 --bptt 64 --vocab-size 65] [--dtype float32] [--steps 50] [--untimed-steps 10]
         [--device cuda:0]
     python3 bench/compare_pytorch_gpu.py --table bench.jsonl [--commit C] [--machine "GPU name"]
 
-The step, with --vocab > 0 the one of `recur bench train-step` and bench/compare_pytorch.py:
+The step, with --vocab-size > 0 the one of `recur bench train-step` and bench/compare_pytorch.py:
 Embedding(vocab, input_size) -> RNN -> Linear(H, vocab) -> cross-entropy -> backward -> Adam,
-on random tokens. With --vocab 0 the RNN alone: a random float input [seq, batch, input_size],
+on random tokens. With --vocab-size 0 the RNN alone: a random float input [seq, batch, input_size],
 the backward of sum(Y * G) for a fixed random G, Adam on the RNN's parameters (the work of
-bench_cudnn_baseline --vocab 0 plus the optimizer). TF32 is off (matmul and cuDNN). Each step
+bench_cudnn_baseline --vocab-size 0 plus the optimizer). TF32 is off (matmul and cuDNN). Each step
 is timed with CUDA events from zero_grad to the end of the optimizer step and synchronised;
-prints the median over --steps after --warmup steps as one JSON line, in the format of
+prints the median over --steps after --untimed-steps steps as one JSON line, in the format of
 bench_cudnn_baseline and `recur bench train-step --json`.
 
 --table reads the JSON lines scripts/gpu-check.sh collects (recur's "train-step", the
@@ -208,15 +208,15 @@ def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--name", default="custom", help="the configuration's name in the JSON line")
     p.add_argument("--mode", default="lstm", choices=["lstm", "gru", "rnn_tanh", "rnn_relu"])
-    p.add_argument("--input-size", type=int, default=64)
+    p.add_argument("--embedding", type=int, default=64, dest="input_size")
     p.add_argument("--hidden", type=int, default=256)
     p.add_argument("--layers", type=int, default=2)
     p.add_argument("--batch", type=int, default=32)
-    p.add_argument("--seq", type=int, default=64)
-    p.add_argument("--vocab", type=int, default=65, help="0: the RNN alone, no embedding or head")
+    p.add_argument("--bptt", type=int, default=64, dest="seq")
+    p.add_argument("--vocab-size", type=int, default=65, dest="vocab", help="0: the RNN alone, no embedding or head")
     p.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     p.add_argument("--steps", type=int, default=50)
-    p.add_argument("--warmup", type=int, default=10)
+    p.add_argument("--untimed-steps", type=int, default=10, dest="warmup")
     p.add_argument("--device", default="cuda:0")
     p.add_argument("--table", metavar="JSONL", help="print the markdown tables of these JSON lines instead")
     p.add_argument("--commit", default="unknown", help="with --table: the commit measured")
@@ -224,12 +224,12 @@ def main():
     a = p.parse_args()
     if a.table:
         return table(a.table, a.commit, a.machine)
-    for flag, value in (("--input-size", a.input_size), ("--hidden", a.hidden), ("--layers", a.layers),
-                        ("--batch", a.batch), ("--seq", a.seq), ("--steps", a.steps)):
+    for flag, value in (("--embedding", a.input_size), ("--hidden", a.hidden), ("--layers", a.layers),
+                        ("--batch", a.batch), ("--bptt", a.seq), ("--steps", a.steps)):
         if value < 1:
             p.error(f"{flag} must be at least 1")
     if a.vocab < 0 or a.warmup < 0:
-        p.error("--vocab and --warmup must not be negative")
+        p.error("--vocab-size and --untimed-steps must not be negative")
     return measure(a)
 
 

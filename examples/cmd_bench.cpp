@@ -1,7 +1,7 @@
 // recur bench train-step: the throughput of one language-model training step,
 //   Embedding(vocab, input_size) -> RNN -> Linear(H, vocab) -> cross-entropy -> backward -> Adam
 // on random tokens, timed after warm-up; prints the median ms per step and tokens/s (or one
-// JSON object with --json). With --vocab 0 the RNN alone (DeepBench's shapes): a random input
+// JSON object with --json). With --vocab-size 0 the RNN alone (DeepBench's shapes): a random input
 // [T, B, I], loss = sum(Y * G) for a fixed random G, Adam on the RNN's weights.
 // Each step ends with loss.item(), which waits for the device, so a step's wall-clock time is
 // its device time plus whatever launch overhead the device could not hide.
@@ -173,20 +173,22 @@ Command add_bench_command(CLI::App& parent) {
   CLI::App* step = app->add_subcommand("train-step", "Time a language-model training step");
   step->add_option("--mode", options->mode, "lstm, gru, rnn_tanh or rnn_relu")
       ->check(CLI::IsMember({"lstm", "gru", "rnn_tanh", "rnn_relu"}));
-  step->add_option("--input-size", options->input_size, "embedding size")->check(CLI::PositiveNumber);
+  step->add_option("--embedding", options->input_size, "the RNN's input size (the embedding size)")
+      ->check(CLI::PositiveNumber);
   step->add_option("--hidden", options->hidden, "hidden size")->check(CLI::PositiveNumber);
-  step->add_option("--layers", options->layers, "layers")->check(CLI::PositiveNumber);
+  step->add_option("--layers", options->layers, "RNN layers")->check(CLI::PositiveNumber);
   step->add_option("--proj", options->proj, "LSTM projection size (0 = none)")->check(CLI::NonNegativeNumber);
-  step->add_option("--batch", options->batch, "batch size")->check(CLI::PositiveNumber);
-  step->add_option("--seq", options->seq, "time steps")->check(CLI::PositiveNumber);
-  step->add_option("--vocab", options->vocab, "vocabulary size (0: the RNN alone, no embedding, head or loss)")
+  step->add_option("--batch", options->batch, "parallel streams B")->check(CLI::PositiveNumber);
+  step->add_option("--bptt", options->seq, "sequence length T (time steps)")->check(CLI::PositiveNumber);
+  step->add_option("--vocab-size", options->vocab, "vocabulary size (0 = the RNN alone: no embedding, head or loss)")
       ->check(CLI::NonNegativeNumber);
+  step->add_option("--dtype", options->dtype, "float32 or float64")->check(CLI::IsMember({"float32", "float64"}));
   step->add_flag("--allow-tf32", options->allow_tf32, "let float32 GEMMs on a GPU use TF32 (off by default)");
   step->add_option("--device", options->device, "cpu or cuda[:N]");
-  step->add_option("--dtype", options->dtype, "float32 or float64");
-  step->add_option("--impl", options->impl, "auto, cells or fused")->check(CLI::IsMember({"auto", "cells", "fused"}));
+  step->add_option("--impl", options->impl, "RNN implementation: auto, cells or fused")
+      ->check(CLI::IsMember({"auto", "cells", "fused"}));
   step->add_option("--steps", options->steps, "timed steps")->check(CLI::PositiveNumber);
-  step->add_option("--warmup", options->warmup, "untimed steps first")->check(CLI::NonNegativeNumber);
+  step->add_option("--untimed-steps", options->warmup, "steps run first, not timed")->check(CLI::NonNegativeNumber);
   step->add_flag("--json", options->json, "print one JSON object");
   return {app, [options] { return run_train_step(*options); }};
 }

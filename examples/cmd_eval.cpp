@@ -1,6 +1,7 @@
 // recur eval --checkpoint DIR --data FILE
 //
-// The loss of a trained language model on any text, in nats and bits per character: one pass
+// The loss of a trained language model on any text, in nats and bits per character (per byte for
+// a bytes vocabulary): one pass
 // over the whole file with the hidden state carried (examples/lm/evaluate.h), laid out as
 // training's evaluation is (the same defaults), which the result line says. A symbol outside the
 // model's vocabulary is an error, or with --unknown skip is left out and counted.
@@ -40,19 +41,21 @@ Command add_eval_command(CLI::App& parent) {
   app->add_option("--device", state->device, "cpu or cuda[:N]")->capture_default_str();
   return {app, [state] {
             const Device device = Device::parse(state->device);
-            const lm::Checkpoint checkpoint = lm::load_checkpoint(state->checkpoint, /*training_state=*/false,
-                                                                 lm::parse_which(state->which));
+            const lm::Checkpoint checkpoint =
+                lm::load_checkpoint(state->checkpoint, /*training_state=*/false, lm::parse_which(state->which));
             std::unique_ptr<lm::LanguageModel> model = lm::model_from_checkpoint(checkpoint);
             if (!device.is_cpu()) model->to(device);
             const std::string what = fmt::format("data file '{}'", state->data);
             std::map<uint32_t, int64_t> skipped;
             const std::vector<int32_t> tokens = checkpoint.vocab.encode_known(
                 lm::read_text_file(state->data), what, state->unknown == "skip" ? &skipped : nullptr);
-            if (!skipped.empty()) fmt::print("{}: skipped {}\n", state->data, checkpoint.vocab.describe_skipped(skipped));
+            if (!skipped.empty())
+              fmt::print("{}: skipped {}\n", state->data, checkpoint.vocab.describe_skipped(skipped));
             const lm::EvalResult result = lm::evaluate(*model, tokens, state->batch, state->bptt, device, what);
-            fmt::print("{}: loss {:.4f} nats/char, {:.4f} bits/char over {} chars ({}; {}; {:.1f} s)\n", state->data,
-                       result.loss, result.bits(), result.tokens, checkpoint.model.summary(), result.layout(),
-                       result.seconds);
+            const std::string unit = lm::symbol_unit(checkpoint.vocab.kind());
+            fmt::print("{}: loss {:.4f} nats/{}, {:.4f} bits/{} over {} {}s ({}; {}; {:.1f} s)\n", state->data,
+                       result.loss, unit, result.bits(), unit, result.tokens, unit, checkpoint.model.summary(),
+                       result.layout(), result.seconds);
             return 0;
           }};
 }

@@ -38,7 +38,7 @@ constexpr double kFloat32Tolerance = 1e-5;
 struct GradcheckCliOptions {
   std::string mode = "lstm", device, dtype, compare, impl = "auto", lengths, json_path;
   int64_t input_size = 3, hidden = 4, layers = 2, proj_size = 0, batch = 2, seq = 3;
-  uint64_t seed = 0;
+  uint64_t seed = 1;  // as train and sample
   bool bidirectional = false, no_bias = false;
 };
 
@@ -93,7 +93,7 @@ std::vector<int64_t> parse_lengths(const std::string& text, int64_t batch, int64
     } catch (...) {
       RECUR_FAIL("gradcheck: --lengths must be comma-separated integers like 3,2, got '{}'", text);
     }
-    RECUR_CHECK(value >= 1 && value <= seq, "gradcheck: --lengths value {} is out of range 1..{} (--seq)", value, seq);
+    RECUR_CHECK(value >= 1 && value <= seq, "gradcheck: --lengths value {} is out of range 1..{} (--bptt)", value, seq);
     lengths.push_back(value);
   }
   RECUR_CHECK(static_cast<int64_t>(lengths.size()) == batch,
@@ -113,7 +113,7 @@ Case make_case(const GradcheckCliOptions& o) {
   ro.bias = !o.no_bias;
   ro.validate();
   RECUR_CHECK(o.batch >= 1, "gradcheck: --batch must be >= 1, got {}", o.batch);
-  RECUR_CHECK(o.seq >= 1, "gradcheck: --seq must be >= 1, got {}", o.seq);
+  RECUR_CHECK(o.seq >= 1, "gradcheck: --bptt must be >= 1, got {}", o.seq);
   c.batch = o.batch;
   c.seq = o.seq;
   if (!o.lengths.empty()) c.lengths = parse_lengths(o.lengths, o.batch, o.seq);
@@ -404,23 +404,25 @@ Command add_gradcheck_command(CLI::App& parent) {
   auto options = std::make_shared<GradcheckCliOptions>();
   CLI::App* app = parent.add_subcommand(
       "gradcheck", "Check the RNN's gradients against finite differences, or one device against another");
-  app->add_option("--mode", options->mode, "lstm, gru, rnn_tanh or rnn_relu (default lstm)");
-  app->add_option("--input-size", options->input_size, "input size (default 3)");
-  app->add_option("--hidden", options->hidden, "hidden size (default 4)");
-  app->add_option("--layers", options->layers, "layers (default 2)");
+  app->add_option("--mode", options->mode, "lstm, gru, rnn_tanh or rnn_relu")
+      ->check(CLI::IsMember({"lstm", "gru", "rnn_tanh", "rnn_relu"}));
+  app->add_option("--embedding", options->input_size, "the RNN's input size (a language model's embedding size)");
+  app->add_option("--hidden", options->hidden, "hidden size");
+  app->add_option("--layers", options->layers, "RNN layers");
   app->add_flag("--bidirectional", options->bidirectional, "two directions");
-  app->add_option("--proj-size", options->proj_size, "LSTM projection size (default 0 = none)");
+  app->add_option("--proj", options->proj_size, "LSTM projection size (0 = none)");
   app->add_flag("--no-bias", options->no_bias, "no bias vectors");
-  app->add_option("--batch", options->batch, "batch size (default 2)");
-  app->add_option("--seq", options->seq, "time steps (default 3)");
+  app->add_option("--batch", options->batch, "batch size B");
+  app->add_option("--bptt", options->seq, "sequence length T (time steps)");
   app->add_option("--lengths", options->lengths, "variable lengths, one per sequence, e.g. 3,2");
-  app->add_option("--seed", options->seed, "seed of the weights and the data (default 0)");
+  app->add_option("--seed", options->seed, "seed of the weights and the data");
   app->add_option("--dtype", options->dtype,
-                  "float64, float32 or both (--compare; default both); the finite-difference check is float64");
-  app->add_option("--device", options->device, "device of the finite-difference check: cpu or cuda[:N] (default cpu)");
+                  "float64, float32 or both (--compare); the finite-difference check is float64")
+      ->default_str("both");
+  app->add_option("--device", options->device, "device of the finite-difference check: cpu or cuda[:N]")
+      ->default_str("cpu");
   app->add_option("--compare", options->compare, "compare two devices, e.g. cpu,cuda (A is the reference)");
-  app->add_option("--impl", options->impl,
-                  "auto, cells or fused (default auto); with --compare also A,B, e.g. cells,fused");
+  app->add_option("--impl", options->impl, "auto, cells or fused; with --compare also A,B, e.g. cells,fused");
   app->add_option("--json", options->json_path, "also write the table as JSON to this file");
   return {app,
           [options] { return options->compare.empty() ? run_finite_differences(*options) : run_compare(*options); }};

@@ -44,8 +44,8 @@ Command add_sample_command(CLI::App& parent) {
   app->add_option("--device", state->device, "cpu or cuda[:N]")->capture_default_str();
   return {app, [state] {
             const Device device = Device::parse(state->device);
-            const lm::Checkpoint checkpoint = lm::load_checkpoint(state->checkpoint, /*training_state=*/false,
-                                                                 lm::parse_which(state->which));
+            const lm::Checkpoint checkpoint =
+                lm::load_checkpoint(state->checkpoint, /*training_state=*/false, lm::parse_which(state->which));
             std::unique_ptr<lm::LanguageModel> model = lm::model_from_checkpoint(checkpoint);
             if (!device.is_cpu()) model->to(device);
             if (!state->prompt_file.empty()) {

@@ -2,11 +2,12 @@
 // recur train --config RUN/config.json [options]   |   recur train --init-from RUN --data FILE [options]
 //
 // Trains a character-level language model (examples/lm/trainer.h) and writes the run folder:
-// config.json, metrics.csv, loss.svg, checkpoint/ and checkpoint-best/, holding its lock. SIGINT and SIGTERM stop the run after the
-// current step with a checkpoint (exit status 0); a second signal exits at once with status 130
+// config.json, metrics.csv, loss.svg, checkpoint/ and checkpoint-best/, holding its lock. SIGINT and SIGTERM stop the
+// run after the current step with a checkpoint (exit status 0); a second signal exits at once with status 130
 // (examples/stop_signals.h receives them).
 #include <fmt/format.h>
 
+#include <cstdio>
 #include <memory>
 #include <set>
 
@@ -36,12 +37,11 @@ Command add_train_command(CLI::App& parent) {
   lm::TrainOptions& o = state->options;
   CLI::App* app = parent.add_subcommand("train", "Train a character-level language model on a text file");
   app->add_option("--data", o.data, "the text to learn (any file; the last --valid-fraction is held out)");
-  app->add_option("--vocab", o.vocab, "symbols: bytes or chars (UTF-8 code points)")
+  app->add_option("--vocab", o.vocab, "symbols: chars (UTF-8 code points of the text) or bytes (all 256)")
       ->check(CLI::IsMember({"bytes", "chars"}));
-  app->add_option("--valid-fraction", o.valid_fraction, "the validation part, at the end of the file")
-      ->capture_default_str();
+  app->add_option("--valid-fraction", o.valid_fraction, "the validation part, at the end of the file");
   app->add_option("--resume", state->resume, "continue the run in this folder from its checkpoint");
-  app->add_option("--out", o.out, "the run folder (default runs/<timestamp>)");
+  app->add_option("--out", o.out, "the run folder")->default_str("runs/<timestamp>");
   app->add_option("--config", state->config,
                   "the options of this config.json (a run's), with the command line's over them");
   app->add_option("--init-from", o.init_from,
@@ -49,53 +49,65 @@ Command add_train_command(CLI::App& parent) {
                   "vocabulary");
 
   app->add_option("--mode", o.mode, "lstm, gru, rnn_tanh or rnn_relu")
-      ->check(CLI::IsMember({"lstm", "gru", "rnn_tanh", "rnn_relu"}))
-      ->capture_default_str();
-  app->add_option("--embedding", o.embedding, "embedding size")->capture_default_str();
-  app->add_option("--hidden", o.hidden, "hidden size")->capture_default_str();
-  app->add_option("--layers", o.layers, "RNN layers")->capture_default_str();
-  app->add_option("--dropout", o.dropout, "dropout between RNN layers and before the head")->capture_default_str();
-  app->add_option("--proj", o.proj, "LSTM projection size (0 = none)")->capture_default_str();
+      ->check(CLI::IsMember({"lstm", "gru", "rnn_tanh", "rnn_relu"}));
+  app->add_option("--embedding", o.embedding, "the RNN's input size (the embedding size)");
+  app->add_option("--hidden", o.hidden, "hidden size");
+  app->add_option("--layers", o.layers, "RNN layers");
+  app->add_option("--dropout", o.dropout, "dropout between RNN layers and before the head");
+  app->add_option("--proj", o.proj, "LSTM projection size (0 = none)");
   app->add_flag_callback(
       "--no-bias", [&o] { o.bias = false; }, "RNN without biases");
   app->add_flag("--bidirectional", o.bidirectional, "(refused: a language model reads left to right)");
-  app->add_option("--input-mode", o.input_mode, "linear_input, skip_input or auto_select");
+  app->add_option("--input-mode", o.input_mode, "linear_input, skip_input or auto_select")
+      ->check(CLI::IsMember({"linear_input", "skip_input", "auto_select"}));
   app->add_flag("--peepholes", o.peepholes, "LSTM peephole connections");
   app->add_option("--cell-clip", o.cell_clip, "clip the LSTM cell state (0 = none)");
   app->add_option("--proj-clip", o.proj_clip, "clip the LSTM projection (0 = none)");
   app->add_option("--forget-bias", o.forget_bias, "added to the LSTM forget gate");
-  app->add_option("--lstm-activation", o.lstm_activation, "tanh or relu");
-  app->add_option("--gru-variant", o.gru_variant, "linear_before_reset or reset_before_linear");
-  app->add_option("--impl", o.impl, "CPU RNN implementation: auto, cells or fused");
+  app->add_option("--lstm-activation", o.lstm_activation, "tanh or relu")->check(CLI::IsMember({"tanh", "relu"}));
+  app->add_option("--gru-variant", o.gru_variant, "linear_before_reset or reset_before_linear")
+      ->check(CLI::IsMember({"linear_before_reset", "reset_before_linear"}));
+  app->add_option("--impl", o.impl, "RNN implementation: auto, cells or fused")
+      ->check(CLI::IsMember({"auto", "cells", "fused"}));
+  app->add_option("--dtype", o.dtype, "float32 or float64: the parameters' and the computation's type")
+      ->check(CLI::IsMember({"float32", "float64"}));
+  app->add_flag("--allow-tf32", o.allow_tf32, "let float32 GEMMs on a GPU use TF32 (off by default)");
 
-  app->add_option("--batch", o.batch, "parallel streams B")->capture_default_str();
-  app->add_option("--bptt", o.bptt, "truncated back-propagation length T")->capture_default_str();
-  app->add_option("--optimizer", o.optimizer, "adam, adamw, rmsprop or sgd")->capture_default_str();
-  app->add_option("--lr", o.lr, "learning rate (default: 5e-3 for adam/adamw, 2e-3 rmsprop, 1 sgd)");
-  app->add_option("--weight-decay", o.weight_decay, "weight decay (default 0; 0.01 for adamw)");
-  app->add_option("--momentum", o.momentum, "SGD momentum")->capture_default_str();
-  app->add_option("--lr-schedule", o.lr_schedule, "constant, cosine or step")->capture_default_str();
-  app->add_option("--warmup", o.warmup, "linear warm-up steps")->capture_default_str();
-  app->add_option("--decay-steps", o.decay_steps, "the schedule's length in steps (default: the run's length)");
-  app->add_option("--min-lr", o.min_lr, "cosine floor, a fraction of --lr")->capture_default_str();
-  app->add_option("--lr-step-size", o.lr_step_size, "step schedule period in steps (0 = thirds of the run)");
-  app->add_option("--lr-gamma", o.lr_gamma, "step schedule factor")->capture_default_str();
-  app->add_option("--clip", o.clip, "clip the global gradient norm (0 = none)")->capture_default_str();
+  app->add_option("--batch", o.batch, "parallel streams B");
+  app->add_option("--bptt", o.bptt, "sequence length T (truncated back-propagation through time)");
+  app->add_option("--optimizer", o.optimizer, "adam, adamw, rmsprop or sgd")
+      ->check(CLI::IsMember({"adam", "adamw", "rmsprop", "sgd"}));
+  app->add_option("--lr", o.lr, "learning rate (0 = the optimizer's: 5e-3 adam and adamw, 2e-3 rmsprop, 1 sgd)");
+  app->add_option("--weight-decay", o.weight_decay, "weight decay (< 0 = the optimizer's: 0.01 adamw, else 0)");
+  app->add_option("--momentum", o.momentum, "SGD momentum");
+  app->add_option("--lr-schedule", o.lr_schedule, "constant, cosine or step")
+      ->check(CLI::IsMember({"constant", "cosine", "step"}));
+  app->add_option("--warmup", o.warmup, "learning-rate warm-up steps (linear from 0)");
+  app->add_option("--decay-steps", o.decay_steps, "the schedule's length in steps (0 = the run's length)");
+  app->add_option("--min-lr", o.min_lr, "cosine floor, a fraction of --lr");
+  app->add_option("--lr-step-size", o.lr_step_size, "step schedule period in steps (0 = a third of the run)");
+  app->add_option("--lr-gamma", o.lr_gamma, "step schedule factor");
+  app->add_option("--clip", o.clip, "clip the global gradient norm (0 = none)");
 
-  app->add_option("--steps", o.steps, "stop after this many steps");
-  app->add_option("--minutes", o.minutes, "stop after this much training time (evaluation excluded)");
-  app->add_option("--eval-every", o.eval_every, "evaluate every N steps (default: 5 times per run; config.json records the interval)");
-  app->add_option("--checkpoint-every", o.checkpoint_every, "checkpoint every N steps too (default: at every evaluation and at the end)");
-  app->add_option("--log-every", o.log_every, "a metrics.csv row every N steps (default: 200 per run; config.json records the interval)");
-  app->add_option("--eval-batch", o.eval_batch, "streams of the validation pass")->capture_default_str();
-  app->add_option("--eval-bptt", o.eval_bptt, "chunk length of the validation pass")->capture_default_str();
-  app->add_option("--max-bad-steps", o.max_bad_steps, "stop after this many non-finite steps in a row")
-      ->capture_default_str();
-  app->add_option("--seed", o.seed, "seed of the initialisation and dropout")->capture_default_str();
-  app->add_option("--device", o.device, "cpu or cuda[:N] (cuDNN RNN)")->capture_default_str();
-  app->add_option("--progress", state->progress, "auto (a bar on a terminal), bar, plain or quiet")
+  app->add_option("--steps", o.steps, "stop after this many steps (0 = no step limit)");
+  app->add_option("--minutes", o.minutes, "stop after this much training time, evaluation excluded (0 = none)");
+  app->add_option("--eval-every", o.eval_every,
+                  "evaluate and checkpoint every N steps (0 = 5 times per run; config.json records the interval)");
+  app->add_option("--checkpoint-every", o.checkpoint_every,
+                  "checkpoint every N steps too (0 = at evaluations, the end and a signal only)");
+  app->add_option("--log-every", o.log_every,
+                  "a metrics.csv row every N steps (0 = 200 rows per run; config.json records the interval)");
+  app->add_option("--eval-batch", o.eval_batch, "streams of the validation pass");
+  app->add_option("--eval-bptt", o.eval_bptt, "chunk length of the validation pass");
+  app->add_option("--max-bad-steps", o.max_bad_steps, "stop after this many non-finite steps in a row");
+  app->add_option("--seed", o.seed, "seed of the initialisation and dropout");
+  app->add_option("--device", o.device, "cpu or cuda[:N] (cuDNN RNN)");
+  app->add_option("--progress", state->progress,
+                  "on stderr: auto (a bar on a terminal, else plain lines), bar, plain or quiet")
       ->check(CLI::IsMember({"auto", "bar", "plain", "quiet"}));
-  app->footer("--threads N (before or after the subcommand) sets the CPU threads. docs/TRAINING.md has the details.");
+  app->footer(
+      "Progress goes to stderr, the result (the run folder) to stdout. --threads N (before or after the "
+      "subcommand) sets the CPU threads. docs/TRAINING.md has the details.");
 
   return {app, [state, app] {
             lm::TrainOptions options = state->options;
@@ -113,7 +125,7 @@ Command add_train_command(CLI::App& parent) {
                 threads != nullptr && threads->count() > 0) {
               given.insert("threads");
             }
-            std::unique_ptr<lm::Reporter> reporter = lm::make_reporter(reporter_kind(state->progress));
+            std::unique_ptr<lm::Reporter> reporter = lm::make_reporter(reporter_kind(state->progress), stderr);
             if (!state->config.empty()) {
               RECUR_CHECK(state->resume.empty(),
                           "--config cannot be combined with --resume: a resumed run keeps the options of its own "
@@ -143,10 +155,16 @@ Command add_train_command(CLI::App& parent) {
             const lm::TrainResult result = trainer->run(&stop);
             reporter->finish();
             if (result.end == lm::RunEnd::Finished) {
-              reporter->message(fmt::format("trained {} steps ({} tokens) in {:.1f} s of training", result.step,
-                                            result.tokens, result.elapsed_s));
-              reporter->message(fmt::format("run folder: {} (metrics.csv, loss.svg, checkpoint/)", result.run_dir));
-              reporter->message(fmt::format("sample with: recur sample --checkpoint {}", result.run_dir));
+              // The result, on stdout (progress and messages went to stderr).
+              const std::string unit = lm::symbol_unit(trainer->vocab().kind());
+              fmt::print(
+                  "trained {} steps ({} tokens) in {:.1f} s of training: validation loss {:.4f} nats/{} "
+                  "({:.4f} bits/{})\n",
+                  result.step, result.tokens, result.elapsed_s, result.validation.loss, unit, result.validation.bits(),
+                  unit);
+              fmt::print("run folder: {} (metrics.csv, loss.svg, checkpoint/)\n", result.run_dir);
+              fmt::print("sample with: recur sample --checkpoint {}\n", result.run_dir);
+              std::fflush(stdout);
             }
             return 0;
           }};

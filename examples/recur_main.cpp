@@ -39,16 +39,38 @@ size_t edit_distance(const std::string& a, const std::string& b) {
   return row[b.size()];
 }
 
+// Options that recur's subcommands once spelled another way, and their one name now (the
+// vocabulary of docs/TRAINING.md: --bptt is every sequence length, --embedding every RNN input
+// size, --proj every projection size).
+struct Renamed {
+  const char* old_name;
+  const char* name;
+};
+constexpr Renamed kRenamed[] = {{"--seq", "--bptt"},
+                                {"--input-size", "--embedding"},
+                                {"--proj-size", "--proj"},
+                                {"--vocab", "--vocab-size"},
+                                {"--warmup", "--untimed-steps"}};
+
 // " (did you mean --hidden?)" for the first unexpected "--name" that is close to an option of
-// `app` or of the subcommand being parsed, else "".
+// `app` or of the subcommand being parsed, or " (--seq is now --bptt)" for an old name, else "".
 std::string suggestion(const CLI::App* app) {
   std::vector<const CLI::App*> scopes{app};
   for (size_t i = 0; i < scopes.size(); ++i) {  // and the subcommands being parsed, at every depth
     for (const CLI::App* sub : scopes[i]->get_subcommands()) scopes.push_back(sub);
   }
+  const auto known = [&](const std::string& name) {
+    for (const CLI::App* scope : scopes) {
+      if (scope->get_option_no_throw(name) != nullptr) return true;
+    }
+    return false;
+  };
   for (const std::string& extra : app->remaining(true)) {
     if (extra.rfind("--", 0) != 0) continue;
     const std::string given = extra.substr(0, extra.find('='));
+    for (const Renamed& r : kRenamed) {
+      if (given == r.old_name && known(r.name)) return fmt::format(" ({} is now {})", r.old_name, r.name);
+    }
     std::string best;
     size_t best_distance = 3;  // suggest only close names
     for (const CLI::App* scope : scopes) {
@@ -81,10 +103,12 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "recur " RECUR_VERSION);
   app.require_subcommand(1);
   app.fallthrough();  // global options may also follow the subcommand
+  // Every option shows its default the same way, "--hidden INT=256" (inherited by the subcommands;
+  // an option whose default stands for a computed value says what it stands for in its text).
+  app.option_defaults()->always_capture_default();
 
   int threads = 0;
-  app.add_option("--threads", threads,
-                 "CPU threads for recur and the BLAS (default: all cores; train --resume: the run's)")
+  app.add_option("--threads", threads, "CPU threads for recur and the BLAS (0 = all cores; train --resume: the run's)")
       ->check(CLI::Range(0, 4096));
 
   const std::vector<recur::cli::Command> commands = {

@@ -559,21 +559,21 @@ stage_bench() {
   local cfg name mode in hid lay bat seq voc shape recur_vocab json
   for cfg in "${bench_configs[@]}"; do
     read -r name mode in hid lay bat seq voc <<<"$cfg"
-    shape=(--mode "$mode" --input-size "$in" --hidden "$hid" --layers "$lay" --batch "$bat" --seq "$seq")
-    # recur's whole train step; a head-less configuration runs with --vocab 0 where recur
+    shape=(--mode "$mode" --embedding "$in" --hidden "$hid" --layers "$lay" --batch "$bat" --bptt "$seq")
+    # recur's whole train step; a head-less configuration runs with --vocab-size 0 where recur
     # accepts it, else with a one-word vocabulary (PyTorch then runs the same step).
     limit=$(stage_limit bench 60)
     [ "$limit" -le 5 ] && { failed=1; echo "$name: no time left" >>"$log"; continue; }
     section "$name: recur bench train-step --device cuda" >>"$log"
     recur_vocab=$voc
-    json=$(timeout --kill-after=10 "$limit" "$recur" bench train-step --device cuda "${shape[@]}" --vocab "$voc" \
-      --steps "$bench_steps" --warmup 10 --json 2>>"$log" | tail -n 1)
+    json=$(timeout --kill-after=10 "$limit" "$recur" bench train-step --device cuda "${shape[@]}" --vocab-size "$voc" \
+      --steps "$bench_steps" --untimed-steps 10 --json 2>>"$log" | tail -n 1)
     if [ -z "$json" ] && [ "$voc" -eq 0 ]; then
-      echo "(recur did not run with --vocab 0: measuring with --vocab 1)" >>"$log"
+      echo "(recur did not run with --vocab-size 0: measuring with --vocab-size 1)" >>"$log"
       recur_vocab=1
       limit=$(stage_limit bench 60)
-      json=$(timeout --kill-after=10 "$limit" "$recur" bench train-step --device cuda "${shape[@]}" --vocab 1 \
-        --steps "$bench_steps" --warmup 10 --json 2>>"$log" | tail -n 1)
+      json=$(timeout --kill-after=10 "$limit" "$recur" bench train-step --device cuda "${shape[@]}" --vocab-size 1 \
+        --steps "$bench_steps" --untimed-steps 10 --json 2>>"$log" | tail -n 1)
     fi
     if [[ $json == "{"* ]]; then
       echo "$json" >>"$log"
@@ -588,8 +588,8 @@ stage_bench() {
     if [ ! -x "$baseline" ]; then
       echo "bench_cudnn_baseline is not built" >>"$log"
       failed=1
-    elif json=$(timeout --kill-after=10 "$limit" "$baseline" --name "$name" "${shape[@]}" --vocab "$voc" \
-      --runs "$bench_steps" --warmup 10 2>>"$log" | tail -n 1) && [[ $json == "{"* ]]; then
+    elif json=$(timeout --kill-after=10 "$limit" "$baseline" --name "$name" "${shape[@]}" --vocab-size "$voc" \
+      --runs "$bench_steps" --untimed-steps 10 2>>"$log" | tail -n 1) && [[ $json == "{"* ]]; then
       echo "$json" | tee -a "$log" >>"$jsonl"
     else
       failed=1
@@ -599,8 +599,8 @@ stage_bench() {
     section "$name: PyTorch (bench/compare_pytorch_gpu.py, vocab $recur_vocab)" >>"$log"
     limit=$(stage_limit bench 90)
     if json=$(LD_LIBRARY_PATH=$orig_ld_library_path timeout --kill-after=10 "$limit" "$python" \
-      "$root/bench/compare_pytorch_gpu.py" --name "$name" "${shape[@]}" --vocab "$recur_vocab" \
-      --steps "$bench_steps" --warmup 10 2>>"$log" | tail -n 1) && [[ $json == "{"* ]]; then
+      "$root/bench/compare_pytorch_gpu.py" --name "$name" "${shape[@]}" --vocab-size "$recur_vocab" \
+      --steps "$bench_steps" --untimed-steps 10 2>>"$log" | tail -n 1) && [[ $json == "{"* ]]; then
       echo "$json" | tee -a "$log" >>"$jsonl"
     else
       failed=1

@@ -1,7 +1,8 @@
 # Runs `recur train`, `sample`, `eval` and `corpus` end to end and checks exit statuses and
 # messages (ctest, see tests/CMakeLists.txt):
 #   cmake -DRECUR=<recur program> -DWORK=<scratch dir> -DCASE=<case> -P cli_lm.cmake
-# Bad input must give one line "error: ..." on stderr and exit status 1, never a crash.
+# Bad input must give one line "error: ..." on stderr and exit status 1 (2 for a bad command line),
+# never a crash. `train` writes its progress to stderr and its result to stdout.
 file(REMOVE_RECURSE ${WORK})
 file(MAKE_DIRECTORY ${WORK})
 set(tiny --hidden 16 --embedding 8 --batch 4 --bptt 8 --eval-batch 4 --threads 1 --progress plain)
@@ -16,6 +17,7 @@ function(run expect_code expect_err)
     message(FATAL_ERROR "recur ${ARGN}: stderr does not match '${expect_err}':\n${err}")
   endif()
   set(last_out "${out}" PARENT_SCOPE)
+  set(last_err "${err}" PARENT_SCOPE)
 endfunction()
 
 # losses_of(<run folder under WORK> <variable>): its metrics.csv without the clock columns
@@ -45,7 +47,7 @@ if(CASE STREQUAL "bad_input")
   make_corpus()
   run(1 "^error: --bidirectional cannot be used for a language model[^\n]*\n$"
       train --data ${WORK}/corpus.txt --steps 5 --bidirectional --out ${WORK}/run ${tiny})
-  run(1 "^error: unknown --optimizer 'adamax'[^\n]*\n$"
+  run(2 "^error: --optimizer: adamax not in [^\n]*\n$"
       train --data ${WORK}/corpus.txt --steps 5 --optimizer adamax --out ${WORK}/run ${tiny})
   run(1 "^error: give the length of the run: --steps N or --minutes M\n$" train --data ${WORK}/corpus.txt --out ${WORK}/run ${tiny})
   run(2 "--frobnicate" train --data ${WORK}/corpus.txt --steps 5 --frobnicate)
@@ -59,8 +61,12 @@ if(CASE STREQUAL "bad_input")
 elseif(CASE STREQUAL "train_sample_eval")
   make_corpus()
   run(0 "" train --data ${WORK}/corpus.txt --steps 30 --out ${WORK}/run ${tiny})
-  if(NOT last_out MATCHES "step 30: validation loss [0-9.]+ nats/char")
-    message(FATAL_ERROR "train printed no final validation loss:\n${last_out}")
+  if(NOT last_err MATCHES "step 30: validation loss [0-9.]+ nats/char")
+    message(FATAL_ERROR "train's progress (stderr) has no final validation loss:\n${last_err}")
+  endif()
+  if(NOT last_out MATCHES "^trained 30 steps [^\n]*: validation loss [0-9.]+ nats/char [^\n]*\nrun folder: "
+     OR last_out MATCHES "step [0-9]+:")
+    message(FATAL_ERROR "train's result (stdout) is not the summary alone:\n${last_out}")
   endif()
   foreach(file config.json metrics.csv loss.svg checkpoint/model.safetensors checkpoint/optimizer.safetensors
           checkpoint/state.json)
@@ -121,9 +127,9 @@ elseif(CASE STREQUAL "run_folder")
   file(MAKE_DIRECTORY ${WORK}/bare)
   file(COPY ${WORK}/run/config.json DESTINATION ${WORK}/bare)
   run(0 "" train --resume ${WORK}/bare --progress plain)
-  if(NOT last_out MATCHES "holds no checkpoint \\(its run stopped before the first one\\): starting it from step 0"
-     OR NOT last_out MATCHES "step 30: validation loss")
-    message(FATAL_ERROR "--resume of a folder without checkpoint did not run from step 0:\n${last_out}")
+  if(NOT last_err MATCHES "holds no checkpoint \\(its run stopped before the first one\\): starting it from step 0"
+     OR NOT last_err MATCHES "step 30: validation loss")
+    message(FATAL_ERROR "--resume of a folder without checkpoint did not run from step 0:\n${last_err}")
   endif()
   losses_of(run run)
   losses_of(bare bare)
@@ -133,8 +139,8 @@ elseif(CASE STREQUAL "run_folder")
   # --init-from: the model and the vocabulary of the run; a text with other symbols is refused.
   run(0 "" train --init-from ${WORK}/run --data ${WORK}/corpus.txt --steps 5 --batch 4 --bptt 8 --eval-batch 4
       --threads 1 --progress plain --out ${WORK}/tuned)
-  if(NOT last_out MATCHES "2-layer LSTM, hidden 16, embedding 8")
-    message(FATAL_ERROR "--init-from did not take the run's model:\n${last_out}")
+  if(NOT last_err MATCHES "2-layer LSTM, hidden 16, embedding 8")
+    message(FATAL_ERROR "--init-from did not take the run's model:\n${last_err}")
   endif()
   file(READ ${WORK}/corpus.txt text)
   file(WRITE ${WORK}/other.txt "${text}~")
@@ -158,8 +164,8 @@ elseif(CASE STREQUAL "config_file")
     message(FATAL_ERROR "train --config of a run's config.json does not repeat it:\n${run}\nvs\n${again}")
   endif()
   run(0 "" train --config ${WORK}/run/config.json --steps 12 --hidden 8 --out ${WORK}/changed --progress plain)
-  if(NOT last_out MATCHES "hidden 8," OR NOT last_out MATCHES "step 12: validation loss")
-    message(FATAL_ERROR "the command line's options do not win over --config's:\n${last_out}")
+  if(NOT last_err MATCHES "hidden 8," OR NOT last_err MATCHES "step 12: validation loss")
+    message(FATAL_ERROR "the command line's options do not win over --config's:\n${last_err}")
   endif()
   run(1 "^error: --resume[^\n]*--config[^\n]*\n$|^error: --config cannot be combined with --resume[^\n]*\n$"
       train --config ${WORK}/run/config.json --resume ${WORK}/run)
@@ -172,9 +178,9 @@ elseif(CASE STREQUAL "eval_agrees")
   run(0 "" train --data ${WORK}/corpus.txt --steps 20 --hidden 16 --embedding 8 --batch 4 --bptt 8 --threads 1
       --progress plain --out ${WORK}/run)
   string(REGEX MATCH "step 20: validation loss ([0-9.]+) nats/char \\([0-9.]+ bits/char\\) over ([0-9]+) chars \\(([^)]*)\\)"
-         trained "${last_out}")
+         trained "${last_err}")
   if(NOT trained)
-    message(FATAL_ERROR "train printed no final validation loss and layout:\n${last_out}")
+    message(FATAL_ERROR "train printed no final validation loss and layout:\n${last_err}")
   endif()
   set(expected "loss ${CMAKE_MATCH_1} nats/char, [0-9.]+ bits/char over ${CMAKE_MATCH_2} chars \\([^;]*; ${CMAKE_MATCH_3};")
   file(READ ${WORK}/corpus.txt text)
@@ -225,18 +231,46 @@ elseif(CASE STREQUAL "sigint_then_resume")
                    while [ ! -f \"$1/run/config.json\" ]; do sleep 0.05; done; sleep 0.3; kill -INT $pid; wait $pid"
             ${RECUR} ${WORK}
     RESULT_VARIABLE code OUTPUT_VARIABLE out ERROR_VARIABLE err)
-  if(NOT code EQUAL 0 OR NOT out MATCHES "interrupted at step [0-9]+: checkpoint written")
+  if(NOT code EQUAL 0 OR NOT err MATCHES "interrupted at step [0-9]+: checkpoint written")
     message(FATAL_ERROR "SIGINT: exit status ${code}\nstdout: ${out}\nstderr: ${err}")
   endif()
   if(NOT EXISTS ${WORK}/run/checkpoint/state.json)
     message(FATAL_ERROR "SIGINT left no checkpoint")
   endif()
-  string(REGEX MATCH "interrupted at step ([0-9]+)" ignored "${out}")
+  string(REGEX MATCH "interrupted at step ([0-9]+)" ignored "${err}")
   math(EXPR steps "${CMAKE_MATCH_1} + 5")
   run(0 "" train --resume ${WORK}/run --steps ${steps} --threads 1 --progress plain)
-  if(NOT last_out MATCHES "resuming at step ${CMAKE_MATCH_1}.*step ${steps}: validation loss")
-    message(FATAL_ERROR "resume did not continue the run:\n${last_out}")
+  if(NOT last_err MATCHES "resuming at step ${CMAKE_MATCH_1}.*step ${steps}: validation loss")
+    message(FATAL_ERROR "resume did not continue the run:\n${last_err}")
   endif()
+elseif(CASE STREQUAL "bytes_and_float64")
+  # --vocab bytes is all 256 bytes (a prompt with any byte works; losses in nats per byte), and
+  # --dtype float64 trains, checkpoints, samples, evaluates and resumes in float64.
+  make_corpus()
+  run(0 "" train --data ${WORK}/corpus.txt --vocab bytes --dtype float64 --steps 10 --decay-steps 15 --eval-every 5
+      --out ${WORK}/run ${tiny})
+  if(NOT last_out MATCHES "validation loss [0-9.]+ nats/byte \\([0-9.]+ bits/byte\\)")
+    message(FATAL_ERROR "a bytes run does not report nats per byte:\n${last_out}")
+  endif()
+  run(0 "" inspect ${WORK}/run/checkpoint/model.safetensors)
+  if(NOT last_out MATCHES "F64" OR NOT last_out MATCHES "\\[256, 8\\]")
+    message(FATAL_ERROR "the float64 bytes model is not [256, 8] float64 embeddings:\n${last_out}")
+  endif()
+  run(0 "" sample --checkpoint ${WORK}/run --prompt "café ~|\t" --length 20 --seed 2)  # bytes the text never held
+  run(0 "" eval --checkpoint ${WORK}/run --data ${WORK}/corpus.txt)
+  if(NOT last_out MATCHES "loss [0-9.]+ nats/byte, [0-9.]+ bits/byte over [0-9]+ bytes")
+    message(FATAL_ERROR "eval of a bytes model does not report nats per byte:\n${last_out}")
+  endif()
+  run(0 "" train --resume ${WORK}/run --steps 15 --threads 1 --progress plain)
+  run(0 "" train --data ${WORK}/corpus.txt --vocab bytes --dtype float64 --steps 15 --decay-steps 15 --eval-every 5
+      --out ${WORK}/straight ${tiny})
+  losses_of(run run)
+  losses_of(straight straight)
+  if(NOT run STREQUAL straight)
+    message(FATAL_ERROR "the resumed float64 run differs from the straight one:\n${run}\nvs\n${straight}")
+  endif()
+  run(1 "^error: --dtype is \"float32\" but the run being resumed used \"float64\"[^\n]*\n$"
+      train --resume ${WORK}/run --dtype float32 --steps 20)
 else()
   message(FATAL_ERROR "unknown CASE ${CASE}")
 endif()

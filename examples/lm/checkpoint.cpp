@@ -223,6 +223,10 @@ Checkpoint load_checkpoint(const std::string& path, bool training_state, Which w
 
 std::unique_ptr<LanguageModel> model_from_checkpoint(const Checkpoint& checkpoint) {
   auto model = std::make_unique<LanguageModel>(checkpoint.model, 0);
+  // The weights of a `train --dtype float64` run load into a float64 model.
+  if (!checkpoint.weights.empty() && checkpoint.weights.begin()->second.dtype() == DType::Float64) {
+    model->to(DType::Float64);
+  }
   try {
     model->load_state_dict(checkpoint.weights);
   } catch (const Error& e) {

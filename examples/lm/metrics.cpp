@@ -79,7 +79,7 @@ std::vector<MetricsRow> parse_metrics_csv(const std::string& text, const std::st
   return rows;
 }
 
-std::string loss_svg(const std::vector<MetricsRow>& rows, const std::string& title) {
+std::string loss_svg(const std::vector<MetricsRow>& rows, const std::string& title, const std::string& unit) {
   PlotSeries train{"train loss", "#1f77b4", {}, false};
   PlotSeries valid{"validation loss", "#d62728", {}, true};
   for (const MetricsRow& row : rows) {
@@ -100,7 +100,7 @@ std::string loss_svg(const std::vector<MetricsRow>& rows, const std::string& tit
   }
   plot.title = title;
   plot.x_label = "tokens seen";
-  plot.y_label = "loss (nats per char)";
+  plot.y_label = fmt::format("loss (nats per {})", unit);
   plot.series = {train, valid};
   return render_svg(plot);
 }

@@ -33,7 +33,8 @@ std::string metrics_csv(const std::vector<MetricsRow>& rows);
 // Parses a metrics.csv written by format_metrics_row (recur::Error naming `what` and the line).
 std::vector<MetricsRow> parse_metrics_csv(const std::string& text, const std::string& what);
 
-// The loss curves (train and validation, nats per char, against tokens seen) as an SVG document.
-std::string loss_svg(const std::vector<MetricsRow>& rows, const std::string& title);
+// The loss curves (train and validation, nats per `unit` ("char", "byte"), against tokens seen) as
+// an SVG document; points above the zoomed axis are marked (svg_plot.h).
+std::string loss_svg(const std::vector<MetricsRow>& rows, const std::string& title, const std::string& unit = "char");
 
 }  // namespace recur::lm

@@ -46,9 +46,10 @@ RunLock RunLock::acquire(const std::string& run_dir) {
         holder = holder_of(fd);
       }
       ::close(fd);
-      RECUR_FAIL("run folder '{}' is in use by {}: a `recur train` holds its lock ({}); wait for it to end, or "
-                 "stop it",
-                 run_dir, holder.empty() ? "another process" : "process " + holder, path);
+      RECUR_FAIL(
+          "run folder '{}' is in use by {}: a `recur train` holds its lock ({}); wait for it to end, or "
+          "stop it",
+          run_dir, holder.empty() ? "another process" : "process " + holder, path);
     }
     ::close(fd);
     lock.unsupported_ = fmt::format("cannot lock '{}': {}", path, std::strerror(error));

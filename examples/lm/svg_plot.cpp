@@ -149,6 +149,24 @@ std::string render_svg(const LinePlot& plot) {
   }
   svg += "</g>\n";
 
+  // A point above the y axis (cut by y_limit) is marked by a triangle on the top edge, in its
+  // series' color, so that a clipped curve never looks like a complete one.
+  int64_t clipped = 0;
+  for (const PlotSeries& series : plot.series) {
+    for (const auto& [x, y] : series.points) {
+      if (!std::isfinite(x) || !std::isfinite(y) || y <= y_max) continue;
+      ++clipped;
+      svg += fmt::format("<path class=\"clipped\" d=\"M{:.1f},{:.1f} l-4,7 h8 z\" fill=\"{}\"/>\n", px(x), top + 1,
+                         xml_escape(series.color));
+    }
+  }
+  if (clipped > 0) {
+    svg += fmt::format(
+        "<text x=\"{:.1f}\" y=\"{:.1f}\" font-size=\"11\" fill=\"#555555\">▲ {} point{} above {}"
+        "</text>\n",
+        left + 6, top + 20, clipped, clipped == 1 ? "" : "s", xml_escape(tick_label(y_max, y_step)));
+  }
+
   // The legend, top right inside the plotting area.
   double legend_y = top + 18;
   for (const PlotSeries& series : plot.series) {

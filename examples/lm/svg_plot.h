@@ -23,7 +23,8 @@ struct LinePlot {
   std::string y_label;
   std::vector<PlotSeries> series;
   int width = 800, height = 500;
-  // The y axis stops at this value when the points go higher (the lines are clipped there);
+  // The y axis stops at this value when the points go higher (the lines are clipped there, and
+  // each point above is marked by a triangle on the top edge, with a count "N points above Y");
   // NaN: no limit. A loss curve uses it to zoom past the first steps' high losses.
   double y_limit = std::numeric_limits<double>::quiet_NaN();
 };

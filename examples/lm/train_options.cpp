@@ -35,6 +35,8 @@ template <typename Options, typename Fn> void visit_options(Options& o, Fn&& fn)
   fn("lstm-activation", o.lstm_activation);
   fn("gru-variant", o.gru_variant);
   fn("impl", o.impl);
+  fn("dtype", o.dtype);
+  fn("allow-tf32", o.allow_tf32);
   fn("batch", o.batch);
   fn("bptt", o.bptt);
   fn("optimizer", o.optimizer);
@@ -83,6 +85,7 @@ void TrainOptions::validate() const {
               "--embedding, --hidden and --layers must be >= 1, got {}, {} and {}", embedding, hidden, layers);
   RECUR_CHECK(dropout >= 0.0 && dropout < 1.0, "--dropout must be in [0, 1), got {}", dropout);
   (void)nn::parse_impl(impl);
+  (void)parameter_dtype();
   RECUR_CHECK(batch >= 1 && bptt >= 1, "--batch and --bptt must be >= 1, got {} and {}", batch, bptt);
   RECUR_CHECK(one_of(optimizer, {"adam", "adamw", "rmsprop", "sgd"}),
               "unknown --optimizer '{}' (expected adam, adamw, rmsprop or sgd)", optimizer);
@@ -142,6 +145,12 @@ ModelConfig TrainOptions::model_config(int64_t vocab_size) const {
   config.rnn = rnn.get<nn::RNNOptions>();
   config.validate();
   return config;
+}
+
+DType TrainOptions::parameter_dtype() const {
+  if (dtype == "float32") return DType::Float32;
+  if (dtype == "float64") return DType::Float64;
+  RECUR_FAIL("--dtype must be float32 or float64, got '{}'", dtype);
 }
 
 double TrainOptions::effective_lr() const {

@@ -37,7 +37,9 @@ struct TrainOptions {
   double cell_clip = 0.0, proj_clip = 0.0, forget_bias = 0.0;
   std::string lstm_activation = "tanh";
   std::string gru_variant = "linear_before_reset";
-  std::string impl = "auto";  // --impl auto|cells|fused (the CPU RNN implementation)
+  std::string impl = "auto";      // --impl auto|cells|fused (the CPU RNN implementation)
+  std::string dtype = "float32";  // --dtype float32|float64: the parameters' and the computation's type
+  bool allow_tf32 = false;        // --allow-tf32: float32 GEMMs on a GPU may use TF32
 
   // ---- batching --------------------------------------------------------------------------
   int64_t batch = 32;  // --batch: parallel streams B
@@ -78,6 +80,7 @@ struct TrainOptions {
   // kAutoRows rows. (A run bounded by --minutes spreads them over its time: they stay 0.)
   void fill_defaults();
   VocabKind vocab_kind() const { return parse_vocab_kind(vocab); }
+  DType parameter_dtype() const;
   // The model these options describe for a vocabulary of vocab_size symbols.
   ModelConfig model_config(int64_t vocab_size) const;
   // The learning rate used: --lr, or the optimizer's recipe default.

@@ -13,6 +13,7 @@
 
 #include "backends/backend.h"
 #include "backends/cpu/gemm.h"
+#include "backends/cuda/cuda_backend.h"
 #include "backends/threading.h"
 #include "nn/atomic_file.h"
 #include "nn/losses.h"
@@ -148,9 +149,10 @@ std::unique_ptr<Trainer> Trainer::resume(const std::string& run_dir, const Train
     // with the options it recorded, which gives the steps it had made.
     const std::string config_path = run_dir + "/config.json";
     const nlohmann::json config = t.take_recorded_options(config_path, requested, given);
-    reporter.message(fmt::format("{} holds no checkpoint (its run stopped before the first one): starting it from "
-                                 "step 0 with the options of {}",
-                                 run_dir, config_path));
+    reporter.message(
+        fmt::format("{} holds no checkpoint (its run stopped before the first one): starting it from "
+                    "step 0 with the options of {}",
+                    run_dir, config_path));
     t.prepare_from_step_zero(config["data"].value("fingerprint", "(none)"));
     nn::write_file_atomically(config_path, t.config_json().dump(2) + "\n");
     return trainer;
@@ -203,7 +205,7 @@ std::unique_ptr<Trainer> Trainer::resume(const std::string& run_dir, const Train
 }
 
 nlohmann::json Trainer::take_recorded_options(const std::string& config_path, const TrainOptions& requested,
-                                             const std::set<std::string>& given, const nlohmann::json* read) {
+                                              const std::set<std::string>& given, const nlohmann::json* read) {
   nlohmann::json config;
   if (read != nullptr) {
     config = *read;
@@ -251,9 +253,8 @@ void Trainer::prepare_from_step_zero(const std::string& expected_fingerprint) {
   }
   // Fine-tuning: the weights and the vocabulary of another run's checkpoint.
   const Checkpoint init = load_checkpoint(options_.init_from, /*training_state=*/false);
-  RECUR_CHECK(options_.vocab_kind() == init.vocab.kind(),
-              "--init-from {}: its vocabulary is of {}, but --vocab is {}", options_.init_from,
-              vocab_kind_name(init.vocab.kind()), options_.vocab);
+  RECUR_CHECK(options_.vocab_kind() == init.vocab.kind(), "--init-from {}: its vocabulary is of {}, but --vocab is {}",
+              options_.init_from, vocab_kind_name(init.vocab.kind()), options_.vocab);
   load_data(&init.vocab, expected_fingerprint, fmt::format("--init-from {}: ", options_.init_from));
   build_model_and_optimizer();
   ModelConfig init_model = init.model;  // the dropout may change: it is no part of the weights
@@ -262,8 +263,12 @@ void Trainer::prepare_from_step_zero(const std::string& expected_fingerprint) {
   const std::string difference = config_difference(init_model, model_->config());
   RECUR_CHECK(difference.empty(), "--init-from {}: its model is a {}, but the options ask for another model ({})",
               options_.init_from, init.model.summary(), difference);
+  nn::StateDict weights;  // in this run's --dtype, whichever the checkpoint's was
+  for (const auto& [name, tensor] : init.weights) {
+    weights[name] = is_floating(tensor.dtype()) ? tensor.to(options_.parameter_dtype()) : tensor;
+  }
   try {
-    model_->load_state_dict(init.weights);
+    model_->load_state_dict(weights);
   } catch (const Error& e) {
     RECUR_FAIL("--init-from {}: {}", options_.init_from, e.what());
   }
@@ -300,7 +305,13 @@ void Trainer::load_data(const Vocabulary* expected, const std::string& expected_
 void Trainer::build_model_and_optimizer() {
   model_ = std::make_unique<LanguageModel>(options_.model_config(vocab_.size()), options_.seed);
   model_->rnn->set_implementation(nn::parse_impl(options_.impl));
-  if (!device_.is_cpu()) model_->to(device_);
+  model_->to(options_.parameter_dtype());
+  if (device_.is_cuda()) {
+#if RECUR_HAVE_CUDA
+    cuda_backend(device_.index).set_allow_tf32(options_.allow_tf32);
+#endif
+    model_->to(device_);
+  }
   parameters_ = model_->parameters();
   optimizer_ = make_optimizer(options_, parameters_);
   schedule_ = LrSchedule{options_.lr_schedule, options_.effective_lr(), options_.min_lr,
@@ -417,11 +428,12 @@ TrainResult Trainer::run(const std::atomic<int>* stop) {
   }
   save(validation.loss);
   reporter_.finish();
+  const std::string unit = symbol_unit(vocab_.kind());
   reporter_.message(
-      fmt::format("step {}: validation loss {:.4f} nats/char ({:.4f} bits/char) over {} chars ({}), "
+      fmt::format("step {}: validation loss {:.4f} nats/{} ({:.4f} bits/{}) over {} {}s ({}), "
                   "evaluated in {:.1f} s",
-                  progress_.step, validation.loss, validation.bits(), validation.tokens, validation.layout(),
-                  validation.seconds));
+                  progress_.step, validation.loss, unit, validation.bits(), unit, validation.tokens, unit,
+                  validation.layout(), validation.seconds));
   if (progress_.skipped_steps > 0) {
     reporter_.message(fmt::format("{} step{} skipped for a non-finite loss or gradient", progress_.skipped_steps,
                                   progress_.skipped_steps == 1 ? " was" : "s were"));
@@ -539,8 +551,9 @@ double Trainer::evaluate_now() {
       evaluate(*model_, split_.valid, options_.eval_batch, options_.eval_bptt, device_, "the validation text");
   progress_.last_val_loss = result.loss;
   close_row(result.loss);
-  reporter_.message(fmt::format("step {}: validation loss {:.4f} nats/char ({:.4f} bits/char), {:.1f} s",
-                                progress_.step, result.loss, result.bits(), result.seconds));
+  const std::string unit = symbol_unit(vocab_.kind());
+  reporter_.message(fmt::format("step {}: validation loss {:.4f} nats/{} ({:.4f} bits/{}), {:.1f} s", progress_.step,
+                                result.loss, unit, result.bits(), unit, result.seconds));
   write_logs();
   return result.loss;
 }
@@ -569,7 +582,7 @@ void Trainer::write_logs() {
   nn::write_file_atomically(run_dir_ + "/metrics.csv", metrics_csv(rows_));
   const std::string title =
       fmt::format("{} on {}", model_->config().summary(), fs::path(options_.data).filename().string());
-  nn::write_file_atomically(run_dir_ + "/loss.svg", loss_svg(rows_, title));
+  nn::write_file_atomically(run_dir_ + "/loss.svg", loss_svg(rows_, title, symbol_unit(vocab_.kind())));
 }
 
 }  // namespace recur::lm

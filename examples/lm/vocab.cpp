@@ -12,6 +12,8 @@ namespace recur::lm {
 
 std::string vocab_kind_name(VocabKind kind) { return kind == VocabKind::Bytes ? "bytes" : "chars"; }
 
+std::string symbol_unit(VocabKind kind) { return kind == VocabKind::Bytes ? "byte" : "char"; }
+
 VocabKind parse_vocab_kind(const std::string& name) {
   if (name == "bytes") return VocabKind::Bytes;
   if (name == "chars") return VocabKind::Chars;
@@ -117,7 +119,7 @@ Vocabulary Vocabulary::build(std::string_view text, VocabKind kind, std::string_
   });
   std::vector<uint32_t> symbols;
   for (uint32_t s = 0; s < 256; ++s) {
-    if (seen_low[s]) symbols.push_back(s);
+    if (seen_low[s] || kind == VocabKind::Bytes) symbols.push_back(s);  // bytes: every byte, seen or not
   }
   std::sort(others.begin(), others.end());
   others.erase(std::unique(others.begin(), others.end()), others.end());
@@ -185,8 +187,8 @@ std::string Vocabulary::describe_skipped(const std::map<uint32_t, int64_t>& skip
   std::string text = fmt::format("{} symbol{} outside the vocabulary of {} {}", total, total == 1 ? "" : "s",
                                  symbols_.size(), vocab_kind_name(kind_));
   for (size_t i = 0; i < by_count.size() && i < 8; ++i) {
-    text += fmt::format("{} {} x{}", i == 0 ? ":" : ",", describe_symbol(by_count[i].second, kind_),
-                        -by_count[i].first);
+    text +=
+        fmt::format("{} {} x{}", i == 0 ? ":" : ",", describe_symbol(by_count[i].second, kind_), -by_count[i].first);
   }
   if (by_count.size() > 8) text += fmt::format(" and {} other symbols", by_count.size() - 8);
   return text;

@@ -1,9 +1,9 @@
-// The vocabulary of a character-level language model: the distinct symbols of the training text,
-// sorted, each one a token id.
+// The vocabulary of a character-level language model: the distinct symbols of the training text
+// (or every byte), sorted, each one a token id.
 //
 // Two kinds of symbol:
-//   bytes  every byte value of the text (at most 256 symbols); any file works, and a multi-byte
-//          UTF-8 character is several tokens;
+//   bytes  all 256 byte values, whatever the text holds, so that any file and any prompt can be
+//          encoded; a multi-byte UTF-8 character is several tokens;
 //   chars  every Unicode code point of the text, which must then be valid UTF-8 (the checks of
 //          RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF).
 // The vocabulary is built from the data and saved with the model (to_json), so that sampling and
@@ -23,6 +23,7 @@ namespace recur::lm {
 enum class VocabKind : uint8_t { Bytes, Chars };
 
 std::string vocab_kind_name(VocabKind kind);  // "bytes", "chars"
+std::string symbol_unit(VocabKind kind);      // "byte", "char": losses are in nats per symbol_unit
 VocabKind parse_vocab_kind(const std::string& name);
 
 // One symbol decoded from UTF-8: its code point and its length in bytes.
@@ -40,8 +41,9 @@ std::string describe_symbol(uint32_t symbol, VocabKind kind);
 class Vocabulary {
  public:
   Vocabulary() = default;
-  // The distinct symbols of `text`. recur::Error when the text is empty, or (chars) when it is
-  // not valid UTF-8, naming the byte offset; `what` names the text in messages.
+  // The distinct symbols of `text` (chars), or all 256 bytes (bytes). recur::Error when the text
+  // is empty, or (chars) when it is not valid UTF-8, naming the byte offset; `what` names the
+  // text in messages.
   static Vocabulary build(std::string_view text, VocabKind kind, std::string_view what = "text");
   // {"kind": "chars", "symbols": [10, 32, 33, ...]}: checked (known kind, sorted distinct
   // symbols in range), recur::Error otherwise.
