@@ -30,7 +30,8 @@ Command add_sample_command(CLI::App& parent) {
   app->add_option("--which", state->which, "a run folder's latest or best (by validation loss) checkpoint")
       ->check(CLI::IsMember({"latest", "best"}))
       ->capture_default_str();
-  CLI::Option* prompt = app->add_option("--prompt", state->options.prompt, "text to start from (default: a new line)");
+  CLI::Option* prompt = app->add_option("--prompt", state->options.prompt,
+                                        "text to start from (none: a new line, or the vocabulary's first symbol)");
   app->add_option("--prompt-file", state->prompt_file, "a file whose text to start from")->excludes(prompt);
   app->add_option("--num-samples", state->num_samples, "texts to generate, with seeds S, S+1, ...")
       ->check(CLI::Range(1, 1000000))

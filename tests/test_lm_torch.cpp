@@ -1,14 +1,17 @@
 // Weights saved by `recur train` load into PyTorch's nn.Embedding / nn.LSTM / nn.GRU / nn.Linear
-// (strict, under the same names) and give the same validation loss there. Runs only when
-// /usr/bin/python3 can import torch.
+// (strict, under the same names) and give the same validation loss there, and the program of
+// docs/TRAINING.md runs as written. Runs only when /usr/bin/python3 can import torch.
 #include <gtest/gtest.h>
 
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <memory>
+#include <sstream>
 
 #include "examples/lm/checkpoint.h"
 #include "examples/lm/evaluate.h"
+#include "examples/lm/sampler.h"
 #include "examples/lm/trainer.h"
 #include "test_lm_util.h"
 
@@ -73,6 +76,53 @@ TEST(LmTorch, GruOnBytesLoadsIntoPyTorchWithTheSameValidationLoss) {
     o.vocab = "bytes";
     o.layers = 1;
   });
+}
+
+// The first ```python block after the heading "## Loading the weights in PyTorch" of
+// docs/TRAINING.md, as a reader would copy it.
+std::string training_doc_program() {
+  std::ifstream in(std::string(RECUR_TEST_FIXTURES) + "/../../docs/TRAINING.md");
+  std::stringstream text;
+  text << in.rdbuf();
+  const std::string doc = text.str();
+  const size_t section = doc.find("## Loading the weights in PyTorch");
+  const size_t begin = doc.find("```python\n", section);
+  const size_t end = doc.find("\n```\n", begin);
+  if (section == std::string::npos || begin == std::string::npos || end == std::string::npos) return "";
+  return doc.substr(begin + 10, end + 1 - (begin + 10));
+}
+
+TEST(LmTorch, TrainingDocProgramRunsAsWrittenAndContinuesAPromptAsRecurSampleDoes) {
+  std::string why;
+  if (!torch_available(&why)) GTEST_SKIP() << why;
+  const std::string program = training_doc_program();
+  ASSERT_FALSE(program.empty()) << "docs/TRAINING.md has no python block under \"Loading the weights in PyTorch\"";
+  for (const char* mode : {"lstm", "gru"}) {
+    ScratchDir dir(std::string("torch_doc_") + mode);
+    TrainOptions options = testing::tiny_options(testing::tiny_corpus(dir, 3000), dir / "run");
+    options.steps = 15;
+    options.mode = mode;
+    options.dtype = "float64";  // greedy decoding then has no near-ties that rounding could flip
+    if (options.mode == "lstm") options.proj = 8;
+    CollectingReporter reporter;
+    Trainer(options, reporter).run();
+    const std::string script = dir / "load_in_pytorch.py";
+    {
+      std::ofstream out(script);
+      out << program;
+    }
+    const std::string output =
+        run_command(fmt::format("/usr/bin/python3 {} {} KING 60 2>&1", script, options.out + "/checkpoint"));
+
+    const Checkpoint checkpoint = load_checkpoint(options.out, /*training_state=*/false);
+    std::unique_ptr<LanguageModel> model = model_from_checkpoint(checkpoint);
+    SampleOptions greedy;
+    greedy.prompt = "KING";
+    greedy.length = 60;
+    greedy.temperature = 0.0;
+    const std::string text = sample(*model, checkpoint.vocab, greedy, Device::cpu());
+    EXPECT_EQ(output, "KING" + text + "\n") << mode;
+  }
 }
 
 }  // namespace
