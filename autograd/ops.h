@@ -5,7 +5,6 @@
 #include <vector>
 
 #include "autograd/grad_mode.h"
-#include "backends/backend.h"
 #include "core/tensor.h"
 
 namespace recur {

@@ -1,9 +1,9 @@
-// The answers of backends/cuda/cuda_info.h in a build without the CUDA backend.
+// The answers of backends/cuda_info.h in a build without the CUDA backend.
 #include "recur/config.h"
 
 #if !RECUR_HAVE_CUDA
 
-#include "backends/cuda/cuda_info.h"
+#include "backends/cuda_info.h"
 
 namespace recur {
 

@@ -3,7 +3,7 @@
 // visible. Backends are created on first use, never at load time.
 #include "backends/backend.h"
 #include "backends/cpu/cpu_backend.h"
-#include "backends/cuda/cuda_info.h"
+#include "backends/cuda_info.h"
 #include "recur/config.h"
 
 #if RECUR_HAVE_CUDA

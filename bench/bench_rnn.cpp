@@ -7,7 +7,7 @@
 
 #include "autograd/grad_mode.h"
 #include "autograd/ops.h"
-#include "backends/cpu/gemm.h"
+#include "backends/cpu/gemm.h"  // gemm_raw: the provider itself is measured
 #include "backends/threading.h"
 #include "nn/rnn.h"
 #include "nn/rnn_cells.h"

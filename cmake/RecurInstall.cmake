@@ -1,6 +1,6 @@
 # `cmake --install` lays out:
 #   bin/recur                              the command-line program
-#   include/recur/{core,backends,autograd,nn,optim}/...   headers, included as "core/tensor.h"
+#   include/recur/{core,backends,autograd,nn,optim}/...   the public headers, included as "core/tensor.h"
 #   include/recur/recur/config.h           the generated build configuration
 #   lib/librecur_*.a                       one static library per folder
 #   lib/cmake/recur/                       recurConfig.cmake: find_package(recur) -> recur::recur
@@ -24,11 +24,18 @@ if(TARGET recur_cli)
   install(TARGETS recur_cli RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 endif()
 
-foreach(folder core backends autograd nn optim)
+# The public headers only: core, autograd, nn and optim, and the backend interface
+# (backends/*.h: the Backend and RNN kernel interfaces, op codes, runtime settings). The CPU and
+# CUDA backends' own headers (backends/cpu/, backends/cuda/: cblas.h, cudnn.h, ...) stay in the
+# build tree, so that an installed header never needs CUDA, cuDNN, OpenBLAS or oneDNN headers
+# (tests/consumer compiles every installed header on its own, with no CUDA include path).
+foreach(folder core autograd nn optim)
   install(DIRECTORY ${PROJECT_SOURCE_DIR}/${folder}/
     DESTINATION ${RECUR_INSTALL_INCLUDEDIR}/${folder}
-    FILES_MATCHING PATTERN "*.h" PATTERN "*.cuh")
+    FILES_MATCHING PATTERN "*.h")
 endforeach()
+file(GLOB RECUR_BACKEND_PUBLIC_HEADERS CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/backends/*.h)
+install(FILES ${RECUR_BACKEND_PUBLIC_HEADERS} DESTINATION ${RECUR_INSTALL_INCLUDEDIR}/backends)
 install(FILES ${PROJECT_BINARY_DIR}/generated/recur/config.h DESTINATION ${RECUR_INSTALL_INCLUDEDIR}/recur)
 
 install(EXPORT recurTargets

@@ -13,10 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "autograd/ops.h"
-#include "backends/cpu/gemm.h"
-#include "backends/cuda/cuda_backend.h"
-#include "backends/cuda/cuda_info.h"
-#include "backends/threading.h"
+#include "backends/settings.h"
 #include "examples/command.h"
 #include "nn/layers.h"
 #include "nn/losses.h"
@@ -42,11 +39,8 @@ int run_train_step(const TrainStepOptions& o) {
   const DType dtype = o.dtype == "float64" ? DType::Float64 : DType::Float32;
   std::string device_name = "cpu";
   if (device.is_cuda()) {
-    static_cast<void>(backend_for(device));  // throws, with the reason, when the device is not visible
-#if RECUR_HAVE_CUDA
-    cuda_backend(device.index).set_allow_tf32(o.allow_tf32);
-#endif
-    device_name = cuda_device_description(device.index);
+    set_allow_tf32(device, o.allow_tf32);  // throws, with the reason, when the device is not visible
+    device_name = device_description(device);
   }
   const bool lm = o.vocab > 0;  // else the RNN alone
   Generator init(1);

@@ -4,9 +4,7 @@
 #include <string>
 
 #include "backends/backend.h"
-#include "backends/cpu/gemm.h"
-#include "backends/cuda/cuda_info.h"
-#include "backends/threading.h"
+#include "backends/settings.h"
 #include "examples/command.h"
 #include "recur/config.h"
 

@@ -2,7 +2,7 @@
 // printing, device registration and the thread budget.
 #include <cmath>
 
-#include "backends/cuda/cuda_info.h"
+#include "backends/cuda_info.h"
 #include "backends/threading.h"
 #include "test_backend_util.h"
 

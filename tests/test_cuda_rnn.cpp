@@ -17,7 +17,7 @@
 #if RECUR_HAVE_CUDA
 #include "backends/cuda/caching_allocator.h"
 #include "backends/cuda/cuda_backend.h"
-#include "backends/cuda/cuda_info.h"
+#include "backends/cuda_info.h"
 #include "backends/cuda/cudnn_rnn.h"
 #endif
 

@@ -1,32 +1,14 @@
 // The CPU GEMM providers: OpenBLAS (cblas_sgemm/cblas_dgemm) always, and oneDNN's dnnl_sgemm
-// for float32 when recur was built with oneDNN (RECUR_HAVE_ONEDNN). oneDNN is the default
-// where available; the environment variable RECUR_GEMM=openblas|onednn overrides the default,
-// and set_gemm_provider() overrides both (tests run every provider this way). float64 always
-// runs on OpenBLAS.
+// for float32 when recur was built with oneDNN (RECUR_HAVE_ONEDNN). Which one runs is a runtime
+// setting of backends/settings.h (gemm_provider(), set_gemm_provider(), RECUR_GEMM); tests run
+// every provider that way. float64 always runs on OpenBLAS.
 #pragma once
 
 #include <cstdint>
 #include <string>
 
 #include "backends/backend.h"
-
-namespace recur {
-
-enum class GemmProvider : uint8_t { OpenBLAS, OneDNN };
-
-// Whether this build can use the provider.
-bool gemm_provider_available(GemmProvider provider);
-// Selects the float32 GEMM provider; throws recur::Error for one this build lacks.
-void set_gemm_provider(GemmProvider provider);
-// The provider in use (the default, or RECUR_GEMM, until set_gemm_provider is called;
-// an unknown or unavailable RECUR_GEMM value throws recur::Error naming it).
-GemmProvider gemm_provider();
-// "openblas" or "onednn".
-std::string gemm_provider_name();
-// OpenBLAS's build configuration and thread count, e.g. "OpenBLAS 0.3.21 DYNAMIC_ARCH ... (2 threads)".
-std::string openblas_info();
-
-}  // namespace recur
+#include "backends/settings.h"  // the provider: GemmProvider, gemm_provider(), ...
 
 namespace recur::cpu {
 

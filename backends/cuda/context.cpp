@@ -9,7 +9,7 @@
 #include <cstring>
 
 #include "backends/cuda/check.h"
-#include "backends/cuda/cuda_info.h"
+#include "backends/cuda_info.h"
 #include "backends/cuda/kernels.h"
 #include "core/error.h"
 

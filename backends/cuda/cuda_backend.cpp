@@ -65,6 +65,7 @@ RnnKernels* CudaBackend::rnn() {
 }
 
 void CudaBackend::set_allow_tf32(bool allow) { context_->set_allow_tf32(allow); }
+bool CudaBackend::allow_tf32() const { return context_->allow_tf32(); }
 
 void CudaBackend::check_here(std::string_view op, const Tensor& t) const {
   RECUR_CHECK(t.device() == device(), "{}: the {} backend got a tensor on another device: {}", op, name(),

@@ -35,6 +35,7 @@ class CudaBackend final : public Backend {
   cuda::AllocatorStats allocator_stats() const;
   // TF32 for float32 GEMMs (off by default).
   void set_allow_tf32(bool allow);
+  bool allow_tf32() const;
   // float16/bfloat16 GEMM and cuDNN RNN with float32 accumulation (off by default: such
   // operands are an error).
   void set_allow_reduced_precision(bool allow) { reduced_precision_ = allow; }

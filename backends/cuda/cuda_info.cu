@@ -7,7 +7,7 @@
 #include <cstdio>
 #include <string>
 
-#include "backends/cuda/cuda_info.h"
+#include "backends/cuda_info.h"
 
 namespace recur {
 

@@ -12,9 +12,7 @@
 #include <sstream>
 
 #include "backends/backend.h"
-#include "backends/cpu/gemm.h"
-#include "backends/cuda/cuda_backend.h"
-#include "backends/threading.h"
+#include "backends/settings.h"
 #include "nn/atomic_file.h"
 #include "nn/losses.h"
 #include "optim/adam.h"
@@ -307,9 +305,7 @@ void Trainer::build_model_and_optimizer() {
   model_->rnn->set_implementation(nn::parse_impl(options_.impl));
   model_->to(options_.parameter_dtype());
   if (device_.is_cuda()) {
-#if RECUR_HAVE_CUDA
-    cuda_backend(device_.index).set_allow_tf32(options_.allow_tf32);
-#endif
+    set_allow_tf32(device_, options_.allow_tf32);
     model_->to(device_);
   }
   parameters_ = model_->parameters();

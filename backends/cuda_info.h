@@ -1,4 +1,6 @@
-// What the CUDA side of this build can see: devices, runtime and cuDNN versions.
+// What the CUDA side of this build can see: devices, runtime and cuDNN versions (part of the
+// runtime settings of backends/settings.h; on its own here so that cuda_info.cu includes no
+// more than <string>).
 //
 // Every function here is safe to call on a machine without a GPU or driver, and in a build
 // without the CUDA backend (backends/cuda_absent.cpp then answers). Nothing here creates a

@@ -1,0 +1,51 @@
+// The runtime settings of the backends, asked and set in one device-neutral place, so that a
+// program (recur info, recur bench, the trainer, bench/) never includes a backend's internals:
+//   - the CPU thread budget (backends/threading.h, included here);
+//   - the CPU's float32 GEMM provider, oneDNN or OpenBLAS (backends/cpu/gemm.h runs it);
+//   - per CUDA device: TF32 for float32 GEMMs and cuDNN, and reduced precision (float16 and
+//     bfloat16 operands with float32 accumulation);
+//   - what the CUDA side can see (devices, runtime and cuDNN versions: backends/cuda_info.h).
+// Every function here works in a build without the CUDA backend and on a machine without a GPU.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "backends/cuda_info.h"
+#include "backends/threading.h"
+#include "core/device.h"
+
+namespace recur {
+
+// ---- the CPU GEMM provider --------------------------------------------------------------
+// oneDNN (dnnl_sgemm) is the default for float32 where recur was built with it; the environment
+// variable RECUR_GEMM=openblas|onednn overrides the default, set_gemm_provider() both. float64
+// always runs on OpenBLAS.
+enum class GemmProvider : uint8_t { OpenBLAS, OneDNN };
+
+// Whether this build can use the provider.
+bool gemm_provider_available(GemmProvider provider);
+// Selects the float32 GEMM provider; throws recur::Error for one this build lacks.
+void set_gemm_provider(GemmProvider provider);
+// The provider in use (the default, or RECUR_GEMM, until set_gemm_provider is called;
+// an unknown or unavailable RECUR_GEMM value throws recur::Error naming it).
+GemmProvider gemm_provider();
+// "openblas" or "onednn".
+std::string gemm_provider_name();
+// OpenBLAS's build configuration and thread count, e.g. "OpenBLAS 0.3.21 DYNAMIC_ARCH ... (2 threads)".
+std::string openblas_info();
+
+// ---- per-device precision -----------------------------------------------------------------
+// TF32 for float32 GEMMs and cuDNN's RNN on a CUDA device (off by default). The CPU has no TF32:
+// there the setting is ignored and allow_tf32() is false. A CUDA device that is not visible is a
+// recur::Error naming the reason.
+void set_allow_tf32(Device device, bool allow);
+bool allow_tf32(Device device);
+// float16/bfloat16 GEMM operands and cuDNN RNNs with float32 accumulation on a CUDA device (off
+// by default: such operands are then an error). Ignored on the CPU.
+void set_allow_reduced_precision(Device device, bool allow);
+
+// "cpu", or the CUDA device's description.
+std::string device_description(Device device);
+
+}  // namespace recur
