@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "backends/op_codes.h"
@@ -129,6 +130,12 @@ class Backend {
 // CUDA when compiled with RECUR_CUDA and a device is visible).
 Backend& backend_for(Device device);
 inline Backend& backend_of(const Tensor& t) { return backend_for(t.device()); }
+
+// Throws recur::Error unless `device` can be used here: the CPU always; cuda:N when recur has
+// the CUDA backend and more than N devices are visible. The message starts with `asked_by`
+// when given (a program's option, "--device cuda") and gives the reason `recur info` gives.
+// backend_for checks this; programs call it to refuse a device before doing any work.
+void check_device(Device device, std::string_view asked_by = {});
 
 // Whether the CUDA backend was compiled in, and how many devices it sees (0 when none, with
 // the reason in `why`).

@@ -12,25 +12,33 @@
 
 namespace recur {
 
-Backend& backend_for(Device device) {
-  if (device.is_cpu()) return cpu_backend();
-#if RECUR_HAVE_CUDA
+void check_device(Device device, std::string_view asked_by) {
+  if (device.is_cpu()) return;
   // Devices are counted once per process (every op asks for its backend).
   struct Visible {
     int count;
-    std::string why;
+    std::string why;  // without the CUDA backend: "recur was built without the CUDA backend"
   };
   static const Visible visible = [] {
     Visible v;
     v.count = cuda_device_count(&v.why);
+    if (v.why.empty()) v.why = "none found";
     return v;
   }();
-  RECUR_CHECK(visible.count > 0, "{} requested, but no CUDA device visible: {}", device, visible.why);
-  RECUR_CHECK(device.index >= 0 && device.index < visible.count, "{} requested, but only {} CUDA device(s) are visible",
-              device, visible.count);
+  const std::string_view separator = asked_by.empty() ? "" : ": ";
+  RECUR_CHECK(visible.count > 0, "{}{}{} requested, but no CUDA device is visible: {}", asked_by, separator, device,
+              visible.why);
+  RECUR_CHECK(device.index >= 0 && device.index < visible.count,
+              "{}{}{} requested, but only {} CUDA device(s) are visible", asked_by, separator, device, visible.count);
+}
+
+Backend& backend_for(Device device) {
+  if (device.is_cpu()) return cpu_backend();
+  check_device(device);
+#if RECUR_HAVE_CUDA
   return cuda_backend(device.index);
 #else
-  RECUR_FAIL("{} requested, but recur was built without the CUDA backend", device);
+  RECUR_FAIL("{} requested, but recur was built without the CUDA backend", device);  // check_device threw already
 #endif
 }
 

@@ -163,16 +163,6 @@ std::string describe(const Case& c, uint64_t seed) {
   return text + fmt::format(", seed {}", seed);
 }
 
-// Throws when `device` cannot be used, with the reason `recur info` gives.
-void require_device(const Device& device, const std::string& flag) {
-  if (device.is_cpu()) return;
-  std::string why;
-  const int count = cuda_device_count(&why);
-  RECUR_CHECK(count > 0, "gradcheck {}: no CUDA device is visible: {}", flag, why.empty() ? "none found" : why);
-  RECUR_CHECK(device.index < count, "gradcheck {}: {} requested, but only {} CUDA device(s) are visible", flag, device,
-              count);
-}
-
 Device parse_device(const std::string& text, const std::string& flag) {
   try {
     return Device::parse(text);
@@ -333,8 +323,8 @@ int run_compare(const GradcheckCliOptions& o) {
   const nn::RNNImpl impl_a = nn::parse_impl(impl_names[0]), impl_b = nn::parse_impl(impl_names.back());
   const std::vector<DType> dtypes = compare_dtypes(o.dtype);
   const Case c = make_case(o);
-  require_device(a, flag);
-  require_device(b, flag);
+  check_device(a, "gradcheck " + flag);
+  check_device(b, "gradcheck " + flag);
   const std::string label_a = impl_label(c.options, a, impl_a), label_b = impl_label(c.options, b, impl_b);
 
   fmt::print("recur gradcheck --compare: {}\n", describe(c, o.seed));
@@ -373,7 +363,7 @@ int run_finite_differences(const GradcheckCliOptions& o) {
   const Device device = parse_device(device_name, "--device");
   const nn::RNNImpl impl = nn::parse_impl(o.impl);
   const Case c = make_case(o);
-  require_device(device, "--device " + device_name);
+  check_device(device, "gradcheck --device " + device_name);
   const std::string label = impl_label(c.options, device, impl);
   const GradcheckOptions tol;
 

@@ -1,5 +1,6 @@
-// A float64 finite-difference gradient check for every differentiable op, including
-// broadcasting and non-contiguous inputs.
+// Float64 finite-difference gradient checks of what the op table (tests/test_backend_ops.cpp)
+// does not cover: views and shape ops, non-contiguous and repeated operands, composite ops
+// (linear, embedding, dropout, dtype round trips), and that the check catches a wrong backward.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -29,39 +30,12 @@ void expect_gradcheck(const GradcheckFn& fn, const std::vector<Tensor>& inputs) 
 
 using Xs = const std::vector<Tensor>&;
 
-TEST(Gradcheck, Add) {
-  expect_gradcheck([](Xs x) { return x[0] + x[1]; }, {leaf({3, 4}, 1), leaf({3, 4}, 2)});
-}
-TEST(Gradcheck, AddBroadcastsRowAndColumn) {
-  expect_gradcheck([](Xs x) { return x[0] + x[1]; }, {leaf({3, 1}, 1), leaf({4}, 2)});
-}
-TEST(Gradcheck, Sub) {
-  expect_gradcheck([](Xs x) { return x[0] - x[1]; }, {leaf({2, 3}, 3), leaf({1, 3}, 4)});
-}
-TEST(Gradcheck, Mul) {
-  expect_gradcheck([](Xs x) { return x[0] * x[1]; }, {leaf({2, 3}, 5), leaf({2, 1}, 6)});
-}
-TEST(Gradcheck, Div) {
-  expect_gradcheck([](Xs x) { return x[0] / x[1]; }, {leaf({2, 3}, 7), leaf({2, 3}, 8, 0.5, 2.0)});
-}
-TEST(Gradcheck, Neg) {
-  expect_gradcheck([](Xs x) { return -x[0]; }, {leaf({5}, 9)});
-}
 TEST(Gradcheck, ScalarOperators) {
   expect_gradcheck([](Xs x) { return (2.0 * x[0] + 1.0) / 3.0 - 0.5 * x[0] + (1.0 - x[0]); }, {leaf({4}, 10)});
   expect_gradcheck([](Xs x) { return 2.0 / x[0]; }, {leaf({4}, 10, 0.5, 2.0)});
 }
-TEST(Gradcheck, Maximum) {
-  expect_gradcheck([](Xs x) { return maximum(x[0], x[1]); }, {leaf({6}, 11), leaf({6}, 12)});
-}
-TEST(Gradcheck, Matmul2D) {
-  expect_gradcheck([](Xs x) { return matmul(x[0], x[1]); }, {leaf({3, 4}, 13), leaf({4, 5}, 14)});
-}
 TEST(Gradcheck, MatmulTransposedOperands) {
   expect_gradcheck([](Xs x) { return matmul(x[0].t(), x[1].t()); }, {leaf({4, 3}, 15), leaf({5, 4}, 16)});
-}
-TEST(Gradcheck, MatmulBatched) {
-  expect_gradcheck([](Xs x) { return matmul(x[0], x[1]); }, {leaf({2, 3, 4}, 17), leaf({2, 4, 2}, 18)});
 }
 TEST(Gradcheck, MatmulBatchedWithSharedMatrix) {
   expect_gradcheck([](Xs x) { return matmul(x[0], x[1]); }, {leaf({2, 3, 4}, 19), leaf({4, 2}, 20)});
@@ -116,65 +90,8 @@ TEST(Gradcheck, SplitAndChunk) {
       },
       {leaf({3, 5}, 43)});
 }
-TEST(Gradcheck, SumAll) {
-  expect_gradcheck([](Xs x) { return sum(x[0]); }, {leaf({3, 4}, 44)});
-}
-TEST(Gradcheck, SumAxesKeepdim) {
-  expect_gradcheck([](Xs x) { return sum(x[0], {0, 2}, true) * 2.0 + sum(x[0], {1}); }, {leaf({2, 1, 3}, 45)});
-}
-TEST(Gradcheck, Mean) {
-  expect_gradcheck([](Xs x) { return mean(x[0], {-1}) + mean(x[0]); }, {leaf({3, 4}, 46)});
-}
-TEST(Gradcheck, MaxAlongAxis) {
-  expect_gradcheck([](Xs x) { return max(x[0], 1); }, {leaf({3, 5}, 47)});
-}
-TEST(Gradcheck, Exp) {
-  expect_gradcheck([](Xs x) { return exp(x[0]); }, {leaf({3, 4}, 48)});
-}
-TEST(Gradcheck, Log) {
-  expect_gradcheck([](Xs x) { return log(x[0]); }, {leaf({3, 4}, 49, 0.5, 3.0)});
-}
-TEST(Gradcheck, Tanh) {
-  expect_gradcheck([](Xs x) { return tanh(x[0]); }, {leaf({3, 4}, 50, -2.0, 2.0)});
-}
-TEST(Gradcheck, Sigmoid) {
-  expect_gradcheck([](Xs x) { return sigmoid(x[0]); }, {leaf({3, 4}, 51, -3.0, 3.0)});
-}
-TEST(Gradcheck, ReluAwayFromZero) {
-  // values kept away from the kink at 0
-  expect_gradcheck([](Xs x) { return relu(x[0]); }, {leaf({12}, 52, 0.1, 1.0)});
-  expect_gradcheck([](Xs x) { return relu(-x[0]); }, {leaf({12}, 53, 0.1, 1.0)});
-}
-TEST(Gradcheck, PowScalar) {
-  expect_gradcheck([](Xs x) { return pow(x[0], 2.5); }, {leaf({5}, 54, 0.5, 2.0)});
-}
-TEST(Gradcheck, PowTensor) {
-  expect_gradcheck([](Xs x) { return pow(x[0], x[1]); }, {leaf({5}, 55, 0.5, 2.0), leaf({5}, 56)});
-}
-TEST(Gradcheck, Sqrt) {
-  expect_gradcheck([](Xs x) { return sqrt(x[0]); }, {leaf({5}, 57, 0.5, 2.0)});
-}
-TEST(Gradcheck, SquareAndAbs) {
-  expect_gradcheck([](Xs x) { return square(x[0]) + abs(x[1]); }, {leaf({5}, 58), leaf({5}, 59, 0.2, 1.0)});
-}
-TEST(Gradcheck, ClampInsideAndOutside) {
-  // values at least 0.05 away from the bounds -0.5 and 0.5
-  Tensor x = from_vector<double>({-0.9, -0.6, -0.3, 0.0, 0.3, 0.45, 0.7, 1.2}, {8}, f64());
-  x.requires_grad_();
-  expect_gradcheck([](Xs x) { return clamp(x[0], -0.5, 0.5); }, {x});
-}
-TEST(Gradcheck, Softmax) {
-  expect_gradcheck([](Xs x) { return softmax(x[0], 1); }, {leaf({3, 5}, 60)});
-}
 TEST(Gradcheck, SoftmaxOverFirstAxisOfTransposed) {
   expect_gradcheck([](Xs x) { return softmax(x[0].t(), 0); }, {leaf({3, 5}, 61)});
-}
-TEST(Gradcheck, LogSoftmax) {
-  expect_gradcheck([](Xs x) { return log_softmax(x[0], -1); }, {leaf({4, 6}, 62)});
-}
-TEST(Gradcheck, IndexSelectRepeatedIndices) {
-  Tensor index = from_vector<int64_t>({2, 0, 2, 1}, {4}, TensorOptions{}.with_dtype(DType::Int64));
-  expect_gradcheck([index](Xs x) { return index_select(x[0], 1, index); }, {leaf({2, 3}, 63)});
 }
 TEST(Gradcheck, EmbeddingWithPaddingIndex) {
   Tensor ids = from_vector<int64_t>({0, 3, 3, 1, 4, 0}, {2, 3}, TensorOptions{}.with_dtype(DType::Int64));

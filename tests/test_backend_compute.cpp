@@ -200,7 +200,7 @@ TEST(Devices, CudaRequestsFailWithAClearReasonWhenUnavailable) {
   EXPECT_FALSE(why.empty());
   const std::string message = error_of([] { backend_for(Device::cuda(0)); });
   if (cuda_compiled()) {
-    EXPECT_THAT(message, HasSubstr("no CUDA device visible"));
+    EXPECT_THAT(message, HasSubstr("cuda:0 requested, but no CUDA device is visible"));
   } else {
     EXPECT_THAT(message, HasSubstr("built without the CUDA backend"));
     EXPECT_EQ(cudnn_version_runtime(), 0);

@@ -125,54 +125,8 @@ TEST(CpuBackend, HostTransfersRequireMatchingByteCounts) {
 
 // ---- elementwise -------------------------------------------------------------------------
 
-struct UnaryCase {
-  UnaryOp op;
-  UnaryParams params;
-  double (*reference)(double x, double a, double b);
-  bool positive_inputs;
-};
-
-const UnaryCase kUnaryCases[] = {
-    {UnaryOp::Neg, {}, [](double x, double, double) { return -x; }, false},
-    {UnaryOp::Exp, {}, [](double x, double, double) { return std::exp(x); }, false},
-    {UnaryOp::Log, {}, [](double x, double, double) { return std::log(x); }, true},
-    {UnaryOp::Tanh, {}, [](double x, double, double) { return std::tanh(x); }, false},
-    {UnaryOp::Sigmoid, {}, [](double x, double, double) { return 1.0 / (1.0 + std::exp(-x)); }, false},
-    {UnaryOp::Relu, {}, [](double x, double, double) { return x > 0 ? x : 0.0; }, false},
-    {UnaryOp::Sqrt, {}, [](double x, double, double) { return std::sqrt(x); }, true},
-    {UnaryOp::Abs, {}, [](double x, double, double) { return std::abs(x); }, false},
-    {UnaryOp::Sign, {}, [](double x, double, double) { return x > 0 ? 1.0 : (x < 0 ? -1.0 : 0.0); }, false},
-    {UnaryOp::Square, {}, [](double x, double, double) { return x * x; }, false},
-    {UnaryOp::Reciprocal, {}, [](double x, double, double) { return 1.0 / x; }, true},
-    {UnaryOp::PowScalar, {1.5, 0}, [](double x, double a, double) { return std::pow(x, a); }, true},
-    {UnaryOp::PowScalar, {2.0, 0}, [](double x, double a, double) { return std::pow(x, a); }, false},
-    {UnaryOp::Clamp, {-0.5, 0.7}, [](double x, double a, double b) { return std::min(std::max(x, a), b); }, false},
-    {UnaryOp::Affine, {3.0, -1.0}, [](double x, double a, double b) { return a * x + b; }, false},
-    {UnaryOp::GtScalar, {0.25, 0}, [](double x, double a, double) { return x > a ? 1.0 : 0.0; }, false},
-    {UnaryOp::InRange, {-0.5, 0.5}, [](double x, double a, double b) { return a <= x && x <= b ? 1.0 : 0.0; }, false},
-    {UnaryOp::IsFinite, {}, [](double x, double, double) { return std::isfinite(x) ? 1.0 : 0.0; }, false},
-};
-
-TEST_P(CpuFloat, UnaryOpsMatchReferenceOnContiguousAndTransposedInputs) {
-  const DType dtype = GetParam();
-  for (const UnaryCase& c : kUnaryCases) {
-    for (bool transposed : {false, true}) {
-      Tensor x = transposed ? reversed_layout({7, 9}, dtype, 3) : random_tensor({7, 9}, dtype, 3);
-      if (c.positive_inputs) {
-        Tensor positive = empty({7, 9}, options_for(dtype));
-        cpu().unary(UnaryOp::Abs, positive, x);
-        cpu().unary(UnaryOp::Affine, positive, positive, {1.0, 0.1});
-        x = positive;
-      }
-      std::vector<double> want;
-      for (double v : values_of(x)) want.push_back(c.reference(v, c.params.a, c.params.b));
-      Tensor y = empty({7, 9}, options_for(dtype));
-      cpu().unary(c.op, y, x, c.params);
-      expect_values_near(y, want, tolerance(dtype),
-                         fmt::format("op {} transposed {}", static_cast<int>(c.op), transposed));
-    }
-  }
-}
+// Every op's values on contiguous, transposed and broadcast operands: tests/test_backend_ops.cpp.
+// Here: special values, int64, and the split of large loops across threads.
 
 TEST(CpuBackend, UnaryOpsPropagateNaNAndHandleInfinities) {
   const double nan = std::numeric_limits<double>::quiet_NaN(), inf = std::numeric_limits<double>::infinity();
@@ -196,69 +150,6 @@ TEST(CpuBackend, UnaryRejectsInt64WithDtypeInMessage) {
     EXPECT_THAT(error.what(), HasSubstr("exp"));
     EXPECT_THAT(error.what(), HasSubstr("int64"));
   }
-}
-
-struct BinaryCase {
-  BinaryOp op;
-  double (*reference)(double a, double b);
-};
-
-const BinaryCase kBinaryCases[] = {
-    {BinaryOp::Add, [](double a, double b) { return a + b; }},
-    {BinaryOp::Sub, [](double a, double b) { return a - b; }},
-    {BinaryOp::Mul, [](double a, double b) { return a * b; }},
-    {BinaryOp::Div, [](double a, double b) { return a / b; }},
-    {BinaryOp::Pow, [](double a, double b) { return std::pow(std::abs(a) + 0.5, b); }},
-    {BinaryOp::Maximum, [](double a, double b) { return std::max(a, b); }},
-    {BinaryOp::Minimum, [](double a, double b) { return std::min(a, b); }},
-    {BinaryOp::Eq, [](double a, double b) { return a == b ? 1.0 : 0.0; }},
-    {BinaryOp::Gt, [](double a, double b) { return a > b ? 1.0 : 0.0; }},
-    {BinaryOp::Ge, [](double a, double b) { return a >= b ? 1.0 : 0.0; }},
-    {BinaryOp::Lt, [](double a, double b) { return a < b ? 1.0 : 0.0; }},
-    {BinaryOp::Le, [](double a, double b) { return a <= b ? 1.0 : 0.0; }},
-};
-
-// Runs every binary op on (a, b) already of out's shape and compares with the reference.
-void check_binary_ops(const Tensor& a_in, const Tensor& b_in, const std::string& what) {
-  const DType dtype = a_in.dtype();
-  for (const BinaryCase& c : kBinaryCases) {
-    Tensor a = a_in;
-    if (c.op == BinaryOp::Pow) {  // a positive base
-      a = empty(a_in.shape(), options_for(dtype));
-      cpu().unary(UnaryOp::Abs, a, a_in);
-      cpu().unary(UnaryOp::Affine, a, a, {1.0, 0.5});
-    }
-    const std::vector<double> va = values_of(a_in), vb = values_of(b_in);
-    std::vector<double> want;
-    for (size_t i = 0; i < va.size(); ++i) want.push_back(c.reference(va[i], vb[i]));
-    Tensor out = empty(a_in.shape(), options_for(dtype));
-    cpu().binary(c.op, out, a, b_in);
-    expect_values_near(out, want, tolerance(dtype), fmt::format("{} op {}", what, static_cast<int>(c.op)));
-  }
-}
-
-TEST_P(CpuFloat, BinaryOpsMatchReferenceForEveryOp) {
-  const DType dtype = GetParam();
-  Tensor a = random_tensor({5, 6}, dtype, 10);
-  Tensor b = random_tensor({5, 6}, dtype, 11);
-  b.set({0, 0}, a.at({0, 0}));  // an equal pair for the comparisons
-  check_binary_ops(a, b, "contiguous");
-}
-
-TEST_P(CpuFloat, BinaryBroadcastsStrideZeroOperands) {
-  const DType dtype = GetParam();
-  const Shape shape = {4, 3, 5};
-  Tensor column = random_tensor({4, 1, 1}, dtype, 12);
-  Tensor row = random_tensor({5}, dtype, 13);
-  check_binary_ops(expanded(column, shape), expanded(row, shape), "column (x) row");
-  Tensor scalar = random_tensor({}, dtype, 14);
-  check_binary_ops(random_tensor(shape, dtype, 15), expanded(scalar, shape), "tensor (x) scalar");
-  check_binary_ops(expanded(scalar, shape), reversed_layout(shape, dtype, 16), "scalar (x) transposed");
-}
-
-TEST_P(CpuFloat, BinaryOnTransposedAndSlicedOperandsMatchesReference) {
-  const DType dtype = GetParam();
-  check_binary_ops(reversed_layout({6, 7}, dtype, 20), every_other_column({6, 7}, dtype, 21), "mixed strides");
 }
 
 TEST_P(CpuFloat, LargeElementwiseSplitsAcrossThreadsLikeSerialLoops) {

@@ -208,7 +208,7 @@ TEST(CudaRegistry, MissingDeviceIsAClearError) {
     FAIL() << "expected an error for cuda:" << count;
   } catch (const Error& error) {
     if (count == 0) {
-      EXPECT_THAT(error.what(), HasSubstr("no CUDA device visible"));
+      EXPECT_THAT(error.what(), HasSubstr("requested, but no CUDA device is visible"));
       EXPECT_THAT(error.what(), HasSubstr(why));
     } else {
       EXPECT_THAT(error.what(), HasSubstr("CUDA device(s) are visible"));

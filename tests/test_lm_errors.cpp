@@ -97,7 +97,7 @@ TEST(LmErrors, CudaWithoutAGpuIsAClearError) {
   CollectingReporter reporter;
   TrainOptions options = tiny_options(tiny_corpus(dir), dir / "run");
   options.device = "cuda";
-  EXPECT_ERROR_CONTAINS(Trainer(options, reporter), "--device cuda: no usable GPU");
+  EXPECT_ERROR_CONTAINS(Trainer(options, reporter), "--device cuda: cuda:0 requested, but no CUDA device is visible");
 }
 
 TEST(LmErrors, ResumingWithAnotherModelOrDataIsRefused) {

@@ -1,20 +1,22 @@
 // Elementwise primitives: unary, binary, where, axpby.
 //
-// Each op is a small lambda instantiated into a loop over contiguous data (vectorised by the
-// compiler) or over strided rows (cpu/strided.h). Binary and where receive operands already
-// expanded to the output's shape, so broadcast axes have stride 0.
-#include <cmath>
+// Each op's formula (backends/elementwise_math.h, shared with the CUDA kernels) is instantiated
+// into its own loop over contiguous data (vectorised by the compiler) or over strided rows
+// (cpu/strided.h). Binary and where receive operands already expanded to the output's shape, so
+// broadcast axes have stride 0.
+#include <type_traits>
 
 #include "backends/cpu/checks.h"
 #include "backends/cpu/cpu_backend.h"
 #include "backends/cpu/dispatch.h"
-#include "backends/cpu/math.h"
 #include "backends/cpu/strided.h"
+#include "backends/elementwise_math.h"
 #include "backends/op_names.h"
 
 namespace recur {
 namespace {
 
+namespace math = elementwise_math;
 using cpu::Offsets2;
 using cpu::Offsets3;
 using cpu::Offsets4;
@@ -74,54 +76,24 @@ template <typename T, typename F> void map_binary(Tensor& out, const Tensor& a, 
 
 template <typename T> void unary_typed(UnaryOp op, Tensor& out, const Tensor& in, UnaryParams params) {
   const T a = static_cast<T>(params.a), b = static_cast<T>(params.b);
-  switch (op) {
-    case UnaryOp::Neg: return map_unary<T>(out, in, [](T x) { return -x; });
-    case UnaryOp::Exp: return map_unary<T>(out, in, [](T x) { return std::exp(x); });
-    case UnaryOp::Log: return map_unary<T>(out, in, [](T x) { return std::log(x); });
-    case UnaryOp::Tanh: return map_unary<T>(out, in, [](T x) { return std::tanh(x); });
-    // 1 / (1 + e^-x): e^-x overflows to inf for very negative x, giving 0 as it should.
-    case UnaryOp::Sigmoid: return map_unary<T>(out, in, [](T x) { return T(1) / (T(1) + std::exp(-x)); });
-    case UnaryOp::Relu: return map_unary<T>(out, in, [](T x) { return x < T(0) ? T(0) : x; });  // keeps NaN
-    case UnaryOp::Sqrt: return map_unary<T>(out, in, [](T x) { return std::sqrt(x); });
-    case UnaryOp::Abs: return map_unary<T>(out, in, [](T x) { return std::abs(x); });
-    case UnaryOp::Sign: return map_unary<T>(out, in, [](T x) { return static_cast<T>((x > T(0)) - (x < T(0))); });
-    case UnaryOp::Square: return map_unary<T>(out, in, [](T x) { return x * x; });
-    case UnaryOp::Reciprocal: return map_unary<T>(out, in, [](T x) { return T(1) / x; });
-    case UnaryOp::PowScalar:
-      if (params.a == 2.0) return map_unary<T>(out, in, [](T x) { return x * x; });
-      if (params.a == 1.0) return map_unary<T>(out, in, [](T x) { return x; });
-      return map_unary<T>(out, in, [a](T x) { return std::pow(x, a); });
-    case UnaryOp::Clamp:  // NaN stays NaN
-      return map_unary<T>(out, in, [a, b](T x) { return x < a ? a : (x > b ? b : x); });
-    case UnaryOp::Affine: return map_unary<T>(out, in, [a, b](T x) { return a * x + b; });
-    case UnaryOp::GtScalar: return map_unary<T>(out, in, [a](T x) { return x > a ? T(1) : T(0); });
-    case UnaryOp::InRange: return map_unary<T>(out, in, [a, b](T x) { return a <= x && x <= b ? T(1) : T(0); });
-    case UnaryOp::IsFinite: return map_unary<T>(out, in, [](T x) { return std::isfinite(x) ? T(1) : T(0); });
-  }
+  // An exponent of 2 or 1 picks its exact formula once, outside the loop (x^2 stays vectorised).
+  if (op == UnaryOp::PowScalar && a == T(2)) op = UnaryOp::Square;
+  if (op == UnaryOp::PowScalar && a == T(1)) return map_unary<T>(out, in, [](T x) { return x; });
+  math::visit(op, [&](auto tag) {
+    constexpr UnaryOp kOp = decltype(tag)::value;
+    map_unary<T>(out, in, [a, b](T x) { return math::unary<kOp>(x, a, b); });
+  });
 }
 
 template <typename T> void binary_typed(BinaryOp op, Tensor& out, const Tensor& a, const Tensor& b) {
-  switch (op) {
-    case BinaryOp::Add: return map_binary<T>(out, a, b, [](T x, T y) { return x + y; });
-    case BinaryOp::Sub: return map_binary<T>(out, a, b, [](T x, T y) { return x - y; });
-    case BinaryOp::Mul: return map_binary<T>(out, a, b, [](T x, T y) { return x * y; });
-    case BinaryOp::Div:
-      if constexpr (std::is_floating_point_v<T>) return map_binary<T>(out, a, b, [](T x, T y) { return x / y; });
-      break;
-    case BinaryOp::Pow:
-      if constexpr (std::is_floating_point_v<T>) {
-        return map_binary<T>(out, a, b, [](T x, T y) { return std::pow(x, y); });
-      }
-      break;
-    case BinaryOp::Maximum: return map_binary<T>(out, a, b, [](T x, T y) { return cpu::nan_max(x, y); });
-    case BinaryOp::Minimum: return map_binary<T>(out, a, b, [](T x, T y) { return cpu::nan_min(x, y); });
-    case BinaryOp::Eq: return map_binary<T>(out, a, b, [](T x, T y) { return x == y ? T(1) : T(0); });
-    case BinaryOp::Gt: return map_binary<T>(out, a, b, [](T x, T y) { return x > y ? T(1) : T(0); });
-    case BinaryOp::Ge: return map_binary<T>(out, a, b, [](T x, T y) { return x >= y ? T(1) : T(0); });
-    case BinaryOp::Lt: return map_binary<T>(out, a, b, [](T x, T y) { return x < y ? T(1) : T(0); });
-    case BinaryOp::Le: return map_binary<T>(out, a, b, [](T x, T y) { return x <= y ? T(1) : T(0); });
-  }
-  RECUR_FAIL("{}: not supported for {} tensors on the CPU (expected float32 or float64)", op_name(op), out.dtype());
+  math::visit(op, [&](auto tag) {
+    constexpr BinaryOp kOp = decltype(tag)::value;
+    if constexpr (math::kFloatingOnly<kOp> && !std::is_floating_point_v<T>) {
+      RECUR_FAIL("{}: not supported for {} tensors on the CPU (expected float32 or float64)", op_name(op), out.dtype());
+    } else {
+      map_binary<T>(out, a, b, [](T x, T y) { return math::binary<kOp>(x, y); });
+    }
+  });
 }
 
 }  // namespace

@@ -2,24 +2,8 @@
 #pragma once
 
 #include <cstdint>
-#include <type_traits>
 
 namespace recur::cpu {
-
-// max/min that return NaN when either operand is NaN (as PyTorch's maximum/minimum and max
-// reductions do).
-template <typename T> T nan_max(T a, T b) {
-  if constexpr (std::is_floating_point_v<T>) {
-    if (a != a) return a;
-  }
-  return a > b ? a : b;
-}
-template <typename T> T nan_min(T a, T b) {
-  if constexpr (std::is_floating_point_v<T>) {
-    if (a != a) return a;
-  }
-  return a < b ? a : b;
-}
 
 // Sum of n contiguous values: pairwise above 256 values, eight interleaved partial sums
 // below (which the compiler vectorises). The rounding error grows as O(log n), not O(n).

@@ -20,6 +20,7 @@
 #include "backends/cpu/dispatch.h"
 #include "backends/cpu/math.h"
 #include "backends/cpu/strided.h"
+#include "backends/elementwise_math.h"
 #include "backends/op_names.h"
 #include "backends/reduce_args.h"
 
@@ -41,9 +42,9 @@ template <typename T, ReduceOp Op> struct Reducer {
     if constexpr (kSum) {
       return acc + x;
     } else if constexpr (Op == ReduceOp::Max) {
-      return cpu::nan_max(x, acc);
+      return elementwise_math::nan_max(x, acc);
     } else {
-      return cpu::nan_min(x, acc);
+      return elementwise_math::nan_min(x, acc);
     }
   }
   static T fold(const T* x, int64_t n, int64_t step) {

@@ -112,20 +112,6 @@ template <bool WithInt64, typename F> void dispatch_computing(ElemType type, con
   }
 }
 
-// NaN-propagating max/min (as cpu::nan_max/nan_min: a NaN first operand wins).
-template <typename T> __device__ __forceinline__ T nan_max(T a, T b) {
-  if constexpr (std::is_floating_point_v<T>) {
-    if (a != a) return a;
-  }
-  return a > b ? a : b;
-}
-template <typename T> __device__ __forceinline__ T nan_min(T a, T b) {
-  if constexpr (std::is_floating_point_v<T>) {
-    if (a != a) return a;
-  }
-  return a < b ? a : b;
-}
-
 // Combines `value` across the block (blockDim.x a power of two, at most kThreads); every
 // thread gets the result. `scratch` holds blockDim.x values.
 template <typename T, typename Combine> __device__ T block_reduce(T value, T* scratch, const Combine& combine) {

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "backends/cuda/device_common.cuh"
+#include "backends/elementwise_math.h"
 
 namespace recur::cuda {
 namespace {
@@ -31,30 +32,10 @@ template <ElemType E> __global__ void fill_kernel(void* out, Layout1 layout, typ
   }
 }
 
+// The op's formula (backends/elementwise_math.h, shared with the CPU), chosen per element by a
+// switch on a code that is the same for the whole grid.
 template <typename T> __device__ __forceinline__ T apply_unary(UnaryCode op, T x, T a, T b) {
-  switch (op) {
-    case UnaryCode::Neg: return -x;
-    case UnaryCode::Exp: return exp(x);
-    case UnaryCode::Log: return log(x);
-    case UnaryCode::Tanh: return tanh(x);
-    case UnaryCode::Sigmoid: return T(1) / (T(1) + exp(-x));
-    case UnaryCode::Relu: return x < T(0) ? T(0) : x;  // keeps NaN
-    case UnaryCode::Sqrt: return sqrt(x);
-    case UnaryCode::Abs: return fabs(x);
-    case UnaryCode::Sign: return static_cast<T>((x > T(0)) - (x < T(0)));
-    case UnaryCode::Square: return x * x;
-    case UnaryCode::Reciprocal: return T(1) / x;
-    case UnaryCode::PowScalar:
-      if (a == T(2)) return x * x;
-      if (a == T(1)) return x;
-      return pow(x, a);
-    case UnaryCode::Clamp: return x < a ? a : (x > b ? b : x);  // NaN stays NaN
-    case UnaryCode::Affine: return a * x + b;
-    case UnaryCode::GtScalar: return x > a ? T(1) : T(0);
-    case UnaryCode::InRange: return a <= x && x <= b ? T(1) : T(0);
-    case UnaryCode::IsFinite: return isfinite(x) ? T(1) : T(0);
-  }
-  return x;
+  return elementwise_math::visit(op, [&](auto tag) { return elementwise_math::unary<decltype(tag)::value>(x, a, b); });
 }
 
 template <typename T> __global__ void unary_kernel(UnaryCode op, T* out, const T* in, Layout2 layout, T a, T b) {
@@ -67,25 +48,7 @@ template <typename T> __global__ void unary_kernel(UnaryCode op, T* out, const T
 }
 
 template <typename T> __device__ __forceinline__ T apply_binary(BinaryCode op, T x, T y) {
-  switch (op) {
-    case BinaryCode::Add: return x + y;
-    case BinaryCode::Sub: return x - y;
-    case BinaryCode::Mul: return x * y;
-    case BinaryCode::Div:
-      if constexpr (std::is_floating_point_v<T>) return x / y;
-      return T(0);  // rejected on the host
-    case BinaryCode::Pow:
-      if constexpr (std::is_floating_point_v<T>) return pow(x, y);
-      return T(0);  // rejected on the host
-    case BinaryCode::Maximum: return nan_max(x, y);
-    case BinaryCode::Minimum: return nan_min(x, y);
-    case BinaryCode::Eq: return x == y ? T(1) : T(0);
-    case BinaryCode::Gt: return x > y ? T(1) : T(0);
-    case BinaryCode::Ge: return x >= y ? T(1) : T(0);
-    case BinaryCode::Lt: return x < y ? T(1) : T(0);
-    case BinaryCode::Le: return x <= y ? T(1) : T(0);
-  }
-  return T(0);
+  return elementwise_math::visit(op, [&](auto tag) { return elementwise_math::binary<decltype(tag)::value>(x, y); });
 }
 
 template <typename T> __global__ void binary_kernel(BinaryCode op, T* out, const T* a, const T* b, Layout3 layout) {

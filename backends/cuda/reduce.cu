@@ -13,6 +13,7 @@
 #include <cfloat>
 
 #include "backends/cuda/device_common.cuh"
+#include "backends/elementwise_math.h"
 
 namespace recur::cuda {
 namespace {
@@ -35,9 +36,9 @@ template <typename T, ReduceCode Op> struct Reducer {
     if constexpr (kSum) {
       return acc + x;
     } else if constexpr (Op == ReduceCode::Max) {
-      return nan_max(x, acc);
+      return elementwise_math::nan_max(x, acc);
     } else {
-      return nan_min(x, acc);
+      return elementwise_math::nan_min(x, acc);
     }
   }
   static __device__ __forceinline__ T finish(T acc, int64_t count) {

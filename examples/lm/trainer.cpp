@@ -30,13 +30,7 @@ constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 Device checked_device(const std::string& name) {
   const Device device = Device::parse(name);
-  if (device.is_cuda()) {
-    std::string why;
-    const int count = cuda_device_count(&why);
-    RECUR_CHECK(count > 0, "--device {}: no usable GPU ({})", name,
-                why.empty() ? (cuda_compiled() ? "no device visible" : "recur was built without CUDA") : why);
-    RECUR_CHECK(device.index < count, "--device {}: only {} GPU{} visible", name, count, count == 1 ? "" : "s");
-  }
+  check_device(device, "--device " + name);
   return device;
 }
 
