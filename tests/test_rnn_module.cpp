@@ -182,6 +182,36 @@ TEST(RnnModule, StateDictUsesPyTorchNames) {
   EXPECT_EQ(rnn.state_dict().at("weight_hr_l0").shape(), (Shape{2, 4}));
 }
 
+TEST(RnnModule, WeightShapesWithoutBuildingAreTheModulesParameters) {
+  std::vector<RNNOptions> cases;
+  RNNOptions o = lstm(3, 4);
+  o.num_layers = 2;
+  o.direction = nn::Direction::Bidirectional;
+  o.proj_size = 2;
+  cases.push_back(o);
+  o = lstm(4, 4);
+  o.input_mode = nn::InputMode::SkipInput;
+  o.use_peepholes = true;
+  o.bias = false;
+  cases.push_back(o);
+  o = lstm(5, 3);
+  o.mode = nn::RNNMode::GRU;
+  o.num_layers = 3;
+  cases.push_back(o);
+  o.mode = nn::RNNMode::RNN_RELU;
+  cases.push_back(o);
+  for (const RNNOptions& options : cases) {
+    std::vector<std::pair<std::string, Shape>> built, computed;
+    for (const auto& [name, parameter] : nn::RNN(options).named_parameters())
+      built.emplace_back(name, parameter.shape());
+    for (const auto& [name, shape] : nn::rnn_weight_shapes(options)) computed.emplace_back(name, shape);
+    EXPECT_EQ(computed, built) << nn::options_to_json(options);
+  }
+  o = lstm(3, int64_t{1} << 62);
+  EXPECT_THAT([&] { (void)nn::rnn_weight_shapes(o); },
+              testing::ThrowsMessage<Error>(HasSubstr("gates x hidden_size (4 x 4611686018427387904) overflows")));
+}
+
 TEST(RnnModule, ParametersAreViewsOfOneFlatBuffer) {
   RNNOptions o = lstm(3, 4);
   o.num_layers = 2;
@@ -251,8 +281,9 @@ TEST(RnnModule, OptionsRoundTripThroughJson) {
               testing::ThrowsMessage<Error>(
                   HasSubstr("RNN options: 'hidden_size': expected an integer in [-9223372036854775808, "
                             "9223372036854775807], got 5.5e+90")));
-  EXPECT_THAT([] { nn::options_from_json(R"({"mode": "gru", "input_size": 2, "hidden_size": 4, "dropout_seed": -1})"); },
-              testing::ThrowsMessage<Error>(HasSubstr("'dropout_seed': expected an integer in [0, 18446744073709551615]")));
+  EXPECT_THAT(
+      [] { nn::options_from_json(R"({"mode": "gru", "input_size": 2, "hidden_size": 4, "dropout_seed": -1})"); },
+      testing::ThrowsMessage<Error>(HasSubstr("'dropout_seed': expected an integer in [0, 18446744073709551615]")));
 }
 
 TEST(RnnModule, DropoutBetweenLayersOnlyInTraining) {
@@ -333,8 +364,9 @@ TEST(RnnCase, MalformedCasesNameTheProblem) {
   };
   // Too few elements in all for the options' weights: refused before the module is built, so
   // that huge sizes are an error, not a huge allocation.
-  expect_message("a gru with input_size 3, hidden_size 4, num_layers 1 has 108 weight elements, but the case's "
-                 "tensors hold 6 in all: weights are missing");
+  expect_message(
+      "a gru with input_size 3, hidden_size 4, num_layers 1 has 108 weight elements, but the case's "
+      "tensors hold 6 in all: weights are missing");
   meta["hidden_size"] = "1000000000000";
   expect_message("hidden_size 1000000000000, num_layers 1 has 3000000000015");
   meta["hidden_size"] = "4";

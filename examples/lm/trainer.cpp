@@ -148,9 +148,10 @@ std::unique_ptr<Trainer> Trainer::resume(const std::string& run_dir, const Train
     // with the options it recorded, which gives the steps it had made.
     const std::string config_path = run_dir + "/config.json";
     const nlohmann::json config = t.take_recorded_options(config_path, requested, given);
-    reporter.message(fmt::format("{} holds no checkpoint (its run stopped before the first one): starting it from "
-                                 "step 0 with the options of {}",
-                                 run_dir, config_path));
+    reporter.message(
+        fmt::format("{} holds no checkpoint (its run stopped before the first one): starting it from "
+                    "step 0 with the options of {}",
+                    run_dir, config_path));
     t.prepare_from_step_zero(config["data"].value("fingerprint", "(none)"));
     nn::write_file_atomically(config_path, t.config_json().dump(2) + "\n");
     return trainer;
@@ -159,10 +160,12 @@ std::unique_ptr<Trainer> Trainer::resume(const std::string& run_dir, const Train
   (void)t.take_recorded_options(checkpoint.dir + "/config.json", requested, given, &checkpoint.config);
   t.load_data(&checkpoint.vocab, checkpoint.config["data"].value("fingerprint", "(none)"));
 
-  t.build_model_and_optimizer();
-  const std::string difference = config_difference(checkpoint.model, t.model_->config());
+  // config.json's options must ask for the checkpoint's model (whose weights load_checkpoint
+  // matched to its configuration) before a model of their sizes is built.
+  const std::string difference = config_difference(checkpoint.model, t.options_.model_config(t.vocab_.size()));
   RECUR_CHECK(difference.empty(), "the checkpoint in {} is a {}, but the options ask for another model ({})",
               checkpoint.dir, checkpoint.model.summary(), difference);
+  t.build_model_and_optimizer();
   try {
     t.model_->load_state_dict(checkpoint.weights);
     t.optimizer_->load_state_dict(checkpoint.optimizer);
@@ -203,7 +206,7 @@ std::unique_ptr<Trainer> Trainer::resume(const std::string& run_dir, const Train
 }
 
 nlohmann::json Trainer::take_recorded_options(const std::string& config_path, const TrainOptions& requested,
-                                             const std::set<std::string>& given, const nlohmann::json* read) {
+                                              const std::set<std::string>& given, const nlohmann::json* read) {
   nlohmann::json config;
   if (read != nullptr) {
     config = *read;
@@ -251,17 +254,17 @@ void Trainer::prepare_from_step_zero(const std::string& expected_fingerprint) {
   }
   // Fine-tuning: the weights and the vocabulary of another run's checkpoint.
   const Checkpoint init = load_checkpoint(options_.init_from, /*training_state=*/false);
-  RECUR_CHECK(options_.vocab_kind() == init.vocab.kind(),
-              "--init-from {}: its vocabulary is of {}, but --vocab is {}", options_.init_from,
-              vocab_kind_name(init.vocab.kind()), options_.vocab);
+  RECUR_CHECK(options_.vocab_kind() == init.vocab.kind(), "--init-from {}: its vocabulary is of {}, but --vocab is {}",
+              options_.init_from, vocab_kind_name(init.vocab.kind()), options_.vocab);
   load_data(&init.vocab, expected_fingerprint, fmt::format("--init-from {}: ", options_.init_from));
-  build_model_and_optimizer();
+  const ModelConfig requested = options_.model_config(vocab_.size());
   ModelConfig init_model = init.model;  // the dropout may change: it is no part of the weights
-  init_model.dropout = model_->config().dropout;
-  init_model.rnn.dropout = model_->config().rnn.dropout;
-  const std::string difference = config_difference(init_model, model_->config());
+  init_model.dropout = requested.dropout;
+  init_model.rnn.dropout = requested.rnn.dropout;
+  const std::string difference = config_difference(init_model, requested);
   RECUR_CHECK(difference.empty(), "--init-from {}: its model is a {}, but the options ask for another model ({})",
               options_.init_from, init.model.summary(), difference);
+  build_model_and_optimizer();
   try {
     model_->load_state_dict(init.weights);
   } catch (const Error& e) {
@@ -417,11 +420,10 @@ TrainResult Trainer::run(const std::atomic<int>* stop) {
   }
   save(validation.loss);
   reporter_.finish();
-  reporter_.message(
-      fmt::format("step {}: validation loss {:.4f} nats/char ({:.4f} bits/char) over {} chars ({}), "
-                  "evaluated in {:.1f} s",
-                  progress_.step, validation.loss, validation.bits(), validation.tokens, validation.layout(),
-                  validation.seconds));
+  reporter_.message(fmt::format(
+      "step {}: validation loss {:.4f} nats/char ({:.4f} bits/char) over {} chars ({}), "
+      "evaluated in {:.1f} s",
+      progress_.step, validation.loss, validation.bits(), validation.tokens, validation.layout(), validation.seconds));
   if (progress_.skipped_steps > 0) {
     reporter_.message(fmt::format("{} step{} skipped for a non-finite loss or gradient", progress_.skipped_steps,
                                   progress_.skipped_steps == 1 ? " was" : "s were"));
