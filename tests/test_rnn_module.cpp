@@ -8,6 +8,7 @@
 #include "autograd/gradcheck.h"
 #include "autograd/node.h"
 #include "autograd/ops.h"
+#include "backends/threading.h"
 #include "nn/rnn.h"
 #include "nn/rnn_case.h"
 #include "nn/rnn_cells.h"
@@ -153,6 +154,39 @@ TEST(RnnFused, MatchesCellGraphToRounding) {
     const auto c = s_cells.c.to_vector<double>(), d = s_fused.c.to_vector<double>();
     for (size_t i = 0; i < c.size(); ++i) ASSERT_NEAR(c[i], d[i], 1e-13);
   }
+}
+
+// batch x hidden = 64 x 512 reaches the fused layer's parallel gate loops (rnn_layer.cpp): two
+// threads give one thread's output and gradients. The `tsan` preset runs this under
+// ThreadSanitizer (docs/FUZZING.md).
+TEST(RnnFused, ThreadTeamGivesTheOneThreadResult) {
+  const int saved = get_num_threads();
+  for (const nn::RNNMode mode : {nn::RNNMode::LSTM, nn::RNNMode::GRU}) {
+    RNNOptions o = lstm(8, 512);
+    o.mode = mode;
+    Generator init(5);
+    nn::RNN rnn(o, &init);
+    rnn.to(DType::Float64);
+    rnn.set_implementation(nn::RNNImpl::Fused);
+    const Tensor x = random({3, 64, 8}, 6);
+    const auto run = [&](int threads) {
+      set_num_threads(threads);
+      rnn.zero_grad();
+      const Tensor input = x.detach().requires_grad_();
+      auto [y, state] = rnn.forward(input);
+      sum(mul(y, y)).backward();
+      std::vector<double> values = y.to_vector<double>();
+      for (const Tensor& t : {input.grad(), rnn.named_parameters()[1].second.grad()}) {  // weight_hh_l0
+        const std::vector<double> more = t.to_vector<double>();
+        values.insert(values.end(), more.begin(), more.end());
+      }
+      return values;
+    };
+    const std::vector<double> one = run(1), two = run(2);
+    ASSERT_EQ(one.size(), two.size());
+    for (size_t i = 0; i < one.size(); ++i) ASSERT_NEAR(one[i], two[i], 1e-12) << nn::mode_name(mode) << " at " << i;
+  }
+  set_num_threads(saved);
 }
 
 TEST(RnnModule, ImplementationFollowsOptions) {
