@@ -8,31 +8,78 @@
 
 namespace recur::nn {
 
+namespace {
+
+// What a weight is for, in the slots of its layer and direction.
+enum class WeightRole : uint8_t { InputWeight, HiddenWeight, InputBias, HiddenBias, Projection, Peephole };
+
+struct WeightSpec {
+  int64_t layer_direction;  // layer * directions + direction
+  WeightRole role;
+  RNNWeightShape weight;
+};
+
+int64_t checked_product(int64_t a, int64_t b, const char* what) {
+  int64_t product = 0;
+  RECUR_CHECK(!__builtin_mul_overflow(a, b, &product), "RNN: {} ({} x {}) overflows a 64-bit size", what, a, b);
+  return product;
+}
+
+// Every weight, in flat order: the one place that says which weights an RNN has.
+std::vector<WeightSpec> weight_specs(const RNNOptions& options) {
+  options.validate();
+  const int64_t dirs = options.num_directions(), hidden = options.hidden_size, rec = options.output_hidden_size();
+  const int64_t gates_h = checked_product(options.gates(), hidden, "gates x hidden_size");
+  const int64_t upper_input = checked_product(rec, dirs, "directions x output size");
+  std::vector<WeightSpec> specs;
+  for (int64_t layer = 0; layer < options.num_layers; ++layer) {
+    for (int64_t dir = 0; dir < dirs; ++dir) {
+      const int64_t index = layer * dirs + dir;
+      const std::string suffix = fmt::format("_l{}{}", layer, dir == 1 ? "_reverse" : "");
+      const auto add = [&](WeightRole role, const char* name, Shape shape) {
+        specs.push_back({index, role, {name + suffix, std::move(shape)}});
+      };
+      if (!(layer == 0 && options.skip_input())) {
+        add(WeightRole::InputWeight, "weight_ih", {gates_h, layer == 0 ? options.input_size : upper_input});
+      }
+      add(WeightRole::HiddenWeight, "weight_hh", {gates_h, rec});
+      if (options.bias) {
+        add(WeightRole::InputBias, "bias_ih", {gates_h});
+        add(WeightRole::HiddenBias, "bias_hh", {gates_h});
+      }
+      if (options.proj_size > 0) add(WeightRole::Projection, "weight_hr", {rec, hidden});
+      if (options.use_peepholes) add(WeightRole::Peephole, "weight_peephole", {3, hidden});
+    }
+  }
+  return specs;
+}
+
+}  // namespace
+
+std::vector<RNNWeightShape> rnn_weight_shapes(const RNNOptions& options) {
+  std::vector<RNNWeightShape> shapes;
+  for (WeightSpec& spec : weight_specs(options)) shapes.push_back(std::move(spec.weight));
+  return shapes;
+}
+
 RNN::RNN(const RNNOptions& options, Generator* generator)
     : options_(options), dropout_generator_(options.dropout_seed) {
   options_.validate();
-  const int64_t gates = options_.gates(), hidden = options_.hidden_size, rec = options_.output_hidden_size();
-  const int64_t dirs = options_.num_directions();
-  auto add_slot = [&](const std::string& name, const Shape& shape) {
-    slots_.push_back({name, shape, total_, total_, Tensor()});
-    total_ += numel_of(shape);
-    return static_cast<int>(slots_.size() - 1);
-  };
-  for (int64_t layer = 0; layer < options_.num_layers; ++layer) {
-    for (int64_t dir = 0; dir < dirs; ++dir) {
-      const std::string suffix = fmt::format("_l{}{}", layer, dir == 1 ? "_reverse" : "");
-      LayerSlots s;
-      if (!(layer == 0 && options_.skip_input())) {
-        s.weight_ih = add_slot("weight_ih" + suffix, {gates * hidden, layer_input_size(layer)});
-      }
-      s.weight_hh = add_slot("weight_hh" + suffix, {gates * hidden, rec});
-      if (options_.bias) {
-        s.bias_ih = add_slot("bias_ih" + suffix, {gates * hidden});
-        s.bias_hh = add_slot("bias_hh" + suffix, {gates * hidden});
-      }
-      if (options_.proj_size > 0) s.weight_hr = add_slot("weight_hr" + suffix, {rec, hidden});
-      if (options_.use_peepholes) s.weight_peephole = add_slot("weight_peephole" + suffix, {3, hidden});
-      layers_.push_back(s);
+  const int64_t hidden = options_.hidden_size;
+  layers_.resize(static_cast<size_t>(options_.num_layers * options_.num_directions()));
+  for (WeightSpec& spec : weight_specs(options_)) {
+    const int slot = static_cast<int>(slots_.size());
+    const int64_t elements = numel_of(spec.weight.shape);
+    slots_.push_back({std::move(spec.weight.name), std::move(spec.weight.shape), total_, total_, Tensor()});
+    total_ += elements;
+    LayerSlots& s = layers_[static_cast<size_t>(spec.layer_direction)];
+    switch (spec.role) {
+      case WeightRole::InputWeight: s.weight_ih = slot; break;
+      case WeightRole::HiddenWeight: s.weight_hh = slot; break;
+      case WeightRole::InputBias: s.bias_ih = slot; break;
+      case WeightRole::HiddenBias: s.bias_hh = slot; break;
+      case WeightRole::Projection: s.weight_hr = slot; break;
+      case WeightRole::Peephole: s.weight_peephole = slot; break;
     }
   }
   own_total_ = total_;
@@ -62,10 +109,6 @@ std::string RNN::extra_repr() const {
   if (options_.direction == Direction::Bidirectional) s += ", bidirectional=true";
   if (options_.proj_size > 0) s += fmt::format(", proj_size={}", options_.proj_size);
   return s;
-}
-
-int64_t RNN::layer_input_size(int64_t layer) const {
-  return layer == 0 ? options_.input_size : options_.output_hidden_size() * options_.num_directions();
 }
 
 Shape RNN::state_shape(int64_t batch) const {
@@ -117,7 +160,8 @@ void RNN::flatten_parameters() {
         complete = complete && layout->offsets[i][k] >= 0;
       }
     }
-    if (complete) buffer = zeros({layout->elements}, TensorOptions{}.with_dtype(first.dtype()).with_device(first.device()));
+    if (complete)
+      buffer = zeros({layout->elements}, TensorOptions{}.with_dtype(first.dtype()).with_device(first.device()));
   }
   if (!buffer.defined()) {
     buffer = make_contiguous_tensor({own_total_}, first.dtype(), first.device());

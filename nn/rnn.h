@@ -39,6 +39,17 @@ struct RNNState {
   Tensor c;  // [L*D, B, H], LSTM only
 };
 
+// The weights an RNN with these options registers (see above), by name and shape, in flat
+// order, computed without building it or allocating anything: a reader checks a file's weights
+// against its options with it before it builds a module of that size. One entry per weight:
+// num_layers x directions x up to 6, so a caller bounds num_layers first when the options come
+// from outside. Throws recur::Error on inconsistent options and on sizes that overflow int64.
+struct RNNWeightShape {
+  std::string name;
+  Shape shape;
+};
+std::vector<RNNWeightShape> rnn_weight_shapes(const RNNOptions& options);
+
 class RNN : public Module {
  public:
   // Initialises every weight U(-1/sqrt(H), 1/sqrt(H)) from `generator` (the default one when
@@ -98,7 +109,6 @@ class RNN : public Module {
   struct LayerSlots {
     int weight_ih = -1, weight_hh = -1, bias_ih = -1, bias_hh = -1, weight_hr = -1, weight_peephole = -1;
   };
-  int64_t layer_input_size(int64_t layer) const;
 
   RNNOptions options_;
   std::vector<Slot> slots_;

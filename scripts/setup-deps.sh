@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages recur builds and tests with, and only those that are missing.
 # Safe to run again: with everything present it changes nothing and downloads nothing.
+# Arguments name further packages that one use needs (scripts/test.sh --slow: valgrind).
 set -euo pipefail
 
 packages=(
@@ -12,6 +13,7 @@ packages=(
   libbenchmark-dev          # bench/
   clang libclang-rt-14-dev libomp-dev  # scripts/fuzz.sh: libFuzzer, and clang's OpenMP runtime
   python3
+  "$@"
 )
 
 missing=()

@@ -11,14 +11,22 @@
 #   scripts/test.sh          release build
 #   scripts/test.sh --asan   AddressSanitizer + UndefinedBehaviorSanitizer build (build/asan),
 #                            CPU only; skips the installed-consumer check
+#   scripts/test.sh --tsan   ThreadSanitizer build (build/tsan, clang and LLVM's OpenMP with its
+#                            Archer tool): only the tests of the threaded CPU paths
+#   scripts/test.sh --slow   the tests labelled `slow` (valgrind memcheck of recur train and
+#                            sample) in the `memcheck` build (build/memcheck); installs valgrind
+#                            when it is missing
+# The slow tests run only with --slow. docs/FUZZING.md says what --tsan and --slow check.
 set -euo pipefail
 
-usage() { sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; }
 
 preset=release
 for arg in "$@"; do
   case "$arg" in
     --asan) preset=asan ;;
+    --tsan) preset=tsan ;;
+    --slow) preset=memcheck ;;
     -h | --help) usage; exit 0 ;;
     *) echo "test.sh: unknown option '$arg'" >&2; usage >&2; exit 2 ;;
   esac
@@ -28,7 +36,11 @@ cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.."
 build_dir=build/$preset
 jobs=$(nproc)
 
-bash scripts/setup-deps.sh
+if [ "$preset" = memcheck ]; then
+  bash scripts/setup-deps.sh valgrind
+else
+  bash scripts/setup-deps.sh
+fi
 
 trap 'echo "test.sh: the build failed (see above)"; echo "0 passed, 1 failed"' ERR
 cmake --preset "$preset"
@@ -38,7 +50,9 @@ trap - ERR
 # ---- the test suite --------------------------------------------------------------------------
 ctest_log=$build_dir/ctest.log
 set +e
-ctest --preset "$preset" --output-on-failure -j 2 2>&1 | tee "$ctest_log"
+ctest_filter=(-LE slow)
+[ "$preset" = memcheck ] && ctest_filter=()  # the preset selects the slow tests
+ctest --preset "$preset" --output-on-failure -j 2 "${ctest_filter[@]}" 2>&1 | tee "$ctest_log"
 ctest_status=${PIPESTATUS[0]}
 set -e
 

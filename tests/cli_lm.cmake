@@ -58,6 +58,15 @@ if(CASE STREQUAL "bad_input")
   endif()
   run(1 "^error: checkpoint '[^']*nothing' does not exist\n$" sample --checkpoint ${WORK}/nothing)
   run(1 "^error: '[^']*' holds no checkpoint[^\n]*\n$" eval --checkpoint ${WORK} --data ${WORK}/corpus.txt)
+elseif(CASE STREQUAL "crafted_checkpoint")
+  # Metadata naming an LSTM of hidden size 100000 over the weights of hidden size 4
+  # (fixtures/make_huge_hidden_checkpoint.py): refused from the file's header, naming the shapes
+  # expected and declared, before a model of that size (160 GB) is allocated.
+  set(crafted ${FIXTURES}/huge_hidden_checkpoint)
+  set(expected "^error: [^\n]*/model.safetensors does not match its own configuration \\(1-layer LSTM, hidden 100000, embedding 4, vocabulary 2\\): 'rnn.weight_ih_l0' is \\[16, 4\\], expected \\[400000, 4\\]; 'rnn.weight_hh_l0' is \\[16, 4\\], expected \\[400000, 100000\\];[^\n]*\n$")
+  run(1 "${expected}" sample --checkpoint ${crafted} --length 10)
+  file(WRITE ${WORK}/ab.txt "abbaabab")
+  run(1 "${expected}" eval --checkpoint ${crafted} --data ${WORK}/ab.txt)
 elseif(CASE STREQUAL "train_sample_eval")
   make_corpus()
   run(0 "" train --data ${WORK}/corpus.txt --steps 30 --out ${WORK}/run ${tiny})

@@ -1,11 +1,11 @@
 // Bad input to the language-model trainer: one clear recur::Error, and nothing half-written.
-#include <gtest/gtest.h>
-
 #include <fmt/format.h>
+#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <functional>
+#include <nlohmann/json.hpp>
 
 #include "backends/backend.h"
 #include "core/error.h"
@@ -13,6 +13,7 @@
 #include "examples/lm/evaluate.h"
 #include "examples/lm/run_lock.h"
 #include "examples/lm/trainer.h"
+#include "nn/safetensors.h"
 #include "test_lm_util.h"
 
 namespace recur::lm {
@@ -157,8 +158,8 @@ TEST(LmErrors, InitFromAnotherModelOrVocabularyIsRefused) {
   options.hidden = 16;
   testing::write_text(dir / "other.txt", testing::read_text(dir / "corpus.txt") + "~");
   options.data = dir / "other.txt";
-  EXPECT_ERROR_CONTAINS(Trainer(options, reporter), "--init-from " + run + ": data file '" + options.data +
-                                                        "': '~' at byte ");
+  EXPECT_ERROR_CONTAINS(Trainer(options, reporter),
+                        "--init-from " + run + ": data file '" + options.data + "': '~' at byte ");
   options.data = dir / "corpus.txt";
   options.vocab = "bytes";
   EXPECT_ERROR_CONTAINS(Trainer(options, reporter), "its vocabulary is of chars, but --vocab is bytes");
@@ -185,6 +186,61 @@ TEST(LmErrors, CheckpointOfAnotherShapeOrVocabularyIsRefused) {
   auto model = model_from_checkpoint(checkpoint);
   EXPECT_ERROR_CONTAINS((void)checkpoint.vocab.encode("zebra ~ \xc3\xa9", "data file 'x'"),
                         "is not in the model's vocabulary");
+}
+
+// Rewrites a checkpoint's model.safetensors with its "model" metadata edited, the weights kept.
+void edit_model_metadata(const std::string& model_path, const std::function<void(nlohmann::json&)>& edit) {
+  nn::SafetensorsFile file = nn::load_safetensors(model_path);
+  nlohmann::json model = nlohmann::json::parse(file.metadata.at("model"));
+  edit(model);
+  file.metadata["model"] = model.dump();
+  nn::save_safetensors(model_path, file.tensors, file.metadata);
+}
+
+TEST(LmErrors, ConfigurationLargerThanItsWeightsIsRefusedBeforeTheModelIsBuilt) {
+  ScratchDir dir("outgrown");
+  const std::string run = trained_run(dir, "run");  // 2-layer LSTM, embedding 8, hidden 16
+  const std::string model_path = run + "/checkpoint/model.safetensors";
+  const std::string original = testing::read_text(model_path);
+  CollectingReporter reporter;
+
+  // Metadata naming hidden_size 2^20 over the weights of hidden size 16: building that model
+  // would allocate a weight_hh_l0 of 2^42 floats. Refused from the header, naming both shapes.
+  constexpr int64_t kHuge = int64_t{1} << 20;
+  edit_model_metadata(model_path, [&](nlohmann::json& m) { m["rnn"]["hidden_size"] = kHuge; });
+  const std::string first = "'rnn.weight_ih_l0' is [64, 8], expected [4194304, 8]";
+  EXPECT_ERROR_CONTAINS((void)load_checkpoint(run, false),
+                        model_path + " does not match its own configuration (2-layer LSTM, hidden 1048576");
+  EXPECT_ERROR_CONTAINS((void)load_checkpoint(run, false), first);
+  EXPECT_ERROR_CONTAINS((void)load_checkpoint(run, false), "[4194304]; and 5 more");
+  EXPECT_ERROR_CONTAINS((void)Trainer::resume(run, TrainOptions{}, {}, reporter), first);
+
+  // model_from_checkpoint checks a checkpoint assembled in memory the same way.
+  testing::write_text(model_path, original);
+  Checkpoint checkpoint = load_checkpoint(run, false);
+  checkpoint.model.rnn.hidden_size = kHuge;
+  EXPECT_ERROR_CONTAINS((void)model_from_checkpoint(checkpoint), first);
+
+  // Sizes whose products overflow int64, more layers than the file has tensors, fewer layers.
+  edit_model_metadata(model_path, [](nlohmann::json& m) { m["rnn"]["hidden_size"] = int64_t{1} << 62; });
+  EXPECT_ERROR_CONTAINS((void)load_checkpoint(run, false), "gates x hidden_size (4 x 4611686018427387904) overflows");
+  testing::write_text(model_path, original);
+  edit_model_metadata(model_path, [](nlohmann::json& m) { m["rnn"]["num_layers"] = int64_t{1000000000000}; });
+  EXPECT_ERROR_CONTAINS((void)load_checkpoint(run, false),
+                        "the configuration has 1000000000000 layers, but the file holds only 11 tensors");
+  testing::write_text(model_path, original);
+  edit_model_metadata(model_path, [](nlohmann::json& m) { m["rnn"]["num_layers"] = 1; });
+  EXPECT_ERROR_CONTAINS((void)load_checkpoint(run, false), "'rnn.weight_hh_l1' [64, 16] is no weight of this model");
+
+  // The run's options (its checkpoint's config.json) asking for a larger model than the
+  // checkpoint's: refused before that model is built.
+  testing::write_text(model_path, original);
+  const std::string config_path = run + "/checkpoint/config.json";
+  nlohmann::json config = nlohmann::json::parse(testing::read_text(config_path));
+  config["train"]["hidden"] = kHuge;
+  testing::write_text(config_path, config.dump(2));
+  EXPECT_ERROR_CONTAINS((void)Trainer::resume(run, TrainOptions{}, {}, reporter),
+                        "hidden_size: 16 in the checkpoint, 1048576 requested");
 }
 
 TEST(LmErrors, CorruptCheckpointsAreClearErrors) {

@@ -8,6 +8,7 @@
 #include "autograd/gradcheck.h"
 #include "autograd/node.h"
 #include "autograd/ops.h"
+#include "backends/threading.h"
 #include "nn/rnn.h"
 #include "nn/rnn_case.h"
 #include "nn/rnn_cells.h"
@@ -155,6 +156,39 @@ TEST(RnnFused, MatchesCellGraphToRounding) {
   }
 }
 
+// batch x hidden = 64 x 512 reaches the fused layer's parallel gate loops (rnn_layer.cpp): two
+// threads give one thread's output and gradients. The `tsan` preset runs this under
+// ThreadSanitizer (docs/FUZZING.md).
+TEST(RnnFused, ThreadTeamGivesTheOneThreadResult) {
+  const int saved = get_num_threads();
+  for (const nn::RNNMode mode : {nn::RNNMode::LSTM, nn::RNNMode::GRU}) {
+    RNNOptions o = lstm(8, 512);
+    o.mode = mode;
+    Generator init(5);
+    nn::RNN rnn(o, &init);
+    rnn.to(DType::Float64);
+    rnn.set_implementation(nn::RNNImpl::Fused);
+    const Tensor x = random({3, 64, 8}, 6);
+    const auto run = [&](int threads) {
+      set_num_threads(threads);
+      rnn.zero_grad();
+      const Tensor input = x.detach().requires_grad_();
+      auto [y, state] = rnn.forward(input);
+      sum(mul(y, y)).backward();
+      std::vector<double> values = y.to_vector<double>();
+      for (const Tensor& t : {input.grad(), rnn.named_parameters()[1].second.grad()}) {  // weight_hh_l0
+        const std::vector<double> more = t.to_vector<double>();
+        values.insert(values.end(), more.begin(), more.end());
+      }
+      return values;
+    };
+    const std::vector<double> one = run(1), two = run(2);
+    ASSERT_EQ(one.size(), two.size());
+    for (size_t i = 0; i < one.size(); ++i) ASSERT_NEAR(one[i], two[i], 1e-12) << nn::mode_name(mode) << " at " << i;
+  }
+  set_num_threads(saved);
+}
+
 TEST(RnnModule, ImplementationFollowsOptions) {
   RNNOptions o = lstm(3, 4);
   EXPECT_EQ(nn::RNN(o).implementation(), nn::RNNImpl::Fused);
@@ -180,6 +214,36 @@ TEST(RnnModule, StateDictUsesPyTorchNames) {
   EXPECT_EQ(rnn.state_dict().at("weight_ih_l1").shape(), (Shape{16, 4}));  // 2 directions x proj 2
   EXPECT_EQ(rnn.state_dict().at("weight_hh_l0").shape(), (Shape{16, 2}));
   EXPECT_EQ(rnn.state_dict().at("weight_hr_l0").shape(), (Shape{2, 4}));
+}
+
+TEST(RnnModule, WeightShapesWithoutBuildingAreTheModulesParameters) {
+  std::vector<RNNOptions> cases;
+  RNNOptions o = lstm(3, 4);
+  o.num_layers = 2;
+  o.direction = nn::Direction::Bidirectional;
+  o.proj_size = 2;
+  cases.push_back(o);
+  o = lstm(4, 4);
+  o.input_mode = nn::InputMode::SkipInput;
+  o.use_peepholes = true;
+  o.bias = false;
+  cases.push_back(o);
+  o = lstm(5, 3);
+  o.mode = nn::RNNMode::GRU;
+  o.num_layers = 3;
+  cases.push_back(o);
+  o.mode = nn::RNNMode::RNN_RELU;
+  cases.push_back(o);
+  for (const RNNOptions& options : cases) {
+    std::vector<std::pair<std::string, Shape>> built, computed;
+    for (const auto& [name, parameter] : nn::RNN(options).named_parameters())
+      built.emplace_back(name, parameter.shape());
+    for (const auto& [name, shape] : nn::rnn_weight_shapes(options)) computed.emplace_back(name, shape);
+    EXPECT_EQ(computed, built) << nn::options_to_json(options);
+  }
+  o = lstm(3, int64_t{1} << 62);
+  EXPECT_THAT([&] { (void)nn::rnn_weight_shapes(o); },
+              testing::ThrowsMessage<Error>(HasSubstr("gates x hidden_size (4 x 4611686018427387904) overflows")));
 }
 
 TEST(RnnModule, ParametersAreViewsOfOneFlatBuffer) {
@@ -251,8 +315,9 @@ TEST(RnnModule, OptionsRoundTripThroughJson) {
               testing::ThrowsMessage<Error>(
                   HasSubstr("RNN options: 'hidden_size': expected an integer in [-9223372036854775808, "
                             "9223372036854775807], got 5.5e+90")));
-  EXPECT_THAT([] { nn::options_from_json(R"({"mode": "gru", "input_size": 2, "hidden_size": 4, "dropout_seed": -1})"); },
-              testing::ThrowsMessage<Error>(HasSubstr("'dropout_seed': expected an integer in [0, 18446744073709551615]")));
+  EXPECT_THAT(
+      [] { nn::options_from_json(R"({"mode": "gru", "input_size": 2, "hidden_size": 4, "dropout_seed": -1})"); },
+      testing::ThrowsMessage<Error>(HasSubstr("'dropout_seed': expected an integer in [0, 18446744073709551615]")));
 }
 
 TEST(RnnModule, DropoutBetweenLayersOnlyInTraining) {
@@ -333,8 +398,9 @@ TEST(RnnCase, MalformedCasesNameTheProblem) {
   };
   // Too few elements in all for the options' weights: refused before the module is built, so
   // that huge sizes are an error, not a huge allocation.
-  expect_message("a gru with input_size 3, hidden_size 4, num_layers 1 has 108 weight elements, but the case's "
-                 "tensors hold 6 in all: weights are missing");
+  expect_message(
+      "a gru with input_size 3, hidden_size 4, num_layers 1 has 108 weight elements, but the case's "
+      "tensors hold 6 in all: weights are missing");
   meta["hidden_size"] = "1000000000000";
   expect_message("hidden_size 1000000000000, num_layers 1 has 3000000000015");
   meta["hidden_size"] = "4";

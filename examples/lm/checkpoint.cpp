@@ -10,6 +10,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include "core/error.h"
@@ -75,6 +76,47 @@ void swap_into_place(const std::string& fresh, const std::string& target, const 
     fs::remove_all(old, ignored);
   }
   sync_dir(run_dir);
+}
+
+// Refuses weights other than those `model` implies, by name and shape, before anything of the
+// configuration's size is built: a file's metadata may name any sizes, and a model is allocated
+// (and initialised) from them. `declared`: each weight's shape, as the file's header declares it
+// or as it was loaded.
+void check_weight_shapes(const ModelConfig& model, const std::map<std::string, Shape>& declared,
+                         const std::string& path) {
+  const std::string what = fmt::format("{} does not match its own configuration ({})", path, model.summary());
+  // Every layer has a weight_hh: this bounds the list below by the file.
+  RECUR_CHECK(model.rnn.num_layers <= static_cast<int64_t>(declared.size()),
+              "{}: the configuration has {} layers, but the file holds only {} tensors", what, model.rnn.num_layers,
+              declared.size());
+  std::vector<nn::RNNWeightShape> expected;
+  try {
+    expected = weight_shapes(model);
+  } catch (const Error& e) {
+    RECUR_FAIL("{}: {}", what, e.what());
+  }
+  std::vector<std::string> problems;
+  std::set<std::string> names;
+  for (const auto& [name, shape] : expected) {
+    names.insert(name);
+    const auto it = declared.find(name);
+    if (it == declared.end()) {
+      problems.push_back(fmt::format("no '{}' (expected {})", name, shape_str(shape)));
+    } else if (it->second != shape) {
+      problems.push_back(fmt::format("'{}' is {}, expected {}", name, shape_str(it->second), shape_str(shape)));
+    }
+  }
+  for (const auto& [name, shape] : declared) {
+    if (names.count(name) == 0)
+      problems.push_back(fmt::format("'{}' {} is no weight of this model", name, shape_str(shape)));
+  }
+  constexpr size_t kShown = 4;
+  if (problems.size() > kShown) {
+    const size_t more = problems.size() - kShown;
+    problems.resize(kShown);
+    problems.push_back(fmt::format("and {} more", more));
+  }
+  RECUR_CHECK(problems.empty(), "{}: {}", what, fmt::join(problems, "; "));
 }
 
 }  // namespace
@@ -186,11 +228,13 @@ Checkpoint load_checkpoint(const std::string& path, bool training_state, Which w
   Checkpoint checkpoint;
   checkpoint.dir = find_checkpoint_dir(path, which);
   const std::string model_path = checkpoint.dir + "/model.safetensors";
-  nn::SafetensorsFile model_file = nn::load_safetensors(model_path);
+  // The header first: the configuration in its metadata must describe the weights it declares
+  // before the weights are read and a model of that configuration is built.
+  const nn::SafetensorsHeader header = nn::read_safetensors_header(model_path);
   const auto field = [&](const char* key) {
-    const auto it = model_file.metadata.find(key);
-    RECUR_CHECK(it != model_file.metadata.end(),
-                "{} is not a recur language-model checkpoint: no \"{}\" in its metadata", model_path, key);
+    const auto it = header.metadata.find(key);
+    RECUR_CHECK(it != header.metadata.end(), "{} is not a recur language-model checkpoint: no \"{}\" in its metadata",
+                model_path, key);
     return it->second;
   };
   RECUR_CHECK(field("format") == kFormat, "{} is not a recur language-model checkpoint: format '{}', expected '{}'",
@@ -206,7 +250,10 @@ Checkpoint load_checkpoint(const std::string& path, bool training_state, Which w
   RECUR_CHECK(checkpoint.vocab.size() == checkpoint.model.vocab_size,
               "{}: the vocabulary has {} symbols but the model was built for {}", model_path, checkpoint.vocab.size(),
               checkpoint.model.vocab_size);
-  checkpoint.weights = std::move(model_file.tensors);
+  std::map<std::string, Shape> declared;
+  for (const nn::SafetensorsEntry& entry : header.entries) declared[entry.name] = entry.shape;
+  check_weight_shapes(checkpoint.model, declared, model_path);
+  checkpoint.weights = nn::load_safetensors(model_path).tensors;
   if (!training_state) return checkpoint;
 
   const std::string state_path = checkpoint.dir + "/state.json", config_path = checkpoint.dir + "/config.json";
@@ -222,6 +269,11 @@ Checkpoint load_checkpoint(const std::string& path, bool training_state, Which w
 }
 
 std::unique_ptr<LanguageModel> model_from_checkpoint(const Checkpoint& checkpoint) {
+  std::map<std::string, Shape> loaded;
+  for (const auto& [name, tensor] : checkpoint.weights) {
+    if (tensor.defined()) loaded[name] = tensor.shape();
+  }
+  check_weight_shapes(checkpoint.model, loaded, checkpoint.dir + "/model.safetensors");
   auto model = std::make_unique<LanguageModel>(checkpoint.model, 0);
   // The weights of a `train --dtype float64` run load into a float64 model.
   if (!checkpoint.weights.empty() && checkpoint.weights.begin()->second.dtype() == DType::Float64) {

@@ -70,6 +70,17 @@ std::string config_difference(const ModelConfig& saved, const ModelConfig& reque
   return "";
 }
 
+std::vector<nn::RNNWeightShape> weight_shapes(const ModelConfig& config) {
+  config.validate();
+  std::vector<nn::RNNWeightShape> shapes{{"embedding.weight", {config.vocab_size, config.embedding_dim}}};
+  for (nn::RNNWeightShape& weight : nn::rnn_weight_shapes(config.rnn)) {
+    shapes.push_back({"rnn." + weight.name, std::move(weight.shape)});
+  }
+  shapes.push_back({"head.weight", {config.vocab_size, config.rnn.output_hidden_size()}});
+  shapes.push_back({"head.bias", {config.vocab_size}});
+  return shapes;
+}
+
 namespace {
 
 // A seed for stream `index` derived from the run's seed (one Philox block, so that nearby seeds

@@ -43,6 +43,12 @@ void from_json(const nlohmann::json& j, ModelConfig& config);
 // requested"), or "" when they describe the same model.
 std::string config_difference(const ModelConfig& saved, const ModelConfig& requested);
 
+// The names and shapes of the state dict of a model with this configuration, computed without
+// building it: "embedding.weight" [V, E], "rnn.*" (nn::rnn_weight_shapes), "head.weight" [V, R],
+// "head.bias" [V]. One entry per weight: a caller bounds config.rnn.num_layers first when the
+// configuration comes from a file. Throws recur::Error like validate().
+std::vector<nn::RNNWeightShape> weight_shapes(const ModelConfig& config);
+
 class LanguageModel : public nn::Module {
  public:
   // Initialises every weight from Generator(seed) (PyTorch's schemes); the dropout masks come

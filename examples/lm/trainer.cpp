@@ -153,10 +153,12 @@ std::unique_ptr<Trainer> Trainer::resume(const std::string& run_dir, const Train
   (void)t.take_recorded_options(checkpoint.dir + "/config.json", requested, given, &checkpoint.config);
   t.load_data(&checkpoint.vocab, checkpoint.config["data"].value("fingerprint", "(none)"));
 
-  t.build_model_and_optimizer();
-  const std::string difference = config_difference(checkpoint.model, t.model_->config());
+  // config.json's options must ask for the checkpoint's model (whose weights load_checkpoint
+  // matched to its configuration) before a model of their sizes is built.
+  const std::string difference = config_difference(checkpoint.model, t.options_.model_config(t.vocab_.size()));
   RECUR_CHECK(difference.empty(), "the checkpoint in {} is a {}, but the options ask for another model ({})",
               checkpoint.dir, checkpoint.model.summary(), difference);
+  t.build_model_and_optimizer();
   try {
     t.model_->load_state_dict(checkpoint.weights);
     t.optimizer_->load_state_dict(checkpoint.optimizer);
@@ -248,13 +250,14 @@ void Trainer::prepare_from_step_zero(const std::string& expected_fingerprint) {
   RECUR_CHECK(options_.vocab_kind() == init.vocab.kind(), "--init-from {}: its vocabulary is of {}, but --vocab is {}",
               options_.init_from, vocab_kind_name(init.vocab.kind()), options_.vocab);
   load_data(&init.vocab, expected_fingerprint, fmt::format("--init-from {}: ", options_.init_from));
-  build_model_and_optimizer();
+  const ModelConfig requested = options_.model_config(vocab_.size());
   ModelConfig init_model = init.model;  // the dropout may change: it is no part of the weights
-  init_model.dropout = model_->config().dropout;
-  init_model.rnn.dropout = model_->config().rnn.dropout;
-  const std::string difference = config_difference(init_model, model_->config());
+  init_model.dropout = requested.dropout;
+  init_model.rnn.dropout = requested.rnn.dropout;
+  const std::string difference = config_difference(init_model, requested);
   RECUR_CHECK(difference.empty(), "--init-from {}: its model is a {}, but the options ask for another model ({})",
               options_.init_from, init.model.summary(), difference);
+  build_model_and_optimizer();
   nn::StateDict weights;  // in this run's --dtype, whichever the checkpoint's was
   for (const auto& [name, tensor] : init.weights) {
     weights[name] = is_floating(tensor.dtype()) ? tensor.to(options_.parameter_dtype()) : tensor;
