@@ -66,6 +66,32 @@ TEST(LmSvg, LossPlotIsAWellFormedSvgWithAxesLabelsAndLegend) {
   EXPECT_NE(svg.find(">1M<"), std::string::npos);  // an x tick in tokens
 }
 
+TEST(LmSvg, PointsAboveTheZoomedAxisAreMarkedAndCounted) {
+  // The first rows' losses (about ln 65) sit far above the rest: the axis zooms past them, and
+  // each such point is marked on the top edge instead of silently disappearing.
+  std::vector<MetricsRow> rows;
+  for (int i = 1; i <= 40; ++i) {
+    MetricsRow row;
+    row.step = i;
+    row.tokens = i * 1000;
+    row.train_loss = i <= 3 ? 4.2 : 1.5 + 0.01 * (40 - i);
+    rows.push_back(row);
+  }
+  const std::string svg = loss_svg(rows, "clipped", "byte");
+  std::string why;
+  EXPECT_TRUE(well_formed(svg, &why)) << why;
+  size_t markers = 0;
+  for (size_t pos = 0; (pos = svg.find("class=\"clipped\"", pos)) != std::string::npos; ++pos) ++markers;
+  EXPECT_EQ(markers, 3u);
+  EXPECT_NE(svg.find("3 points above"), std::string::npos);
+  EXPECT_NE(svg.find(">loss (nats per byte)<"), std::string::npos);
+  // Nothing is clipped when every point fits: no marker, no note.
+  rows.erase(rows.begin(), rows.begin() + 3);
+  const std::string fits = loss_svg(rows, "fits");
+  EXPECT_EQ(fits.find("clipped"), std::string::npos);
+  EXPECT_EQ(fits.find("above"), std::string::npos);
+}
+
 TEST(LmSvg, EmptyAndNonFiniteSeriesStillGiveAValidDocument) {
   std::vector<MetricsRow> rows(3);
   rows[1].train_loss = std::nan("");
