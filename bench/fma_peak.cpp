@@ -1,0 +1,239 @@
+// The machine's float32 FMA peak: the ceiling for every GEMM and RNN number in bench/RESULTS.md.
+//
+//   fma_peak [--threads N] [--isa auto|avx512|avx2] [--repetitions R] [--seconds S] [--json]
+//
+// Each thread runs 12 independent chains of vector FMAs (a = a * m + c on 12 registers), enough
+// to cover the FMA latency on two FMA ports, with 512-bit vectors where the CPU has AVX-512F and
+// 256-bit AVX2 + FMA otherwise. One repetition times all threads together (start together, stop
+// when the last one is done) for about S seconds; the result is FLOP/s = threads x iterations x
+// 12 x lanes x 2, and the program prints the median and the maximum over R repetitions.
+// Needs no library: it measures the cores, not recur.
+#include <time.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <thread>
+#include <vector>
+
+#if defined(__x86_64__) || defined(_M_X64)
+#include <immintrin.h>
+#define RECUR_FMA_PEAK_X86 1
+#endif
+
+namespace {
+
+constexpr int kChains = 12;
+volatile float g_sink;  // keeps the chains' results alive
+
+#ifdef RECUR_FMA_PEAK_X86
+#define RECUR_FMA12(fma) \
+  a0 = fma(a0, m, c);    \
+  a1 = fma(a1, m, c);    \
+  a2 = fma(a2, m, c);    \
+  a3 = fma(a3, m, c);    \
+  a4 = fma(a4, m, c);    \
+  a5 = fma(a5, m, c);    \
+  a6 = fma(a6, m, c);    \
+  a7 = fma(a7, m, c);    \
+  a8 = fma(a8, m, c);    \
+  a9 = fma(a9, m, c);    \
+  a10 = fma(a10, m, c);  \
+  a11 = fma(a11, m, c)
+
+// Each iteration: 4 x 12 FMAs of 16 lanes.
+__attribute__((target("avx512f"))) float chains_avx512(long iterations, float seed) {
+  const __m512 m = _mm512_set1_ps(0.999999f);
+  const __m512 c = _mm512_set1_ps(1e-6f);
+  __m512 a0 = _mm512_set1_ps(seed), a1 = _mm512_set1_ps(seed + 1), a2 = _mm512_set1_ps(seed + 2),
+         a3 = _mm512_set1_ps(seed + 3), a4 = _mm512_set1_ps(seed + 4), a5 = _mm512_set1_ps(seed + 5),
+         a6 = _mm512_set1_ps(seed + 6), a7 = _mm512_set1_ps(seed + 7), a8 = _mm512_set1_ps(seed + 8),
+         a9 = _mm512_set1_ps(seed + 9), a10 = _mm512_set1_ps(seed + 10), a11 = _mm512_set1_ps(seed + 11);
+  for (long i = 0; i < iterations; ++i) {
+    RECUR_FMA12(_mm512_fmadd_ps);
+    RECUR_FMA12(_mm512_fmadd_ps);
+    RECUR_FMA12(_mm512_fmadd_ps);
+    RECUR_FMA12(_mm512_fmadd_ps);
+  }
+  const __m512 s = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)),
+                                               _mm512_add_ps(_mm512_add_ps(a4, a5), _mm512_add_ps(a6, a7))),
+                                 _mm512_add_ps(_mm512_add_ps(a8, a9), _mm512_add_ps(a10, a11)));
+  float lanes[16];
+  _mm512_storeu_ps(lanes, s);
+  float total = 0;
+  for (float v : lanes) total += v;
+  return total;
+}
+
+// Each iteration: 4 x 12 FMAs of 8 lanes.
+__attribute__((target("avx2,fma"))) float chains_avx2(long iterations, float seed) {
+  const __m256 m = _mm256_set1_ps(0.999999f);
+  const __m256 c = _mm256_set1_ps(1e-6f);
+  __m256 a0 = _mm256_set1_ps(seed), a1 = _mm256_set1_ps(seed + 1), a2 = _mm256_set1_ps(seed + 2),
+         a3 = _mm256_set1_ps(seed + 3), a4 = _mm256_set1_ps(seed + 4), a5 = _mm256_set1_ps(seed + 5),
+         a6 = _mm256_set1_ps(seed + 6), a7 = _mm256_set1_ps(seed + 7), a8 = _mm256_set1_ps(seed + 8),
+         a9 = _mm256_set1_ps(seed + 9), a10 = _mm256_set1_ps(seed + 10), a11 = _mm256_set1_ps(seed + 11);
+  for (long i = 0; i < iterations; ++i) {
+    RECUR_FMA12(_mm256_fmadd_ps);
+    RECUR_FMA12(_mm256_fmadd_ps);
+    RECUR_FMA12(_mm256_fmadd_ps);
+    RECUR_FMA12(_mm256_fmadd_ps);
+  }
+  const __m256 s = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)),
+                                               _mm256_add_ps(_mm256_add_ps(a4, a5), _mm256_add_ps(a6, a7))),
+                                 _mm256_add_ps(_mm256_add_ps(a8, a9), _mm256_add_ps(a10, a11)));
+  float lanes[8];
+  _mm256_storeu_ps(lanes, s);
+  float total = 0;
+  for (float v : lanes) total += v;
+  return total;
+}
+#undef RECUR_FMA12
+#endif
+
+struct Isa {
+  std::string name;
+  int lanes = 0;
+  float (*run)(long, float) = nullptr;
+};
+
+Isa pick_isa(const std::string& wanted) {
+#ifdef RECUR_FMA_PEAK_X86
+  __builtin_cpu_init();
+  const bool avx512 = __builtin_cpu_supports("avx512f");
+  const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  if ((wanted == "auto" || wanted == "avx512") && avx512) return {"avx512", 16, chains_avx512};
+  if ((wanted == "auto" || wanted == "avx2") && avx2) return {"avx2", 8, chains_avx2};
+#endif
+  (void)wanted;
+  return {};
+}
+
+double thread_cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+}
+
+// All threads start on one signal; the time is from the signal to the last thread's end.
+// cpu_seconds: the longest CPU time of one thread (equal to the wall time on an idle machine).
+double time_threads(const Isa& isa, int threads, long iterations, float& sink, double* cpu_seconds = nullptr) {
+  std::atomic<int> ready{0};
+  std::atomic<bool> go{false};
+  std::vector<float> out(static_cast<size_t>(threads));
+  std::vector<double> cpu(static_cast<size_t>(threads));
+  std::vector<std::thread> pool;
+  for (int t = 0; t < threads; ++t) {
+    pool.emplace_back([&, t] {
+      ready.fetch_add(1);
+      while (!go.load(std::memory_order_acquire)) {
+      }
+      const double c0 = thread_cpu_seconds();
+      out[static_cast<size_t>(t)] = isa.run(iterations, static_cast<float>(t));
+      cpu[static_cast<size_t>(t)] = thread_cpu_seconds() - c0;
+    });
+  }
+  while (ready.load() < threads) {
+  }
+  const auto start = std::chrono::steady_clock::now();
+  go.store(true, std::memory_order_release);
+  for (auto& th : pool) th.join();
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  for (float v : out) sink += v;
+  if (cpu_seconds) *cpu_seconds = *std::max_element(cpu.begin(), cpu.end());
+  return seconds;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  std::string wanted = "auto";
+  int repetitions = 5;
+  double seconds = 0.5;
+  bool json = false;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "fma_peak: %s needs a value\n", arg.c_str());
+        std::exit(2);
+      }
+      return argv[++i];
+    };
+    if (arg == "--threads") {
+      threads = std::atoi(value().c_str());
+    } else if (arg == "--isa") {
+      wanted = value();
+    } else if (arg == "--repetitions") {
+      repetitions = std::atoi(value().c_str());
+    } else if (arg == "--seconds") {
+      seconds = std::atof(value().c_str());
+    } else if (arg == "--json") {
+      json = true;
+    } else {
+      std::fprintf(stderr,
+                   "usage: fma_peak [--threads N] [--isa auto|avx512|avx2] [--repetitions R] [--seconds S] "
+                   "[--json]\n");
+      return arg == "--help" || arg == "-h" ? 0 : 2;
+    }
+  }
+  if (threads < 1 || repetitions < 1 || !(seconds > 0)) {
+    std::fprintf(stderr, "fma_peak: --threads, --repetitions and --seconds must be positive\n");
+    return 2;
+  }
+  const Isa isa = pick_isa(wanted);
+  if (!isa.run) {
+    std::fprintf(stderr, "fma_peak: this CPU (or build) has no %s FMA\n",
+                 wanted == "auto" ? "AVX2 or AVX-512" : wanted.c_str());
+    return 1;
+  }
+  const double flop_per_iteration = 4.0 * kChains * isa.lanes * 2.0;
+  float sink = 0;
+  // Calibrate on one thread: iterations for about `seconds`.
+  long iterations = 1 << 16;
+  for (;;) {
+    const double t = time_threads(isa, 1, iterations, sink);
+    if (t > 0.05) {
+      iterations = std::max(1L, static_cast<long>(static_cast<double>(iterations) * seconds / t));
+      break;
+    }
+    iterations *= 4;
+  }
+  time_threads(isa, threads, iterations / 4 + 1, sink);  // warm-up: every thread's core up to speed
+  std::vector<double> gflops, gflops_cpu;
+  for (int r = 0; r < repetitions; ++r) {
+    double cpu = 0;
+    const double t = time_threads(isa, threads, iterations, sink, &cpu);
+    const double flop = threads * static_cast<double>(iterations) * flop_per_iteration;
+    gflops.push_back(flop / t * 1e-9);
+    gflops_cpu.push_back(flop / cpu * 1e-9);
+  }
+  auto median_of = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    const size_t n = v.size();
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+  };
+  const double median = median_of(gflops);
+  const double best = *std::max_element(gflops.begin(), gflops.end());
+  const double median_cpu = median_of(gflops_cpu);
+  if (json) {
+    std::printf(
+        "{\"isa\": \"%s\", \"threads\": %d, \"chains\": %d, \"repetitions\": %d, \"gflops_median\": %.1f, "
+        "\"gflops_max\": %.1f, \"gflops_per_thread\": %.1f, \"gflops_cpu_time\": %.1f}\n",
+        isa.name.c_str(), threads, kChains, repetitions, median, best, median / threads, median_cpu);
+  } else {
+    std::printf(
+        "FMA peak: %.1f GFLOP/s median, %.1f max (%s, %d x %d-lane FMA chains per thread, %d threads, "
+        "%d repetitions of %.2f s; %.1f GFLOP/s per thread)\n"
+        "          %.1f GFLOP/s on the threads' own CPU time (the peak when no other process takes the cores)\n",
+        median, best, isa.name.c_str(), kChains, isa.lanes, threads, repetitions, seconds, median / threads,
+        median_cpu);
+  }
+  g_sink = sink;
+  return 0;
+}
