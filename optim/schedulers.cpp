@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
-#include <numbers>
 
+#include "optim/schedule_math.h"
 #include "optim/state_values.h"
 
 namespace recur::optim {
@@ -91,10 +91,10 @@ CosineWithWarmup::CosineWithWarmup(Optimizer& optimizer, int64_t warmup_steps, i
 }
 
 double CosineWithWarmup::factor(int64_t t) const {
-  if (t < warmup_steps_) return static_cast<double>(t) / static_cast<double>(warmup_steps_);
+  if (t < warmup_steps_) return warmup_factor(t, warmup_steps_);
   const double progress =
       std::min(1.0, static_cast<double>(t - warmup_steps_) / static_cast<double>(total_steps_ - warmup_steps_));
-  return min_lr_ratio_ + (1.0 - min_lr_ratio_) * 0.5 * (1.0 + std::cos(std::numbers::pi * progress));
+  return cosine_factor(progress, min_lr_ratio_);
 }
 
 std::vector<double> CosineWithWarmup::compute_lr() const {

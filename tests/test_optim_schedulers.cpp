@@ -6,6 +6,7 @@
 #include <cmath>
 #include <numbers>
 
+#include "optim/lr_schedule.h"
 #include "optim/schedulers.h"
 #include "optim/sgd.h"
 
@@ -50,6 +51,37 @@ TEST(CosineWithWarmup, WarmsUpLinearlyFromZeroThenFollowsHalfACosineToTheFloor) 
       0.1, 0.1};
   ASSERT_EQ(lrs.size(), expected.size());
   for (size_t t = 0; t < lrs.size(); ++t) EXPECT_NEAR(lrs[t], expected[t], 1e-15) << "step " << t;
+}
+
+TEST(LrSchedule, CosineFollowsTheProgressDownToTheFloorAsCosineWithWarmupDoes) {
+  const LrSchedule schedule{.kind = ScheduleKind::Cosine, .base = 2.0, .min_ratio = 0.1};
+  Fixture f;
+  CosineWithWarmup epochs(f.sgd, 0, 4, 0.1);
+  for (int64_t t = 0; t <= 4; ++t) {
+    EXPECT_DOUBLE_EQ(schedule.lr_at(t, static_cast<double>(t) / 4.0), 2.0 * epochs.factor(t)) << "step " << t;
+  }
+  EXPECT_EQ(schedule.lr_at(9, 1.5), schedule.lr_at(9, 1.0));  // the progress is clamped to [0, 1]
+}
+
+TEST(LrSchedule, StepDropsEveryStepSizeStepsOrAtAThirdAndTwoThirdsOfTheProgress) {
+  const LrSchedule periodic{.kind = ScheduleKind::Step, .base = 1.0, .step_size = 2, .gamma = 0.5};
+  EXPECT_EQ(periodic.lr_at(0, 0.0), 1.0);
+  EXPECT_EQ(periodic.lr_at(1, 0.0), 1.0);
+  EXPECT_EQ(periodic.lr_at(2, 0.0), 0.5);
+  EXPECT_EQ(periodic.lr_at(5, 0.0), 0.25);
+  const LrSchedule thirds{.kind = ScheduleKind::Step, .base = 1.0, .gamma = 0.5};
+  EXPECT_EQ(thirds.lr_at(0, 0.3), 1.0);
+  EXPECT_EQ(thirds.lr_at(0, 0.34), 0.5);
+  EXPECT_EQ(thirds.lr_at(0, 0.7), 0.25);
+  EXPECT_EQ(thirds.lr_at(0, 1.0), 0.25);
+}
+
+TEST(LrSchedule, WarmsUpLinearlyFromTheFirstStepOnTopOfTheSchedule) {
+  const LrSchedule schedule{.kind = ScheduleKind::Constant, .base = 1.0, .warmup = 4};
+  EXPECT_EQ(schedule.lr_at(0, 0.0), 0.25);
+  EXPECT_EQ(schedule.lr_at(1, 0.0), 0.5);
+  EXPECT_EQ(schedule.lr_at(3, 0.0), 1.0);
+  EXPECT_EQ(schedule.lr_at(4, 0.0), 1.0);
 }
 
 TEST(CosineWithWarmup, ScalesEachGroupsOwnBaseLr) {

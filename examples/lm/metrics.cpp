@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "examples/lm/checkpoint.h"
 #include "examples/lm/svg_plot.h"
 
 namespace recur::lm {
@@ -30,6 +31,40 @@ std::vector<std::string> split_commas(const std::string& line) {
 }
 
 }  // namespace
+
+void add_step_to_interval(TrainProgress& progress, int64_t tokens, double seconds, double loss, double grad_norm,
+                          bool applied) {
+  progress.interval_steps += 1;
+  progress.interval_tokens += tokens;
+  progress.interval_seconds += seconds;
+  if (std::isfinite(loss)) progress.interval_loss_sum += loss;
+  if (applied) progress.interval_norm_sum += grad_norm, progress.interval_norms += 1;
+}
+
+double interval_loss(const TrainProgress& progress) {
+  if (progress.interval_steps == 0) return MetricsRow::kNone;
+  return progress.interval_loss_sum / static_cast<double>(progress.interval_steps);
+}
+
+MetricsRow close_interval(TrainProgress& progress, double lr, double val_loss) {
+  MetricsRow row;
+  row.step = progress.step;
+  row.epoch = progress.epoch;
+  row.tokens = progress.tokens;
+  row.elapsed_s = progress.elapsed_s;
+  row.lr = lr;
+  row.train_loss = interval_loss(progress);
+  row.val_loss = val_loss;
+  if (progress.interval_seconds > 0) {
+    row.tokens_per_s = static_cast<double>(progress.interval_tokens) / progress.interval_seconds;
+  }
+  if (progress.interval_norms > 0) {
+    row.grad_norm = progress.interval_norm_sum / static_cast<double>(progress.interval_norms);
+  }
+  progress.interval_steps = progress.interval_tokens = progress.interval_norms = 0;
+  progress.interval_loss_sum = progress.interval_norm_sum = progress.interval_seconds = 0.0;
+  return row;
+}
 
 std::string metrics_header() { return "step,epoch,tokens,elapsed_s,lr,train_loss,val_loss,tokens_per_s,grad_norm"; }
 

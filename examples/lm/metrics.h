@@ -27,6 +27,18 @@ struct MetricsRow {
   double grad_norm = kNone;
 };
 
+struct TrainProgress;
+
+// The open log interval, kept in TrainProgress (interval_*) so that a checkpoint carries it:
+// a step adds its tokens, time, loss (NaN when not finite) and, when `applied`, its gradient
+// norm; closing it gives metrics.csv's row (mean loss, mean norm, tokens per second) and
+// starts the next.
+void add_step_to_interval(TrainProgress& progress, int64_t tokens, double seconds, double loss, double grad_norm,
+                          bool applied);
+MetricsRow close_interval(TrainProgress& progress, double lr, double val_loss);
+// The interval's mean training loss so far (NaN when it has no step).
+double interval_loss(const TrainProgress& progress);
+
 std::string metrics_header();
 std::string format_metrics_row(const MetricsRow& row);
 std::string metrics_csv(const std::vector<MetricsRow>& rows);

@@ -64,36 +64,27 @@ template <typename Options, typename Fn> void visit_options(Options& o, Fn&& fn)
   fn("init-from", o.init_from);
 }
 
-bool one_of(const std::string& value, std::initializer_list<const char*> allowed) {
-  for (const char* a : allowed) {
-    if (value == a) return true;
-  }
-  return false;
-}
-
 }  // namespace
 
 void TrainOptions::validate() const {
   (void)parse_vocab_kind(vocab);
   RECUR_CHECK(valid_fraction > 0.0 && valid_fraction < 1.0, "--valid-fraction must be in (0, 1), got {}",
               valid_fraction);
-  (void)nn::parse_mode(mode);
+  (void)rnn_mode();
   RECUR_CHECK(!bidirectional,
               "--bidirectional cannot be used for a language model: the reverse direction would read the characters "
               "it must predict");
   RECUR_CHECK(embedding >= 1 && hidden >= 1 && layers >= 1,
               "--embedding, --hidden and --layers must be >= 1, got {}, {} and {}", embedding, hidden, layers);
   RECUR_CHECK(dropout >= 0.0 && dropout < 1.0, "--dropout must be in [0, 1), got {}", dropout);
-  (void)nn::parse_impl(impl);
+  (void)rnn_impl();
   (void)parameter_dtype();
   RECUR_CHECK(batch >= 1 && bptt >= 1, "--batch and --bptt must be >= 1, got {} and {}", batch, bptt);
-  RECUR_CHECK(one_of(optimizer, {"adam", "adamw", "rmsprop", "sgd"}),
-              "unknown --optimizer '{}' (expected adam, adamw, rmsprop or sgd)", optimizer);
+  (void)optimizer_kind();
   RECUR_CHECK(std::isfinite(lr) && lr >= 0.0, "--lr must be a positive number, got {}", lr);
   RECUR_CHECK(std::isfinite(momentum) && momentum >= 0.0 && momentum < 1.0, "--momentum must be in [0, 1), got {}",
               momentum);
-  RECUR_CHECK(one_of(lr_schedule, {"constant", "cosine", "step"}),
-              "unknown --lr-schedule '{}' (expected constant, cosine or step)", lr_schedule);
+  (void)schedule_kind();
   RECUR_CHECK(warmup >= 0 && decay_steps >= 0, "--warmup and --decay-steps must be >= 0, got {} and {}", warmup,
               decay_steps);
   RECUR_CHECK(min_lr >= 0.0 && min_lr <= 1.0, "--min-lr is a fraction of --lr in [0, 1], got {}", min_lr);
@@ -153,16 +144,48 @@ DType TrainOptions::parameter_dtype() const {
   RECUR_FAIL("--dtype must be float32 or float64, got '{}'", dtype);
 }
 
+OptimizerKind TrainOptions::optimizer_kind() const {
+  if (optimizer == "adam") return OptimizerKind::Adam;
+  if (optimizer == "adamw") return OptimizerKind::AdamW;
+  if (optimizer == "rmsprop") return OptimizerKind::RMSprop;
+  if (optimizer == "sgd") return OptimizerKind::SGD;
+  RECUR_FAIL("unknown --optimizer '{}' (expected adam, adamw, rmsprop or sgd)", optimizer);
+}
+
+optim::ScheduleKind TrainOptions::schedule_kind() const {
+  if (lr_schedule == "constant") return optim::ScheduleKind::Constant;
+  if (lr_schedule == "cosine") return optim::ScheduleKind::Cosine;
+  if (lr_schedule == "step") return optim::ScheduleKind::Step;
+  RECUR_FAIL("unknown --lr-schedule '{}' (expected constant, cosine or step)", lr_schedule);
+}
+
+nn::RNNMode TrainOptions::rnn_mode() const { return nn::parse_mode(mode); }
+
+nn::RNNImpl TrainOptions::rnn_impl() const { return nn::parse_impl(impl); }
+
+optim::LrSchedule TrainOptions::make_lr_schedule() const {
+  return optim::LrSchedule{.kind = schedule_kind(),
+                           .base = effective_lr(),
+                           .min_ratio = min_lr,
+                           .warmup = warmup,
+                           .step_size = lr_step_size,
+                           .gamma = lr_gamma};
+}
+
 double TrainOptions::effective_lr() const {
   if (lr > 0.0) return lr;
-  if (optimizer == "sgd") return 1.0;
-  if (optimizer == "rmsprop") return 2e-3;
-  return 5e-3;  // adam, adamw
+  switch (optimizer_kind()) {
+    case OptimizerKind::SGD: return 1.0;
+    case OptimizerKind::RMSprop: return 2e-3;
+    case OptimizerKind::Adam:
+    case OptimizerKind::AdamW: break;
+  }
+  return 5e-3;
 }
 
 double TrainOptions::effective_weight_decay() const {
   if (weight_decay >= 0.0) return weight_decay;
-  return optimizer == "adamw" ? 0.01 : 0.0;
+  return optimizer_kind() == OptimizerKind::AdamW ? 0.01 : 0.0;
 }
 
 void take_model_options(TrainOptions& options, const ModelConfig& model, const Vocabulary& vocab,

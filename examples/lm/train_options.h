@@ -11,11 +11,15 @@
 
 #include "examples/lm/model.h"
 #include "examples/lm/vocab.h"
+#include "nn/rnn_functional.h"
+#include "optim/lr_schedule.h"
 
 namespace recur::lm {
 
 constexpr int64_t kAutoEvals = 5;   // evaluations per run when --eval-every is 0
 constexpr int64_t kAutoRows = 200;  // metrics rows per run when --log-every is 0
+
+enum class OptimizerKind : uint8_t { Adam, AdamW, RMSprop, SGD };
 
 struct TrainOptions {
   // ---- data ------------------------------------------------------------------------------
@@ -79,7 +83,15 @@ struct TrainOptions {
   // --eval-every and --log-every 0 by the intervals that give kAutoEvals evaluations and
   // kAutoRows rows. (A run bounded by --minutes spreads them over its time: they stay 0.)
   void fill_defaults();
+  // The options that name a choice, parsed (recur::Error naming the option and its choices).
+  // The options keep the names, which config.json and the command line use.
   VocabKind vocab_kind() const { return parse_vocab_kind(vocab); }
+  OptimizerKind optimizer_kind() const;       // --optimizer
+  optim::ScheduleKind schedule_kind() const;  // --lr-schedule
+  nn::RNNMode rnn_mode() const;               // --mode
+  nn::RNNImpl rnn_impl() const;               // --impl
+  // The learning-rate schedule these options describe (optim/lr_schedule.h).
+  optim::LrSchedule make_lr_schedule() const;
   DType parameter_dtype() const;
   // The model these options describe for a vocabulary of vocab_size symbols.
   ModelConfig model_config(int64_t vocab_size) const;

@@ -1,22 +1,15 @@
 #include "examples/lm/trainer.h"
 
-#include <fmt/chrono.h>
 #include <fmt/format.h>
 
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
-#include <ctime>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "backends/backend.h"
 #include "backends/settings.h"
-#include "nn/atomic_file.h"
-#include "nn/losses.h"
 #include "optim/adam.h"
-#include "optim/clip.h"
 #include "optim/rmsprop.h"
 #include "optim/sgd.h"
 #include "recur/config.h"
@@ -36,40 +29,17 @@ Device checked_device(const std::string& name) {
 
 std::unique_ptr<optim::Optimizer> make_optimizer(const TrainOptions& o, const std::vector<Tensor>& params) {
   const double lr = o.effective_lr(), decay = o.effective_weight_decay();
-  if (o.optimizer == "adam")
-    return std::make_unique<optim::Adam>(params, optim::AdamOptions{.lr = lr, .weight_decay = decay});
-  if (o.optimizer == "adamw") {
-    return std::make_unique<optim::AdamW>(params, optim::AdamWOptions{.lr = lr, .weight_decay = decay});
+  switch (o.optimizer_kind()) {
+    case OptimizerKind::Adam:
+      return std::make_unique<optim::Adam>(params, optim::AdamOptions{.lr = lr, .weight_decay = decay});
+    case OptimizerKind::AdamW:
+      return std::make_unique<optim::AdamW>(params, optim::AdamWOptions{.lr = lr, .weight_decay = decay});
+    case OptimizerKind::RMSprop:
+      return std::make_unique<optim::RMSprop>(params, optim::RMSpropOptions{.lr = lr, .weight_decay = decay});
+    case OptimizerKind::SGD: break;
   }
-  if (o.optimizer == "rmsprop") {
-    return std::make_unique<optim::RMSprop>(params, optim::RMSpropOptions{.lr = lr, .weight_decay = decay});
-  }
-  RECUR_CHECK(o.optimizer == "sgd", "unknown --optimizer '{}' (expected adam, adamw, rmsprop or sgd)", o.optimizer);
   return std::make_unique<optim::SGD>(params,
                                       optim::SGDOptions{.lr = lr, .momentum = o.momentum, .weight_decay = decay});
-}
-
-std::string default_run_dir() {
-  const std::time_t now = std::time(nullptr);
-  std::tm local{};
-  localtime_r(&now, &local);
-  const std::string base = fmt::format("runs/{:%Y%m%d-%H%M%S}", local);
-  std::string dir = base;
-  for (int suffix = 2; fs::exists(dir); ++suffix) dir = fmt::format("{}-{}", base, suffix);
-  return dir;
-}
-
-// A new run may not start in a folder that holds one.
-void check_holds_no_run(const std::string& dir) {
-  RECUR_CHECK(!fs::exists(dir + "/config.json") && !fs::exists(dir + "/checkpoint"),
-              "'{}' already holds a run: continue it with --resume {}, or choose another --out", dir, dir);
-}
-
-std::string read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
 }
 
 }  // namespace
@@ -117,36 +87,26 @@ Trainer::~Trainer() = default;
 Trainer::Trainer(const TrainOptions& options, Reporter& reporter, TrainHooks hooks)
     : options_(options), reporter_(reporter), hooks_(std::move(hooks)) {
   prepare_from_step_zero("");
-  run_dir_ = options_.out.empty() ? default_run_dir() : options_.out;
-  options_.out = run_dir_;
-  check_holds_no_run(run_dir_);
-  std::error_code error;
-  fs::create_directories(run_dir_, error);
-  RECUR_CHECK(fs::is_directory(run_dir_), "cannot create the run folder '{}': {}", run_dir_, error.message());
-  lock_run_folder();
-  // Again under the lock: another process may have started a run there since the first check.
-  check_holds_no_run(run_dir_);
-  nn::write_file_atomically(run_dir_ + "/config.json", config_json().dump(2) + "\n");
+  folder_ = RunFolder::create(options_.out, reporter_);
+  options_.out = folder_.dir();
+  folder_.write_config(config_json());
 }
 
 std::unique_ptr<Trainer> Trainer::resume(const std::string& run_dir, const TrainOptions& requested,
                                          const std::set<std::string>& given, Reporter& reporter, TrainHooks hooks) {
   std::unique_ptr<Trainer> trainer(new Trainer(ResumeTag{}, reporter, std::move(hooks)));
   Trainer& t = *trainer;
-  RECUR_CHECK(fs::is_directory(run_dir), "--resume {}: no such run folder", run_dir);
-  t.run_dir_ = run_dir;
-  t.lock_run_folder();
-  if (checkpoint_dir_if_any(run_dir).empty() && fs::exists(run_dir + "/config.json")) {
+  t.folder_ = RunFolder::open(run_dir, reporter);
+  if (!t.folder_.has_checkpoint() && t.folder_.has_config()) {
     // Stopped before its first checkpoint (kill -9, a crash): the run starts again from step 0
     // with the options it recorded, which gives the steps it had made.
-    const std::string config_path = run_dir + "/config.json";
-    const nlohmann::json config = t.take_recorded_options(config_path, requested, given);
+    const nlohmann::json config = t.take_recorded_options(t.folder_.config_path(), requested, given);
     reporter.message(
         fmt::format("{} holds no checkpoint (its run stopped before the first one): starting it from "
                     "step 0 with the options of {}",
-                    run_dir, config_path));
+                    run_dir, t.folder_.config_path()));
     t.prepare_from_step_zero(config["data"].value("fingerprint", "(none)"));
-    nn::write_file_atomically(config_path, t.config_json().dump(2) + "\n");
+    t.folder_.write_config(t.config_json());
     return trainer;
   }
   const Checkpoint checkpoint = load_checkpoint(run_dir, /*training_state=*/true);
@@ -159,57 +119,46 @@ std::unique_ptr<Trainer> Trainer::resume(const std::string& run_dir, const Train
   RECUR_CHECK(difference.empty(), "the checkpoint in {} is a {}, but the options ask for another model ({})",
               checkpoint.dir, checkpoint.model.summary(), difference);
   t.build_model_and_optimizer();
+  t.restore(checkpoint);
+  t.folder_.write_config(t.config_json());
+  return trainer;
+}
+
+void Trainer::restore(const Checkpoint& checkpoint) {
   try {
-    t.model_->load_state_dict(checkpoint.weights);
-    t.optimizer_->load_state_dict(checkpoint.optimizer);
+    model_->load_state_dict(checkpoint.weights);
+    optimizer_->load_state_dict(checkpoint.optimizer);
   } catch (const Error& e) {
     RECUR_FAIL("cannot resume from {}: {}", checkpoint.dir, e.what());
   }
-  t.progress_ = checkpoint.progress;
-  for (auto& [name, generator] : t.model_->generators()) {
-    const auto it = t.progress_.generators.find(name);
-    RECUR_CHECK(it != t.progress_.generators.end(), "{}/state.json has no state for the random stream '{}'",
+  progress_ = checkpoint.progress;
+  for (auto& [name, generator] : model_->generators()) {
+    const auto it = progress_.generators.find(name);
+    RECUR_CHECK(it != progress_.generators.end(), "{}/state.json has no state for the random stream '{}'",
                 checkpoint.dir, name);
     generator->set_state(it->second.seed, it->second.offset);
   }
-  RECUR_CHECK(t.progress_.batch_in_epoch <= t.batcher_->batches_per_epoch(),
-              "{}/state.json: batch {} is past the epoch's {} batches", checkpoint.dir, t.progress_.batch_in_epoch,
-              t.batcher_->batches_per_epoch());
-  if (t.progress_.has_carry) {
-    const nn::RNN& rnn = *t.model_->rnn;
+  RECUR_CHECK(progress_.batch_in_epoch <= batcher_->batches_per_epoch(),
+              "{}/state.json: batch {} is past the epoch's {} batches", checkpoint.dir, progress_.batch_in_epoch,
+              batcher_->batches_per_epoch());
+  if (progress_.has_carry) {
+    const nn::RNN& rnn = *model_->rnn;
     const auto carried = [&](const char* name, const Shape& shape) {
       const auto it = checkpoint.carry.find(name);
       RECUR_CHECK(it != checkpoint.carry.end() && it->second.shape() == shape,
                   "{}/carry.safetensors: expected '{}' of shape {}", checkpoint.dir, name, shape_str(shape));
-      return it->second.to(t.device_);
+      return it->second.to(device_);
     };
-    t.carry_.h = carried("h", rnn.state_shape(t.options_.batch));
-    if (rnn.options().mode == nn::RNNMode::LSTM) t.carry_.c = carried("c", rnn.cell_state_shape(t.options_.batch));
+    carry_.h = carried("h", rnn.state_shape(options_.batch));
+    if (rnn.options().mode == nn::RNNMode::LSTM) carry_.c = carried("c", rnn.cell_state_shape(options_.batch));
   }
-  // metrics.csv up to the checkpoint's step (rows written after it belong to the lost future).
-  const std::string metrics_path = run_dir + "/metrics.csv";
-  if (fs::exists(metrics_path)) {
-    for (const MetricsRow& row : parse_metrics_csv(read_text(metrics_path), metrics_path)) {
-      if (row.step <= t.progress_.step) t.rows_.push_back(row);
-    }
-  }
-  t.last_checkpoint_step_ = t.progress_.step;
-  nn::write_file_atomically(run_dir + "/config.json", t.config_json().dump(2) + "\n");
-  return trainer;
+  rows_ = folder_.read_metrics(progress_.step);
+  last_checkpoint_step_ = progress_.step;
 }
 
 nlohmann::json Trainer::take_recorded_options(const std::string& config_path, const TrainOptions& requested,
                                               const std::set<std::string>& given, const nlohmann::json* read) {
-  nlohmann::json config;
-  if (read != nullptr) {
-    config = *read;
-  } else {
-    try {
-      config = nlohmann::json::parse(read_text(config_path));
-    } catch (const nlohmann::json::exception& e) {
-      RECUR_FAIL("{} is corrupt: it is not valid JSON ({})", config_path, e.what());
-    }
-  }
+  const nlohmann::json config = read != nullptr ? *read : folder_.read_config();
   RECUR_CHECK(config.is_object() && config.contains("train") && config.contains("data") && config["data"].is_object(),
               "{} is not a recur training configuration (no \"train\" or \"data\")", config_path);
   restore_compute_settings(config, config_path, given, reporter_);
@@ -223,13 +172,13 @@ nlohmann::json Trainer::take_recorded_options(const std::string& config_path, co
   options_.weight_decay = options_.effective_weight_decay();
   if (given.count("out") > 0) {
     std::error_code ignored;
-    RECUR_CHECK(fs::equivalent(requested.out, run_dir_, ignored),
+    RECUR_CHECK(fs::equivalent(requested.out, folder_.dir(), ignored),
                 "--out {} cannot be combined with --resume {}: a resumed run continues in its own folder",
-                requested.out, run_dir_);
+                requested.out, folder_.dir());
   }
   apply_resume_overrides(options_, requested, given);
   if (given.count("data") > 0) options_.data = requested.data;
-  options_.out = run_dir_;
+  options_.out = folder_.dir();
   options_.fill_defaults();
   options_.validate();
   device_ = checked_device(options_.device);
@@ -269,13 +218,6 @@ void Trainer::prepare_from_step_zero(const std::string& expected_fingerprint) {
   }
 }
 
-void Trainer::lock_run_folder() {
-  lock_ = RunLock::acquire(run_dir_);
-  if (!lock_.unsupported().empty()) {
-    reporter_.warning(lock_.unsupported() + ": nothing stops another `recur train` from using this run folder");
-  }
-}
-
 void Trainer::load_data(const Vocabulary* expected, const std::string& expected_fingerprint,
                         const std::string& vocab_source) {
   const std::string text = read_text_file(options_.data);
@@ -299,16 +241,16 @@ void Trainer::load_data(const Vocabulary* expected, const std::string& expected_
 
 void Trainer::build_model_and_optimizer() {
   model_ = std::make_unique<LanguageModel>(options_.model_config(vocab_.size()), options_.seed);
-  model_->rnn->set_implementation(nn::parse_impl(options_.impl));
+  model_->rnn->set_implementation(options_.rnn_impl());
   model_->to(options_.parameter_dtype());
   if (device_.is_cuda()) {
     set_allow_tf32(device_, options_.allow_tf32);
     model_->to(device_);
   }
-  parameters_ = model_->parameters();
-  optimizer_ = make_optimizer(options_, parameters_);
-  schedule_ = LrSchedule{options_.lr_schedule, options_.effective_lr(), options_.min_lr,
-                         options_.warmup,      options_.lr_step_size,   options_.lr_gamma};
+  optimizer_ = make_optimizer(options_, model_->parameters());
+  train_step_ = std::make_unique<TrainStep>(*model_, *optimizer_, device_, options_.clip, hooks_.after_backward);
+  schedule_ = options_.make_lr_schedule();
+  cadence_ = Cadence(options_);
 }
 
 nlohmann::json Trainer::config_json() const {
@@ -328,89 +270,86 @@ nlohmann::json Trainer::config_json() const {
                         {"train", options_}};
 }
 
-double Trainer::fraction_done() const {
-  double fraction = 0.0;
-  if (options_.steps > 0) fraction = static_cast<double>(progress_.step) / static_cast<double>(options_.steps);
-  if (options_.minutes > 0) fraction = std::max(fraction, progress_.elapsed_s / (options_.minutes * 60.0));
-  return std::min(fraction, 1.0);
-}
-
-double Trainer::schedule_progress() const {
-  if (options_.decay_steps > 0) {
-    return std::min(1.0, static_cast<double>(progress_.step) / static_cast<double>(options_.decay_steps));
-  }
-  return fraction_done();
-}
-
-bool Trainer::row_due(double previous_fraction) const {
-  if (options_.log_every > 0) return progress_.step % options_.log_every == 0;
-  return std::floor(fraction_done() * kAutoRows) > std::floor(previous_fraction * kAutoRows);
-}
-
-bool Trainer::eval_due(double previous_fraction) const {
-  if (options_.eval_every > 0) return progress_.step % options_.eval_every == 0;
-  // Auto: a few times per run, not at its very end (the final evaluation follows then).
-  const double now = fraction_done();
-  return now < 1.0 && std::floor(now * kAutoEvals) > std::floor(previous_fraction * kAutoEvals);
-}
-
+// The loop: a step, then what the cadence says is due (an evaluation or a metrics row, a
+// checkpoint), until the run is done or a signal stops it.
 TrainResult Trainer::run(const std::atomic<int>* stop) {
   reporter_.message(
       fmt::format("recur train: {} ({} parameters) on '{}': {} training and {} validation tokens, "
                   "vocabulary {} {}, {} batches of {}x{} per epoch, {} threads; run folder {}",
                   model_->config().summary(), model_->num_parameters(), options_.data, split_.train.size(),
                   split_.valid.size(), vocab_.size(), options_.vocab, batcher_->batches_per_epoch(), options_.batch,
-                  options_.bptt, get_num_threads(), run_dir_));
+                  options_.bptt, get_num_threads(), folder_.dir()));
   if (progress_.step > 0)
     reporter_.message(fmt::format("resuming at step {} (epoch {})", progress_.step, progress_.epoch));
-  TrainResult result;
-  result.run_dir = run_dir_;
-  const auto done = [&] {
-    return (options_.steps > 0 && progress_.step >= options_.steps) ||
-           (options_.minutes > 0 && progress_.elapsed_s >= options_.minutes * 60.0);
-  };
-  while (!done()) {
-    const double previous_fraction = fraction_done();
-    train_step();
-    if (progress_.bad_in_a_row >= options_.max_bad_steps) {
-      write_logs();
-      reporter_.finish();
-      RECUR_FAIL(
-          "training stopped at step {}: {} steps in a row had a non-finite loss or gradient; {} (try a lower "
-          "--lr or a --clip)",
-          progress_.step, progress_.bad_in_a_row,
-          last_checkpoint_step_ >= 0 ? fmt::format("the last checkpoint, of step {}, in {}/checkpoint is intact",
-                                                   last_checkpoint_step_, run_dir_)
-                                     : std::string("no checkpoint was written"));
-    }
-    if (done()) break;  // the final evaluation, row and checkpoint follow the loop
+  while (!cadence_.done(progress_)) {
+    const double fraction_before = cadence_.fraction_done(progress_);
+    step();
+    if (progress_.bad_in_a_row >= options_.max_bad_steps) stop_after_bad_steps();
+    if (cadence_.done(progress_)) break;  // the final evaluation, row and checkpoint follow the loop
+    const Due due = cadence_.due(progress_, fraction_before);
     double val_loss = kNaN;
-    const bool evaluated = eval_due(previous_fraction);
-    if (evaluated) {
-      val_loss = evaluate_now();
-    } else if (row_due(previous_fraction)) {
-      close_row(kNaN);
-    }
-    // A checkpoint at every evaluation and every --checkpoint-every steps, but none in the middle
-    // of non-finite steps: the last good one stays.
-    if ((evaluated || (options_.checkpoint_every > 0 && progress_.step % options_.checkpoint_every == 0)) &&
-        progress_.bad_in_a_row == 0) {
-      save(val_loss);
-    }
-    if (stop != nullptr && stop->load() > 0) {
-      save();
-      reporter_.finish();
-      reporter_.message(
-          fmt::format("interrupted at step {}: checkpoint written to {}/checkpoint; continue with "
-                      "`recur train --resume {}`",
-                      progress_.step, run_dir_, run_dir_));
-      result.end = RunEnd::Interrupted;
-      result.step = progress_.step, result.tokens = progress_.tokens;
-      result.elapsed_s = progress_.elapsed_s, result.skipped_steps = progress_.skipped_steps;
-      return result;
-    }
+    if (due.evaluate) val_loss = evaluate_now();
+    if (due.log) close_row(kNaN);
+    if (due.checkpoint) save(val_loss);
+    if (stop != nullptr && stop->load() > 0) return interrupted();
   }
-  // The end: a full evaluation, then the final checkpoint.
+  return finish();
+}
+
+void Trainer::step() {
+  const auto start = std::chrono::steady_clock::now();
+  if (progress_.batch_in_epoch >= batcher_->batches_per_epoch()) {  // a new epoch: the state restarts
+    progress_.epoch += 1;
+    progress_.batch_in_epoch = 0;
+    progress_.has_carry = false;
+  }
+  lr_ = schedule_.lr_at(progress_.step, cadence_.schedule_progress(progress_));
+  const Batch batch = batcher_->batch(progress_.batch_in_epoch);
+  StepResult result = (*train_step_)(batch, progress_.has_carry ? carry_ : nn::RNNState{}, lr_, progress_.step);
+  carry_ = std::move(result.carry);
+  progress_.has_carry = result.applied;
+  if (result.applied) {
+    progress_.bad_in_a_row = 0;
+  } else {
+    progress_.skipped_steps += 1;
+    progress_.bad_in_a_row += 1;
+  }
+  const int64_t tokens = options_.batch * options_.bptt;
+  progress_.step += 1;
+  progress_.batch_in_epoch += 1;
+  progress_.tokens += tokens;
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  progress_.elapsed_s += seconds;
+  recent_step_seconds_ = recent_step_seconds_ == 0.0 ? seconds : 0.9 * recent_step_seconds_ + 0.1 * seconds;
+  add_step_to_interval(progress_, tokens, seconds, result.loss, result.grad_norm, result.applied);
+  if (hooks_.on_step) hooks_.on_step(progress_.step - 1, result.loss);
+  reporter_.step(progress_info());
+}
+
+void Trainer::stop_after_bad_steps() {
+  write_logs();
+  reporter_.finish();
+  RECUR_FAIL(
+      "training stopped at step {}: {} steps in a row had a non-finite loss or gradient; {} (try a lower "
+      "--lr or a --clip)",
+      progress_.step, progress_.bad_in_a_row,
+      last_checkpoint_step_ >= 0 ? fmt::format("the last checkpoint, of step {}, in {}/checkpoint is intact",
+                                               last_checkpoint_step_, folder_.dir())
+                                 : std::string("no checkpoint was written"));
+}
+
+TrainResult Trainer::interrupted() {
+  save();
+  reporter_.finish();
+  reporter_.message(
+      fmt::format("interrupted at step {}: checkpoint written to {}/checkpoint; continue with "
+                  "`recur train --resume {}`",
+                  progress_.step, folder_.dir(), folder_.dir()));
+  return result(RunEnd::Interrupted);
+}
+
+// The end: a full evaluation, then the final checkpoint.
+TrainResult Trainer::finish() {
   const EvalResult validation =
       evaluate(*model_, split_.valid, options_.eval_batch, options_.eval_bptt, device_, "the validation text");
   progress_.last_val_loss = validation.loss;
@@ -431,65 +370,18 @@ TrainResult Trainer::run(const std::atomic<int>* stop) {
     reporter_.message(fmt::format("{} step{} skipped for a non-finite loss or gradient", progress_.skipped_steps,
                                   progress_.skipped_steps == 1 ? " was" : "s were"));
   }
-  result.end = RunEnd::Finished;
-  result.step = progress_.step, result.tokens = progress_.tokens;
-  result.elapsed_s = progress_.elapsed_s, result.skipped_steps = progress_.skipped_steps;
-  result.validation = validation;
-  return result;
+  TrainResult finished = result(RunEnd::Finished);
+  finished.validation = validation;
+  return finished;
 }
 
-void Trainer::train_step() {
-  const auto start = std::chrono::steady_clock::now();
-  if (progress_.batch_in_epoch >= batcher_->batches_per_epoch()) {  // a new epoch: the state restarts
-    progress_.epoch += 1;
-    progress_.batch_in_epoch = 0;
-    progress_.has_carry = false;
-  }
-  lr_ = schedule_.at(progress_.step, schedule_progress());
-  optimizer_->set_lr(lr_);
-
-  const Batch batch = batcher_->batch(progress_.batch_in_epoch);
-  model_->train();
-  auto [logits, state] = model_->forward(batch.input.to(device_), progress_.has_carry ? carry_ : nn::RNNState{});
-  const Tensor loss = nn::cross_entropy(logits, batch.target.to(device_));
-  const double loss_value = loss.item();
-  double norm = kNaN;
-  bool good = std::isfinite(loss_value);
-  if (good) {
-    loss.backward();
-    if (hooks_.after_backward) hooks_.after_backward(progress_.step, *model_);
-    const double max_norm = options_.clip > 0 ? options_.clip : std::numeric_limits<double>::infinity();
-    const optim::ClipResult clip = optim::clip_grad_norm_detailed(parameters_, max_norm);
-    norm = clip.norm;
-    good = clip.finite;
-    if (good) optimizer_->step();
-  }
-  optimizer_->zero_grad();
-  if (good) {
-    carry_ = {state.h.detach(), state.c.defined() ? state.c.detach() : Tensor()};
-    progress_.has_carry = true;
-    progress_.bad_in_a_row = 0;
-  } else {
-    carry_ = {};
-    progress_.has_carry = false;
-    progress_.skipped_steps += 1;
-    progress_.bad_in_a_row += 1;
-  }
-  const int64_t tokens = options_.batch * options_.bptt;
-  progress_.step += 1;
-  progress_.batch_in_epoch += 1;
-  progress_.tokens += tokens;
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  progress_.elapsed_s += seconds;
-  recent_step_seconds_ = recent_step_seconds_ == 0.0 ? seconds : 0.9 * recent_step_seconds_ + 0.1 * seconds;
-
-  progress_.interval_steps += 1;
-  progress_.interval_tokens += tokens;
-  progress_.interval_seconds += seconds;
-  if (std::isfinite(loss_value)) progress_.interval_loss_sum += loss_value;
-  if (good) progress_.interval_norm_sum += norm, progress_.interval_norms += 1;
-  if (hooks_.on_step) hooks_.on_step(progress_.step - 1, std::isfinite(loss_value) ? loss_value : kNaN);
-  reporter_.step(progress_info());
+TrainResult Trainer::result(RunEnd end) const {
+  TrainResult result;
+  result.end = end;
+  result.run_dir = folder_.dir();
+  result.step = progress_.step, result.tokens = progress_.tokens;
+  result.elapsed_s = progress_.elapsed_s, result.skipped_steps = progress_.skipped_steps;
+  return result;
 }
 
 ProgressInfo Trainer::progress_info() const {
@@ -497,46 +389,20 @@ ProgressInfo Trainer::progress_info() const {
   info.step = progress_.step;
   info.total_steps = options_.steps;
   info.epoch = progress_.epoch;
-  const int64_t finite = progress_.interval_steps;
-  info.loss = finite > 0 ? progress_.interval_loss_sum / static_cast<double>(finite)
-                         : (rows_.empty() ? kNaN : rows_.back().train_loss);
+  info.loss =
+      progress_.interval_steps > 0 ? interval_loss(progress_) : (rows_.empty() ? kNaN : rows_.back().train_loss);
   info.lr = lr_;
   info.tokens_per_s =
       recent_step_seconds_ > 0 ? static_cast<double>(options_.batch * options_.bptt) / recent_step_seconds_ : 0.0;
   info.elapsed_s = progress_.elapsed_s;
-  info.fraction = fraction_done();
-  double eta = -1.0;
-  if (options_.steps > 0 && recent_step_seconds_ > 0) {
-    eta = static_cast<double>(options_.steps - progress_.step) * recent_step_seconds_;
-  }
-  if (options_.minutes > 0) {
-    const double left = std::max(0.0, options_.minutes * 60.0 - progress_.elapsed_s);
-    eta = eta < 0 ? left : std::min(eta, left);
-  }
-  info.eta_s = eta;
+  info.fraction = cadence_.fraction_done(progress_);
+  info.eta_s = cadence_.eta_s(progress_, recent_step_seconds_);
   return info;
 }
 
 void Trainer::close_row(double val_loss) {
-  MetricsRow row;
-  row.step = progress_.step;
-  row.epoch = progress_.epoch;
-  row.tokens = progress_.tokens;
-  row.elapsed_s = progress_.elapsed_s;
-  row.lr = lr_;
-  const int64_t finite_losses = progress_.interval_steps;
-  if (finite_losses > 0) row.train_loss = progress_.interval_loss_sum / static_cast<double>(finite_losses);
-  row.val_loss = val_loss;
-  if (progress_.interval_seconds > 0) {
-    row.tokens_per_s = static_cast<double>(progress_.interval_tokens) / progress_.interval_seconds;
-  }
-  if (progress_.interval_norms > 0) {
-    row.grad_norm = progress_.interval_norm_sum / static_cast<double>(progress_.interval_norms);
-  }
-  rows_.push_back(row);
+  rows_.push_back(close_interval(progress_, lr_, val_loss));
   reporter_.log(progress_info());
-  progress_.interval_steps = progress_.interval_tokens = progress_.interval_norms = 0;
-  progress_.interval_loss_sum = progress_.interval_norm_sum = progress_.interval_seconds = 0.0;
 }
 
 double Trainer::evaluate_now() {
@@ -565,17 +431,16 @@ void Trainer::save(double val_loss) {
   if (std::isfinite(val_loss) && !(val_loss >= progress_.best_val_loss)) {
     progress_.best_val_loss = val_loss;
     progress_.best_step = progress_.step;
-    save_checkpoint(run_dir_, Which::Best, *model_, vocab_, config, *optimizer_, carry_, progress_);
+    folder_.save_checkpoint(Which::Best, *model_, vocab_, config, *optimizer_, carry_, progress_);
   }
-  save_checkpoint(run_dir_, Which::Latest, *model_, vocab_, config, *optimizer_, carry_, progress_);
+  folder_.save_checkpoint(Which::Latest, *model_, vocab_, config, *optimizer_, carry_, progress_);
   last_checkpoint_step_ = progress_.step;
 }
 
 void Trainer::write_logs() {
-  nn::write_file_atomically(run_dir_ + "/metrics.csv", metrics_csv(rows_));
   const std::string title =
       fmt::format("{} on {}", model_->config().summary(), fs::path(options_.data).filename().string());
-  nn::write_file_atomically(run_dir_ + "/loss.svg", loss_svg(rows_, title, symbol_unit(vocab_.kind())));
+  folder_.write_logs(rows_, title, symbol_unit(vocab_.kind()));
 }
 
 }  // namespace recur::lm

@@ -1,12 +1,14 @@
 // Training a character-level language model: the loop behind `recur train`.
 //
-// Each step takes the next batch of B streams x T steps (examples/lm/data.h), runs the model from
-// the hidden state carried (detached) from the previous batch, computes the mean cross-entropy,
-// back-propagates, clips the global gradient norm, and lets the optimizer update the weights.
-// The carried state restarts from zeros at every epoch. A step whose loss or gradient norm is
-// not finite changes no weight: it is counted, the carried state is reset, and after
-// --max-bad-steps of them in a row the run stops with a recur::Error, leaving the last
-// checkpoint as it was.
+// Each step takes the next batch of B streams x T steps (examples/lm/data.h), and the training
+// step (examples/lm/train_step.h) runs the model from the hidden state carried (detached) from
+// the previous batch, computes the mean cross-entropy, back-propagates, clips the global gradient
+// norm, and lets the optimizer update the weights. The carried state restarts from zeros at
+// every epoch. A step whose loss or gradient norm is not finite changes no weight: it is counted,
+// the carried state is reset, and after --max-bad-steps of them in a row the run stops with a
+// recur::Error, leaving the last checkpoint as it was. The cadence (examples/lm/cadence.h) says
+// when to evaluate, log and checkpoint; the run folder (examples/lm/run_folder.h) holds what is
+// written.
 //
 // Everything that influences the numbers is saved in a checkpoint (examples/lm/checkpoint.h):
 // weights, optimizer state, every random stream, the position in the data, the carried state
@@ -27,23 +29,25 @@
 #include <vector>
 
 #include "core/device.h"
+#include "examples/lm/cadence.h"
 #include "examples/lm/checkpoint.h"
 #include "examples/lm/data.h"
 #include "examples/lm/evaluate.h"
 #include "examples/lm/metrics.h"
 #include "examples/lm/model.h"
 #include "examples/lm/progress.h"
-#include "examples/lm/run_lock.h"
-#include "examples/lm/schedule.h"
+#include "examples/lm/run_folder.h"
 #include "examples/lm/train_options.h"
+#include "examples/lm/train_step.h"
 #include "examples/lm/vocab.h"
+#include "optim/lr_schedule.h"
 #include "optim/optimizer.h"
 
 namespace recur::lm {
 
 struct TrainHooks {
   // After the backward pass of a step, before clipping (tests inject bad gradients here).
-  std::function<void(int64_t step, LanguageModel& model)> after_backward;
+  TrainStep::AfterBackward after_backward;
   // After every step with its loss (NaN when its loss was not finite).
   std::function<void(int64_t step, double loss)> on_step;
 };
@@ -87,7 +91,7 @@ class Trainer {
   // *stop becomes non-zero (a signal: then checkpoints and returns Interrupted).
   TrainResult run(const std::atomic<int>* stop = nullptr);
 
-  const std::string& run_dir() const { return run_dir_; }
+  const std::string& run_dir() const { return folder_.dir(); }
   const TrainOptions& options() const { return options_; }
   LanguageModel& model() { return *model_; }
   const Vocabulary& vocab() const { return vocab_; }
@@ -112,13 +116,19 @@ class Trainer {
   // Returns the config.json.
   nlohmann::json take_recorded_options(const std::string& config_path, const TrainOptions& requested,
                                        const std::set<std::string>& given, const nlohmann::json* read = nullptr);
+  // Restores the training state of a checkpoint (weights, optimizer, random streams, position,
+  // carried state, metrics rows) into the model and optimizer just built.
+  void restore(const Checkpoint& checkpoint);
   void build_model_and_optimizer();
-  void lock_run_folder();  // takes lock_ for run_dir_, or warns that the file system cannot lock
   nlohmann::json config_json() const;
 
-  double fraction_done() const;
-  double schedule_progress() const;  // --decay-steps, or fraction_done()
-  void train_step();
+  // The parts of run(): one step with its bookkeeping, and what follows the loop.
+  void step();
+  [[noreturn]] void stop_after_bad_steps();
+  TrainResult interrupted();
+  TrainResult finish();
+  TrainResult result(RunEnd end) const;
+
   double evaluate_now();  // returns the validation loss
   void close_row(double val_loss);
   // Writes the latest checkpoint and, when `val_loss` (an evaluation just made) is the best so
@@ -126,15 +136,12 @@ class Trainer {
   void save(double val_loss = std::numeric_limits<double>::quiet_NaN());
   void write_logs();
   ProgressInfo progress_info() const;
-  bool row_due(double previous_fraction) const;
-  bool eval_due(double previous_fraction) const;
 
   TrainOptions options_;
   Reporter& reporter_;
   TrainHooks hooks_;
   Device device_ = Device::cpu();
-  std::string run_dir_;
-  RunLock lock_;  // held for the trainer's lifetime
+  RunFolder folder_;  // holds the folder's lock for the trainer's lifetime
 
   std::string data_fingerprint_;
   int64_t data_bytes_ = 0;
@@ -143,9 +150,10 @@ class Trainer {
   std::unique_ptr<StreamBatcher> batcher_;
 
   std::unique_ptr<LanguageModel> model_;
-  std::vector<Tensor> parameters_;
   std::unique_ptr<optim::Optimizer> optimizer_;
-  LrSchedule schedule_;
+  std::unique_ptr<TrainStep> train_step_;
+  optim::LrSchedule schedule_;
+  Cadence cadence_;
 
   nn::RNNState carry_;
   TrainProgress progress_;

@@ -1,0 +1,44 @@
+#include "examples/lm/train_step.h"
+
+#include <cmath>
+#include <limits>
+
+#include "nn/losses.h"
+#include "optim/clip.h"
+
+namespace recur::lm {
+
+TrainStep::TrainStep(LanguageModel& model, optim::Optimizer& optimizer, Device device, double clip,
+                     AfterBackward after_backward)
+    : model_(model),
+      optimizer_(optimizer),
+      parameters_(model.parameters()),
+      device_(device),
+      max_norm_(clip > 0 ? clip : std::numeric_limits<double>::infinity()),
+      after_backward_(std::move(after_backward)) {}
+
+StepResult TrainStep::operator()(const Batch& batch, const nn::RNNState& from, double lr, int64_t step) {
+  optimizer_.set_lr(lr);
+  model_.train();
+  auto [logits, state] = model_.forward(batch.input.to(device_), from);
+  const Tensor loss = nn::cross_entropy(logits, batch.target.to(device_));
+  StepResult result;
+  result.loss = loss.item();
+  result.grad_norm = std::numeric_limits<double>::quiet_NaN();
+  bool good = std::isfinite(result.loss);
+  if (good) {
+    loss.backward();
+    if (after_backward_) after_backward_(step, model_);
+    const optim::ClipResult clip = optim::clip_grad_norm_detailed(parameters_, max_norm_);
+    result.grad_norm = clip.norm;
+    good = clip.finite;
+    if (good) optimizer_.step();
+  }
+  optimizer_.zero_grad();
+  if (!std::isfinite(result.loss)) result.loss = std::numeric_limits<double>::quiet_NaN();
+  result.applied = good;
+  if (good) result.carry = {state.h.detach(), state.c.defined() ? state.c.detach() : Tensor()};
+  return result;
+}
+
+}  // namespace recur::lm
