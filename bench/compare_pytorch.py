@@ -2,7 +2,7 @@
 """recur's language-model train step against PyTorch's, measured side by side in one run.
 
     /usr/bin/python3 bench/compare_pytorch.py [--recur build/release/examples/recur] [--steps 20]
-        [--repeat 1] [--mode lstm --input-size 64 --hidden 256 --layers 2 --batch 32 --seq 64 --vocab 65]
+        [--repeat 1] [--mode lstm --embedding 64 --hidden 256 --layers 2 --batch 32 --bptt 64 --vocab-size 65]
 
 The step (both sides): Embedding(vocab, input_size) -> RNN -> Linear(H, vocab) -> cross-entropy
 -> backward -> Adam, float32, on random tokens; median over --steps after 3 warm-up steps.
@@ -205,14 +205,14 @@ def main():
     here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     p.add_argument("--recur", default=os.path.join(here, "build", "release", "examples", "recur"))
     p.add_argument("--mode", default="lstm")
-    p.add_argument("--input-size", type=int, default=64)
+    p.add_argument("--embedding", type=int, default=64, dest="input_size")
     p.add_argument("--hidden", type=int, default=256)
     p.add_argument("--layers", type=int, default=2)
     p.add_argument("--batch", type=int, default=32)
-    p.add_argument("--seq", type=int, default=64)
-    p.add_argument("--vocab", type=int, default=65)
+    p.add_argument("--bptt", type=int, default=64, dest="seq")
+    p.add_argument("--vocab-size", type=int, default=65, dest="vocab")
     p.add_argument("--steps", type=int, default=20)
-    p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--untimed-steps", type=int, default=3, dest="warmup")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--repeat", type=int, default=1, help="run the rows N times, alternating; report medians")
     p.add_argument("--probe-steps", type=int, default=5, help="steps per candidate in the search for the best")
@@ -232,9 +232,9 @@ def main():
     recur_env = torch_env(best["coretype"], None)
     del recur_env["OPENBLAS_VERBOSE"]
     info = recur_info(a.recur, recur_env)
-    cmd = [a.recur, "bench", "train-step", "--mode", a.mode, "--input-size", str(a.input_size), "--hidden",
-           str(a.hidden), "--layers", str(a.layers), "--batch", str(a.batch), "--seq", str(a.seq), "--vocab",
-           str(a.vocab), "--steps", str(a.steps), "--warmup", str(a.warmup), "--threads", str(a.threads), "--json"]
+    cmd = [a.recur, "bench", "train-step", "--mode", a.mode, "--embedding", str(a.input_size), "--hidden",
+           str(a.hidden), "--layers", str(a.layers), "--batch", str(a.batch), "--bptt", str(a.seq), "--vocab-size",
+           str(a.vocab), "--steps", str(a.steps), "--untimed-steps", str(a.warmup), "--threads", str(a.threads), "--json"]
     runs = {"recur": [], "pytorch_best": [], "pytorch_default": []}
     last = {}
     for _ in range(a.repeat):
