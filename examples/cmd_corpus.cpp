@@ -7,7 +7,7 @@
 
 #include "examples/command.h"
 #include "examples/lm/corpus.h"
-#include "nn/atomic_file.h"
+#include "core/atomic_file.h"
 
 namespace recur::cli {
 
@@ -24,7 +24,7 @@ Command add_corpus_command(CLI::App& parent) {
   app->add_option("--seed", state->seed, "the random stream")->capture_default_str();
   return {app, [state] {
             const std::string text = lm::generate_corpus(state->chars, state->seed);
-            nn::write_file_atomically(state->out, text);
+            write_file_atomically(state->out, text);
             fmt::print("{}: {} characters written\n", state->out, text.size());
             return 0;
           }};

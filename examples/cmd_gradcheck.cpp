@@ -23,7 +23,7 @@
 #include "autograd/gradcheck.h"
 #include "backends/backend.h"
 #include "examples/command.h"
-#include "nn/atomic_file.h"
+#include "core/atomic_file.h"
 #include "nn/rnn.h"
 #include "nn/rnn_case.h"
 
@@ -307,7 +307,7 @@ nlohmann::json case_json(const Case& c, uint64_t seed) {
 }
 
 void write_json(const std::string& path, const nlohmann::json& j) {
-  if (!path.empty()) nn::write_file_atomically(path, j.dump(2) + "\n");
+  if (!path.empty()) write_file_atomically(path, j.dump(2) + "\n");
 }
 
 int run_compare(const GradcheckCliOptions& o) {

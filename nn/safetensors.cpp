@@ -17,7 +17,7 @@
 
 #include "autograd/grad_mode.h"
 #include "backends/compute.h"
-#include "nn/atomic_file.h"
+#include "core/atomic_file.h"
 
 namespace recur::nn {
 

@@ -50,7 +50,7 @@ struct SafetensorsHeader {
 };
 
 // Writes `tensors` (any device, any strides: GPU tensors are copied to the CPU) and the
-// metadata atomically (nn/atomic_file.h). Names must be non-empty and not "__metadata__";
+// metadata atomically (core/atomic_file.h). Names must be non-empty and not "__metadata__";
 // every tensor must be defined.
 void save_safetensors(const std::string& path, const StateDict& tensors,
                       const std::map<std::string, std::string>& metadata = {});

@@ -1,15 +1,10 @@
-// A model's named tensors: parameters and buffers by dotted name ("rnn.weight_ih_l0"), in
-// name order. Modules produce and load it; safetensors reads and writes it; optimizers keep
-// their state in it.
+// A model's named tensors (core/state_dict.h), under the name nn:: code has always used.
 #pragma once
 
-#include <map>
-#include <string>
-
-#include "core/tensor.h"
+#include "core/state_dict.h"
 
 namespace recur::nn {
 
-using StateDict = std::map<std::string, Tensor>;
+using recur::StateDict;
 
 }  // namespace recur::nn

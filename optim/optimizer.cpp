@@ -170,8 +170,8 @@ void Optimizer::zero_grad(GradReset reset) {
 
 // ---- state dict -------------------------------------------------------------------------
 
-nn::StateDict Optimizer::state_dict() const {
-  nn::StateDict dict;
+StateDict Optimizer::state_dict() const {
+  StateDict dict;
   int64_t flat = 0;
   for (size_t g = 0; g < groups_.size(); ++g) {
     const ParamGroup& group = groups_[g];
@@ -193,7 +193,7 @@ nn::StateDict Optimizer::state_dict() const {
   return dict;
 }
 
-void Optimizer::load_state_dict(const nn::StateDict& dict) {
+void Optimizer::load_state_dict(const StateDict& dict) {
   const std::string owner = name() + ".load_state_dict";
   std::set<std::string> used;
   auto use = [&](std::string key) {

@@ -27,7 +27,7 @@
 
 #include "backends/optimizer_math.h"
 #include "core/tensor.h"
-#include "nn/state_dict.h"
+#include "core/state_dict.h"
 
 namespace recur::optim {
 
@@ -84,12 +84,12 @@ class Optimizer {
   void set_lr(size_t group, double lr);
   const ParamState& state(size_t group, size_t index) const;
 
-  nn::StateDict state_dict() const;
+  StateDict state_dict() const;
   // Restores hyper-parameters and state saved from an optimizer of the same kind over
   // parameters of the same shapes, grouped the same way. Everything is checked before anything
   // changes: a missing, extra or mismatched entry is a recur::Error and leaves this optimizer as
   // it was. Buffers are copied onto each parameter's device.
-  void load_state_dict(const nn::StateDict& dict);
+  void load_state_dict(const StateDict& dict);
 
  protected:
   // default_options: every option this optimizer knows, with its default value.

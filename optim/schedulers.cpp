@@ -28,13 +28,13 @@ void LRScheduler::apply(const std::vector<double>& lrs) {
   last_lrs_ = lrs;
 }
 
-nn::StateDict LRScheduler::state_dict() const {
+StateDict LRScheduler::state_dict() const {
   return {{"last_epoch", detail::int64_scalar(last_epoch_)},
           {"base_lrs", detail::float64_vector(base_lrs_)},
           {"last_lrs", detail::float64_vector(last_lrs_)}};
 }
 
-void LRScheduler::load_state_dict(const nn::StateDict& dict) {
+void LRScheduler::load_state_dict(const StateDict& dict) {
   const std::string owner = name() + ".load_state_dict";
   const int64_t last_epoch = detail::read_int64(dict, "last_epoch", owner);
   std::vector<double> base_lrs = detail::read_float64_vector(dict, "base_lrs", owner);
@@ -161,15 +161,15 @@ std::vector<double> ReduceLROnPlateau::compute_lr() const {
   return lrs;
 }
 
-nn::StateDict ReduceLROnPlateau::state_dict() const {
-  nn::StateDict dict = LRScheduler::state_dict();
+StateDict ReduceLROnPlateau::state_dict() const {
+  StateDict dict = LRScheduler::state_dict();
   dict["best"] = detail::float64_scalar(best_);
   dict["num_bad_epochs"] = detail::int64_scalar(num_bad_epochs_);
   dict["cooldown_counter"] = detail::int64_scalar(cooldown_counter_);
   return dict;
 }
 
-void ReduceLROnPlateau::load_state_dict(const nn::StateDict& dict) {
+void ReduceLROnPlateau::load_state_dict(const StateDict& dict) {
   const std::string owner = name() + ".load_state_dict";
   const double best = detail::read_float64(dict, "best", owner);
   const int64_t num_bad_epochs = detail::read_int64(dict, "num_bad_epochs", owner);

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "nn/state_dict.h"
+#include "core/state_dict.h"
 #include "optim/optimizer.h"
 
 namespace recur::optim {
@@ -32,9 +32,9 @@ class LRScheduler {
   const std::vector<double>& base_lrs() const { return base_lrs_; }
   int64_t last_epoch() const { return last_epoch_; }
 
-  virtual nn::StateDict state_dict() const;
+  virtual StateDict state_dict() const;
   // recur::Error (and no change) when the dict is for another number of groups or incomplete.
-  virtual void load_state_dict(const nn::StateDict& dict);
+  virtual void load_state_dict(const StateDict& dict);
 
  protected:
   // base_lrs: the optimizer's current learning rates.
@@ -126,8 +126,8 @@ class ReduceLROnPlateau final : public LRScheduler {
   int64_t num_bad_epochs() const { return num_bad_epochs_; }
   int64_t cooldown_counter() const { return cooldown_counter_; }
 
-  nn::StateDict state_dict() const override;
-  void load_state_dict(const nn::StateDict& dict) override;
+  StateDict state_dict() const override;
+  void load_state_dict(const StateDict& dict) override;
 
  protected:
   std::vector<double> compute_lr() const override;

@@ -8,7 +8,7 @@ namespace recur::optim::detail {
 namespace {
 
 // The entry as a contiguous CPU tensor of the expected dtype.
-Tensor host_entry(const nn::StateDict& dict, const std::string& key, DType dtype, const std::string& owner) {
+Tensor host_entry(const StateDict& dict, const std::string& key, DType dtype, const std::string& owner) {
   const auto it = dict.find(key);
   RECUR_CHECK(it != dict.end(), "{}: the state dict has no '{}'", owner, key);
   Tensor tensor = it->second;
@@ -26,7 +26,7 @@ template <typename T> Tensor scalar_of(T value) {
   return tensor;
 }
 
-template <typename T> T read_scalar(const nn::StateDict& dict, const std::string& key, const std::string& owner) {
+template <typename T> T read_scalar(const StateDict& dict, const std::string& key, const std::string& owner) {
   const Tensor tensor = host_entry(dict, key, dtype_of<T>(), owner);
   RECUR_CHECK(tensor.numel() == 1, "{}: state dict entry '{}' is {}, expected one number", owner, key,
               tensor.describe());
@@ -40,7 +40,7 @@ template <typename T> Tensor vector_of(const std::vector<T>& values) {
 }
 
 template <typename T>
-std::vector<T> read_vector(const nn::StateDict& dict, const std::string& key, const std::string& owner) {
+std::vector<T> read_vector(const StateDict& dict, const std::string& key, const std::string& owner) {
   const Tensor tensor = host_entry(dict, key, dtype_of<T>(), owner);
   RECUR_CHECK(tensor.dim() == 1, "{}: state dict entry '{}' is {}, expected a 1-D tensor", owner, key,
               tensor.describe());
@@ -53,22 +53,22 @@ std::vector<T> read_vector(const nn::StateDict& dict, const std::string& key, co
 Tensor float64_scalar(double value) { return scalar_of(value); }
 Tensor int64_scalar(int64_t value) { return scalar_of(value); }
 
-double read_float64(const nn::StateDict& dict, const std::string& key, const std::string& owner) {
+double read_float64(const StateDict& dict, const std::string& key, const std::string& owner) {
   return read_scalar<double>(dict, key, owner);
 }
 
-int64_t read_int64(const nn::StateDict& dict, const std::string& key, const std::string& owner) {
+int64_t read_int64(const StateDict& dict, const std::string& key, const std::string& owner) {
   return read_scalar<int64_t>(dict, key, owner);
 }
 
 Tensor float64_vector(const std::vector<double>& values) { return vector_of(values); }
 Tensor int64_vector(const std::vector<int64_t>& values) { return vector_of(values); }
 
-std::vector<double> read_float64_vector(const nn::StateDict& dict, const std::string& key, const std::string& owner) {
+std::vector<double> read_float64_vector(const StateDict& dict, const std::string& key, const std::string& owner) {
   return read_vector<double>(dict, key, owner);
 }
 
-std::vector<int64_t> read_int64_vector(const nn::StateDict& dict, const std::string& key, const std::string& owner) {
+std::vector<int64_t> read_int64_vector(const StateDict& dict, const std::string& key, const std::string& owner) {
   return read_vector<int64_t>(dict, key, owner);
 }
 

@@ -6,7 +6,7 @@
 #include <string>
 
 #include "core/tensor.h"
-#include "nn/state_dict.h"
+#include "core/state_dict.h"
 
 namespace recur::optim::detail {
 
@@ -15,13 +15,13 @@ Tensor int64_scalar(int64_t value);
 
 // Reads dict[key] as a one-element float64 / int64 tensor; recur::Error naming `owner` and the
 // key when it is missing or of another dtype or size.
-double read_float64(const nn::StateDict& dict, const std::string& key, const std::string& owner);
-int64_t read_int64(const nn::StateDict& dict, const std::string& key, const std::string& owner);
+double read_float64(const StateDict& dict, const std::string& key, const std::string& owner);
+int64_t read_int64(const StateDict& dict, const std::string& key, const std::string& owner);
 // A 1-D float64 tensor and back.
 Tensor float64_vector(const std::vector<double>& values);
-std::vector<double> read_float64_vector(const nn::StateDict& dict, const std::string& key, const std::string& owner);
+std::vector<double> read_float64_vector(const StateDict& dict, const std::string& key, const std::string& owner);
 // A 1-D int64 tensor and back.
 Tensor int64_vector(const std::vector<int64_t>& values);
-std::vector<int64_t> read_int64_vector(const nn::StateDict& dict, const std::string& key, const std::string& owner);
+std::vector<int64_t> read_int64_vector(const StateDict& dict, const std::string& key, const std::string& owner);
 
 }  // namespace recur::optim::detail

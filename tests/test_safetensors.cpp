@@ -10,7 +10,7 @@
 #include <random>
 #include <sstream>
 
-#include "nn/atomic_file.h"
+#include "core/atomic_file.h"
 #include "nn/safetensors.h"
 
 namespace recur::nn {

@@ -14,7 +14,7 @@
 #include <sstream>
 
 #include "core/error.h"
-#include "nn/atomic_file.h"
+#include "core/atomic_file.h"
 #include "nn/json_integer.h"
 #include "nn/safetensors.h"
 #include "optim/optimizer.h"
@@ -306,8 +306,8 @@ void save_checkpoint(const std::string& run_dir, Which which, LanguageModel& mod
     if (carry.c.defined()) carry_tensors["c"] = carry.c;
   }
   nn::save_safetensors(fresh + "/carry.safetensors", carry_tensors);
-  nn::write_file_atomically(fresh + "/config.json", config.dump(2) + "\n");
-  nn::write_file_atomically(fresh + "/state.json", nlohmann::json(progress).dump(2) + "\n");
+  write_file_atomically(fresh + "/config.json", config.dump(2) + "\n");
+  write_file_atomically(fresh + "/state.json", nlohmann::json(progress).dump(2) + "\n");
   swap_into_place(fresh, target, run_dir);
 }
 

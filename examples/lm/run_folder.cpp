@@ -9,7 +9,7 @@
 #include <sstream>
 
 #include "core/error.h"
-#include "nn/atomic_file.h"
+#include "core/atomic_file.h"
 
 namespace recur::lm {
 namespace fs = std::filesystem;
@@ -77,7 +77,7 @@ nlohmann::json RunFolder::read_config() const {
 }
 
 void RunFolder::write_config(const nlohmann::json& config) const {
-  nn::write_file_atomically(config_path(), config.dump(2) + "\n");
+  write_file_atomically(config_path(), config.dump(2) + "\n");
 }
 
 std::vector<MetricsRow> RunFolder::read_metrics(int64_t last_step) const {
@@ -92,8 +92,8 @@ std::vector<MetricsRow> RunFolder::read_metrics(int64_t last_step) const {
 
 void RunFolder::write_logs(const std::vector<MetricsRow>& rows, const std::string& title,
                            const std::string& unit) const {
-  nn::write_file_atomically(dir_ + "/metrics.csv", metrics_csv(rows));
-  nn::write_file_atomically(dir_ + "/loss.svg", loss_svg(rows, title, unit));
+  write_file_atomically(dir_ + "/metrics.csv", metrics_csv(rows));
+  write_file_atomically(dir_ + "/loss.svg", loss_svg(rows, title, unit));
 }
 
 void RunFolder::save_checkpoint(Which which, LanguageModel& model, const Vocabulary& vocab,

@@ -1,4 +1,4 @@
-#include "nn/atomic_file.h"
+#include "core/atomic_file.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -12,7 +12,7 @@
 
 #include "core/error.h"
 
-namespace recur::nn {
+namespace recur {
 namespace {
 
 std::string errno_text(int error) { return std::error_code(error, std::generic_category()).message(); }
@@ -101,4 +101,4 @@ void write_file_atomically(const std::string& path, std::string_view contents) {
   });
 }
 
-}  // namespace recur::nn
+}  // namespace recur

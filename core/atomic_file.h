@@ -12,7 +12,7 @@
 #include <string>
 #include <string_view>
 
-namespace recur::nn {
+namespace recur {
 
 // Calls writer(file) on the temporary; exceptions from the writer propagate after the
 // temporary is removed. A write error the writer ignored is still caught (ferror, fflush).
@@ -22,4 +22,4 @@ void write_file_atomically(const std::string& path, const std::function<void(std
 // Writes `contents` as the whole file (config.json, small text files).
 void write_file_atomically(const std::string& path, std::string_view contents);
 
-}  // namespace recur::nn
+}  // namespace recur
