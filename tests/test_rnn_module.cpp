@@ -368,9 +368,9 @@ TEST(RnnErrors, MessagesNameExpectedAndActual) {
   gru_proj.hidden_size = 4;
   gru_proj.proj_size = 2;
   expect_message([&] { nn::RNN bad(gru_proj); }, "only supported for LSTM");
-  RNNOptions big_proj = lstm(3, 4);
-  big_proj.proj_size = 4;
-  expect_message([&] { nn::RNN bad(big_proj); }, "proj_size must be smaller than hidden_size");
+  RNNOptions clip_only = lstm(3, 4);
+  clip_only.proj_clip = 0.5;
+  expect_message([&] { nn::RNN bad(clip_only); }, "proj_clip=0.5 needs proj_size > 0");
   // A GRU's state dict into an LSTM: every weight's shape is reported.
   RNNOptions gru = lstm(3, 4);
   gru.mode = nn::RNNMode::GRU;
