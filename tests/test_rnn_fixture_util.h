@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -40,6 +41,10 @@ struct FixtureParam {
 inline std::string fixture_param_name(const FixtureParam& p) {
   return p.name + (p.gpu ? "_cuda" : p.impl == nn::RNNImpl::Cells ? "_cells" : "_fused");
 }
+
+// How GoogleTest prints the parameter (the ctest names of gtest_discover_tests end with it): the
+// test's name, rather than the struct's bytes, which hold addresses that change from run to run.
+inline void PrintTo(const FixtureParam& p, std::ostream* os) { *os << fixture_param_name(p); }
 
 // A case evaluated by recur, with the tolerances of its dtype and device: float64 1e-10 relative
 // (1e-9 on a GPU, where cuDNN sums in another order), float32 1e-5 (1e-4 on a GPU).
