@@ -1,5 +1,8 @@
 #include "nn/rnn_case.h"
 
+#include <cmath>
+#include <nlohmann/json.hpp>
+
 #include "autograd/node.h"
 #include "autograd/ops.h"
 #include "nn/rnn.h"
@@ -31,6 +34,19 @@ bool metadata_flag(const std::map<std::string, std::string>& metadata, const std
   return value == 1;
 }
 
+double metadata_double(const std::map<std::string, std::string>& metadata, const std::string& key) {
+  auto it = metadata.find(key);
+  if (it == metadata.end()) return 0.0;
+  try {
+    size_t used = 0;
+    const double value = std::stod(it->second, &used);
+    RECUR_CHECK(used == it->second.size() && std::isfinite(value), "");
+    return value;
+  } catch (...) {
+    RECUR_FAIL("RNN case: metadata '{}' must be a finite number, got '{}'", key, it->second);
+  }
+}
+
 Tensor optional(const StateDict& tensors, const std::string& name) {
   auto it = tensors.find(name);
   return it == tensors.end() ? Tensor() : it->second;
@@ -43,7 +59,8 @@ double weight_elements(const RNNOptions& o) {
   const double r = static_cast<double>(o.output_hidden_size()), d = static_cast<double>(o.num_directions());
   const double layers = static_cast<double>(o.num_layers);
   const double first_input = o.skip_input() ? 0.0 : static_cast<double>(o.input_size);
-  const double per_layer = (o.bias ? 2.0 * gates_h : 0.0) + (o.proj_size > 0 ? r * static_cast<double>(o.hidden_size) : 0.0) +
+  const double per_layer = (o.bias ? 2.0 * gates_h : 0.0) +
+                           (o.proj_size > 0 ? r * static_cast<double>(o.hidden_size) : 0.0) +
                            (o.use_peepholes ? 3.0 * static_cast<double>(o.hidden_size) : 0.0);
   return d * (gates_h * (first_input + r) + (layers - 1.0) * gates_h * (d * r + r) + layers * per_layer);
 }
@@ -62,6 +79,25 @@ RNNOptions case_options(const std::map<std::string, std::string>& metadata) {
   o.proj_size = metadata_int(metadata, "proj_size", false, 0);
   o.bias = metadata_flag(metadata, "bias", true);
   o.batch_first = metadata_flag(metadata, "batch_first", false);
+  // The options beyond PyTorch's (TensorFlow's LSTMCell and GRUCell), in RNNOptions' JSON form.
+  nlohmann::json extra = nlohmann::json::object();
+  if (metadata.count("use_peepholes")) extra["use_peepholes"] = metadata_flag(metadata, "use_peepholes", false);
+  for (const char* key : {"cell_clip", "proj_clip", "forget_bias"}) {
+    if (metadata.count(key)) extra[key] = metadata_double(metadata, key);
+  }
+  for (const char* key : {"activation", "gru_variant", "input_mode"}) {
+    auto it = metadata.find(key);
+    if (it != metadata.end()) extra[key] = it->second;
+  }
+  if (!extra.empty()) {
+    nlohmann::json all = o;
+    all.update(extra);
+    try {
+      o = all.get<RNNOptions>();
+    } catch (const Error& error) {
+      RECUR_FAIL("RNN case: {}", error.what());
+    }
+  }
   o.validate();
   return o;
 }

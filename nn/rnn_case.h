@@ -3,7 +3,10 @@
 //
 // A case holds, in safetensors form:
 //   metadata (strings): mode, input_size, hidden_size, num_layers, bidirectional (0/1),
-//                       proj_size (0 = none), bias (0/1), batch_first (0/1)
+//                       proj_size (0 = none), bias (0/1), batch_first (0/1); optionally the
+//                       options beyond PyTorch's, under RNNOptions' names: use_peepholes (0/1),
+//                       cell_clip, proj_clip, forget_bias (numbers), activation (tanh|relu),
+//                       gru_variant (linear_before_reset|reset_before_linear), input_mode
 //   tensors: x; optional h0, c0; optional lengths (int64 [B]); dy (shaped like the output);
 //            optional dhn, dcn; the weights under PyTorch's names (weight_ih_l0, ...).
 // The computation runs in x's dtype (float32 or float64). The result holds y, hn, cn (LSTM),

@@ -1,10 +1,9 @@
 #include "nn/rnn_options.h"
 
-#include "nn/json_integer.h"
-
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "nn/json_integer.h"
 
 namespace recur::nn {
 
@@ -59,12 +58,13 @@ void RNNOptions::validate() const {
   if (proj_size > 0) {
     RECUR_CHECK(mode == RNNMode::LSTM, "RNN: proj_size={} is only supported for LSTM, got mode {}", proj_size,
                 mode_name(mode));
-    RECUR_CHECK(proj_size < hidden_size,
-                "RNN: proj_size must be smaller than hidden_size, got proj_size={} and "
-                "hidden_size={}",
-                proj_size, hidden_size);
   }
-  RECUR_CHECK(proj_clip == 0.0 || proj_size > 0, "RNN: proj_clip={} needs proj_size > 0", proj_clip);
+  // TensorFlow's LSTMCell ignores proj_clip without num_proj; here it is an error, so that a clip
+  // that would do nothing is never set by mistake (docs/RNN.md).
+  RECUR_CHECK(proj_clip == 0.0 || proj_size > 0,
+              "RNN: proj_clip={} needs proj_size > 0 (without a projection there is nothing to clip; TensorFlow "
+              "ignores it, leave it 0)",
+              proj_clip);
   if (input_mode == InputMode::SkipInput) {
     RECUR_CHECK(input_size == hidden_size,
                 "RNN: skip_input needs input_size == hidden_size, got input_size={} and "

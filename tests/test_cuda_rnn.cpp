@@ -1,6 +1,6 @@
-// The cuDNN RNN (backends/cuda/cudnn_rnn.h, through nn::rnn_forward) against the CPU: forward outputs, final states and every
-// gradient, for each mode and option set cuDNN supports. Without a GPU these tests call
-// GTEST_SKIP() with the reason; the option checks run everywhere.
+// The cuDNN RNN (backends/cuda/cudnn_rnn.h, through nn::rnn_forward) against the CPU: forward outputs, final states and
+// every gradient, for each mode and option set cuDNN supports. Without a GPU these tests call GTEST_SKIP() with the
+// reason; the option checks run everywhere.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -17,8 +17,8 @@
 #if RECUR_HAVE_CUDA
 #include "backends/cuda/caching_allocator.h"
 #include "backends/cuda/cuda_backend.h"
-#include "backends/cuda_info.h"
 #include "backends/cuda/cudnn_rnn.h"
+#include "backends/cuda_info.h"
 #endif
 
 namespace recur::nn {
@@ -81,6 +81,15 @@ TEST(CudaRnn, SupportsSaysWhatCudnnLacks) {
   options.cell_clip = 0.3;
   EXPECT_FALSE(cudnn_runs(options, &why));
   EXPECT_THAT(why, HasSubstr("cell_clip"));
+  // A projection to hidden_size units or more (TensorFlow's num_proj takes any size).
+  options.cell_clip = 0.0;
+  options.proj_size = 3;
+  EXPECT_TRUE(cudnn_runs(options, &why)) << why;
+  for (const int64_t proj : {4, 6}) {
+    options.proj_size = proj;
+    EXPECT_FALSE(cudnn_runs(options, &why));
+    EXPECT_THAT(why, HasSubstr("fewer than hidden_size"));
+  }
 }
 #else
 // Without CUDA the GPU tests skip (RECUR_REQUIRE_GPU) before they ask.
@@ -133,6 +142,14 @@ TEST(RnnDispatch, EachDevicePicksItsImplementationFromTheSupportsQuery) {
   RNNOptions skip = base(RNNMode::LSTM);
   skip.input_mode = InputMode::SkipInput;
   rows.push_back({"lstm_skip_input", skip, RNNImpl::Fused, RNNImpl::Fused});
+  // TensorFlow's num_proj of any size: the CPU's fused layer projects to any size, cuDNN only to
+  // fewer units than hidden_size.
+  for (const int64_t proj : {2, 4, 6}) {
+    RNNOptions projected = base(RNNMode::LSTM);
+    projected.proj_size = proj;
+    rows.push_back({"lstm_proj_" + std::to_string(proj), projected, RNNImpl::Fused,
+                    proj < projected.hidden_size ? RNNImpl::Fused : RNNImpl::Cells});
+  }
   for (const Row& row : rows) {
     SCOPED_TRACE(row.name);
     EXPECT_EQ(resolve_impl(row.options, Device::cpu(), RNNImpl::Auto), row.cpu);

@@ -368,9 +368,9 @@ TEST(RnnErrors, MessagesNameExpectedAndActual) {
   gru_proj.hidden_size = 4;
   gru_proj.proj_size = 2;
   expect_message([&] { nn::RNN bad(gru_proj); }, "only supported for LSTM");
-  RNNOptions big_proj = lstm(3, 4);
-  big_proj.proj_size = 4;
-  expect_message([&] { nn::RNN bad(big_proj); }, "proj_size must be smaller than hidden_size");
+  RNNOptions clip_only = lstm(3, 4);
+  clip_only.proj_clip = 0.5;
+  expect_message([&] { nn::RNN bad(clip_only); }, "proj_clip=0.5 needs proj_size > 0");
   // A GRU's state dict into an LSTM: every weight's shape is reported.
   RNNOptions gru = lstm(3, 4);
   gru.mode = nn::RNNMode::GRU;
@@ -415,6 +415,30 @@ TEST(RnnCase, MalformedCasesNameTheProblem) {
   expect_message("dy must be float64[2, 1, 4]");
   tensors["dy"] = zeros({2, 1, 4}, f64());
   EXPECT_NO_THROW(nn::evaluate_rnn_case(tensors, meta));
+  // The options beyond PyTorch's (TensorFlow's), under RNNOptions' names.
+  meta["gru_variant"] = "reset_before_linear";
+  EXPECT_EQ(nn::case_options(meta).gru_variant, nn::GRUVariant::ResetBeforeLinear);
+  meta["gru_variant"] = "reset_after";
+  expect_message("unknown gru_variant 'reset_after'");
+  meta.erase("gru_variant");
+  meta["cell_clip"] = "0.5";
+  expect_message("use_peepholes, cell_clip, forget_bias and activation are LSTM options");
+  meta["mode"] = "lstm";
+  meta["use_peepholes"] = "1";
+  meta["forget_bias"] = "1.0";
+  meta["activation"] = "relu";
+  const nn::RNNOptions lstm_options = nn::case_options(meta);
+  EXPECT_TRUE(lstm_options.use_peepholes);
+  EXPECT_EQ(lstm_options.cell_clip, 0.5);
+  EXPECT_EQ(lstm_options.forget_bias, 1.0);
+  EXPECT_EQ(lstm_options.activation, nn::Activation::Relu);
+  meta["cell_clip"] = "nan";
+  expect_message("metadata 'cell_clip' must be a finite number, got 'nan'");
+  meta["cell_clip"] = "0.5";
+  meta["proj_clip"] = "0.5";
+  expect_message("proj_clip=0.5 needs proj_size > 0");
+  for (const char* key : {"cell_clip", "proj_clip", "use_peepholes", "forget_bias", "activation"}) meta.erase(key);
+  meta["mode"] = "gru";
   meta["hidden_size"] = "four";
   expect_message("'hidden_size' must be an integer, got 'four'");
   meta.erase("hidden_size");

@@ -434,6 +434,9 @@ class CudnnRnn final : public RnnKernels {
     if (o.reverse) return no("cuDNN runs whole stacks, not one reversed direction");
     if (o.peepholes) return no("cuDNN has no peepholes");
     if (o.proj_clip > 0.0) return no("cuDNN has no proj_clip");
+    // cuDNN's projSize may not exceed hiddenSize, and projSize == hiddenSize turns the projection off.
+    if (o.proj_size > 0 && o.proj_size >= o.hidden_size)
+      return no("cuDNN projects only to fewer than hidden_size units");
     // cudnnRNNSetClip_v9 is not TensorFlow's cell_clip (c_t = clamp(f c_{t-1} + i g)): on an H200
     // with cuDNN 9.19 its outputs differ from the first step on, in float32 and float64.
     if (o.cell_clip > 0.0) return no("cuDNN's LSTM clip is not cell_clip's clamp of c_t");

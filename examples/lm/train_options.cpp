@@ -101,7 +101,13 @@ void TrainOptions::validate() const {
               eval_bptt);
   RECUR_CHECK(max_bad_steps >= 1, "--max-bad-steps must be >= 1, got {}", max_bad_steps);
   (void)Device::parse(device);
-  (void)model_config(1);  // the RNN's own checks (proj < hidden, LSTM-only options, ...)
+  (void)model_config(1);  // the RNN's own checks (LSTM-only options, ...)
+  // model.safetensors is written under PyTorch's names for torch.nn.LSTM, which takes
+  // proj_size < hidden_size only; recur's RNN itself projects to any size.
+  RECUR_CHECK(proj < hidden,
+              "--proj {} must be smaller than --hidden {}: model.safetensors is saved under PyTorch's names, and "
+              "PyTorch's nn.LSTM cannot load a proj_size >= hidden_size",
+              proj, hidden);
 }
 
 void TrainOptions::fill_defaults() {
