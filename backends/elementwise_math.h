@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cmath>
+#include <cstdint>
 #include <type_traits>
 
 #include "backends/op_codes.h"
@@ -35,6 +36,27 @@ template <typename T> RECUR_ELEMENTWISE_FN T nan_min(T a, T b) {
     if (a != a) return a;
   }
   return a < b ? a : b;
+}
+
+// Value conversion. Floating to int64 truncates toward zero, saturates at the int64 range and
+// maps NaN to 0 (a plain cast would be undefined there).
+template <typename To, typename From> RECUR_ELEMENTWISE_FN To convert_value(From value) {
+  if constexpr (std::is_same_v<To, int64_t> && std::is_floating_point_v<From>) {
+    if (value != value) return 0;
+    if (value >= static_cast<From>(9.2233720368547758e18)) return INT64_MAX;
+    if (value <= static_cast<From>(-9.2233720368547758e18)) return INT64_MIN;
+    return static_cast<int64_t>(value);
+  } else {
+    return static_cast<To>(value);
+  }
+}
+
+// argmax's rule, scanning a lane in order: `value` replaces `best` when larger, so the first
+// maximum wins; a NaN counts as larger than everything, so the first NaN wins (as in PyTorch).
+template <typename T> RECUR_ELEMENTWISE_FN bool argmax_better(T value, T best) {
+  bool better = value > best;
+  if constexpr (std::is_floating_point_v<T>) better = better || (value != value && best == best);
+  return better;
 }
 
 // y = f(x) with the op's parameters a and b (UnaryParams; unused by most ops).

@@ -7,6 +7,7 @@
 #include <limits>
 #include <type_traits>
 
+#include "backends/elementwise_math.h"
 #include "core/dtype.h"
 
 namespace recur::cpu {
@@ -43,18 +44,9 @@ template <> struct Codec<DType::Int64> {
   static Storage store(Value v) { return v; }
 };
 
-// Value conversion. Floating to int64 truncates toward zero, saturates at the int64 range and
-// maps NaN to 0 (a plain cast would be undefined there).
-template <typename To, typename From> To convert_value(From value) {
-  if constexpr (std::is_same_v<To, int64_t> && std::is_floating_point_v<From>) {
-    if (std::isnan(value)) return 0;
-    if (value >= static_cast<From>(9.2233720368547758e18)) return std::numeric_limits<int64_t>::max();
-    if (value <= static_cast<From>(-9.2233720368547758e18)) return std::numeric_limits<int64_t>::min();
-    return static_cast<int64_t>(value);
-  } else {
-    return static_cast<To>(value);
-  }
-}
+// Value conversion (floating to int64 truncates, saturates, maps NaN to 0): written once for
+// both devices in backends/elementwise_math.h.
+using elementwise_math::convert_value;
 
 // Calls f(std::integral_constant<DType, D>{}) for the runtime dtype.
 template <typename F> void dispatch_any(DType dtype, const F& f) {

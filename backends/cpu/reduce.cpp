@@ -242,15 +242,12 @@ void CpuBackend::argmax(Tensor& out, const Tensor& in, int axis) {
     using T = typename decltype(tag)::type;
     const T* x = static_cast<const T*>(in.raw_data());
     int64_t* o = static_cast<int64_t*>(out.raw_data());
-    // The first maximum wins; a NaN counts as larger than everything (as in PyTorch).
     const auto argmax_lane = [&](const T* lane) {
       T best = lane[0];
       int64_t best_index = 0;
       for (int64_t i = 1; i < length; ++i) {
         const T value = lane[i * step];
-        bool better = value > best;
-        if constexpr (std::is_floating_point_v<T>) better = better || (value != value && best == best);
-        if (better) best = value, best_index = i;
+        if (elementwise_math::argmax_better(value, best)) best = value, best_index = i;
       }
       return best_index;
     };

@@ -10,6 +10,7 @@
 
 #include "backends/cuda/check.h"
 #include "backends/cuda/kernels.h"
+#include "backends/elementwise_math.h"
 
 namespace recur::cuda {
 
@@ -77,17 +78,9 @@ template <> struct DeviceCodec<ElemType::Int64> {
   static __device__ __forceinline__ Storage store(Value v) { return v; }
 };
 
-// As cpu::convert_value: floating to int64 truncates, saturates, and maps NaN to 0.
-template <typename To, typename From> __device__ __forceinline__ To convert_value(From value) {
-  if constexpr (std::is_same_v<To, int64_t> && std::is_floating_point_v<From>) {
-    if (value != value) return 0;
-    if (value >= static_cast<From>(9.2233720368547758e18)) return INT64_MAX;
-    if (value <= static_cast<From>(-9.2233720368547758e18)) return INT64_MIN;
-    return static_cast<int64_t>(value);
-  } else {
-    return static_cast<To>(value);
-  }
-}
+// Value conversion (floating to int64 truncates, saturates, maps NaN to 0): written once for
+// both devices in backends/elementwise_math.h.
+using elementwise_math::convert_value;
 
 // f(std::integral_constant<ElemType, E>{}) for the runtime dtype (host side of a launcher).
 template <typename F> void dispatch_elem(ElemType type, const F& f) {

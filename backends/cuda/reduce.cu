@@ -151,9 +151,7 @@ __global__ void argmax_kernel(int64_t* out, const T* in, Layout2 lanes, int64_t 
     int64_t best_index = 0;
     for (int64_t i = 1; i < length; ++i) {
       const T value = x[i * in_step];
-      bool better = value > best;
-      if constexpr (std::is_floating_point_v<T>) better = better || (value != value && best == best);
-      if (better) best = value, best_index = i;
+      if (elementwise_math::argmax_better(value, best)) best = value, best_index = i;
     }
     out[at[0]] = best_index;
   }
