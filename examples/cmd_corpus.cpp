@@ -5,9 +5,9 @@
 
 #include <memory>
 
+#include "core/atomic_file.h"
 #include "examples/command.h"
 #include "examples/lm/corpus.h"
-#include "core/atomic_file.h"
 
 namespace recur::cli {
 

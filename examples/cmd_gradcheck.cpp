@@ -22,8 +22,8 @@
 
 #include "autograd/gradcheck.h"
 #include "backends/backend.h"
-#include "examples/command.h"
 #include "core/atomic_file.h"
+#include "examples/command.h"
 #include "nn/rnn.h"
 #include "nn/rnn_case.h"
 

@@ -224,8 +224,8 @@ SafetensorsHeader parse_header(std::string_view text, uint64_t data_size, const 
       const std::string before =
           previous ? fmt::format("where '{}' at [{}, {}] ends", previous->name, previous->begin, previous->end)
                    : std::string("the start of the data section");
-      RECUR_FAIL("{}: tensor '{}' at [{}, {}] begins at byte {}, expected {} ({}): {}", file, entry->name,
-                 entry->begin, entry->end, entry->begin, covered, before,
+      RECUR_FAIL("{}: tensor '{}' at [{}, {}] begins at byte {}, expected {} ({}): {}", file, entry->name, entry->begin,
+                 entry->end, entry->begin, covered, before,
                  entry->begin > covered ? "the data section has a hole" : "the tensors overlap");
     }
     covered = entry->end;

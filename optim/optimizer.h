@@ -26,8 +26,8 @@
 #include <vector>
 
 #include "backends/optimizer_math.h"
-#include "core/tensor.h"
 #include "core/state_dict.h"
+#include "core/tensor.h"
 
 namespace recur::optim {
 

@@ -9,8 +9,8 @@
 #include <cstring>
 
 #include "backends/cuda/check.h"
-#include "backends/cuda_info.h"
 #include "backends/cuda/kernels.h"
+#include "backends/cuda_info.h"
 #include "core/error.h"
 
 namespace recur::cuda {

@@ -13,8 +13,8 @@
 #include <set>
 #include <sstream>
 
-#include "core/error.h"
 #include "core/atomic_file.h"
+#include "core/error.h"
 #include "nn/json_integer.h"
 #include "nn/safetensors.h"
 #include "optim/optimizer.h"

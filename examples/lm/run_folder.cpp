@@ -8,8 +8,8 @@
 #include <fstream>
 #include <sstream>
 
-#include "core/error.h"
 #include "core/atomic_file.h"
+#include "core/error.h"
 
 namespace recur::lm {
 namespace fs = std::filesystem;
