@@ -130,6 +130,9 @@ class Backend {
 // CUDA when compiled with RECUR_CUDA and a device is visible).
 Backend& backend_for(Device device);
 inline Backend& backend_of(const Tensor& t) { return backend_for(t.device()); }
+// The allocator of a device's backend: what a Storage on that device allocates and frees
+// through (make_contiguous_tensor hands it over).
+Allocator& allocator_for(Device device);
 
 // Throws recur::Error unless `device` can be used here: the CPU always; cuda:N when recur has
 // the CUDA backend and more than N devices are visible. The message starts with `asked_by`

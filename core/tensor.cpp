@@ -109,17 +109,6 @@ Tensor& Tensor::requires_grad_(bool value) {
   return *this;
 }
 
-Tensor make_contiguous_tensor(const Shape& shape, DType dtype, Device device) {
-  for (int64_t d : shape) RECUR_CHECK(d >= 0, "negative dimension in shape {}", shape_str(shape));
-  auto impl = std::make_shared<TensorImpl>();
-  const size_t nbytes = static_cast<size_t>(numel_of(shape)) * dtype_size(dtype);
-  impl->storage = std::make_shared<Storage>(&allocator_for(device), device, nbytes);
-  impl->shape = shape;
-  impl->strides = contiguous_strides(shape);
-  impl->dtype = dtype;
-  return Tensor(std::move(impl));
-}
-
 Generator& default_generator() {
   static Generator generator(0x5eed);
   return generator;
