@@ -57,7 +57,7 @@ class CpuRnnKernels final : public RnnKernels {
   }
 
   RnnForward forward(const RnnDesc& d, const std::vector<RnnWeights>& weights, const Tensor& x, const Tensor& h0,
-                     const Tensor& c0, const Tensor& lengths, bool /*training*/, bool keep,
+                     const Tensor& c0, const Tensor& lengths, RnnPhase /*phase*/, KeepForBackward keep,
                      Generator* /*generator*/) override {
     std::string why;
     RECUR_CHECK(supports(d, &why), "RNN: the CPU's fused layer cannot run this: {}", why);
@@ -132,7 +132,7 @@ class CpuRnnKernels final : public RnnKernels {
     } else {
       run(double{});
     }
-    if (keep) out.saved = saved;
+    if (keep == KeepForBackward::Yes) out.saved = saved;
     return out;
   }
 
