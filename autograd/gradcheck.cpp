@@ -1,6 +1,8 @@
 #include "autograd/gradcheck.h"
 
+#include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "autograd/grad_mode.h"
 #include "autograd/node.h"
@@ -64,37 +66,59 @@ GradcheckResult gradcheck(const GradcheckFn& fn, const std::vector<Tensor>& inpu
   RECUR_CHECK(!targets.empty(), "gradcheck: no input requires grad");
   std::vector<Tensor> analytic = autograd::grad({loss(inputs)}, targets, {Tensor()});
 
+  NoGradGuard no_grad;
+  std::vector<std::string> names;
+  for (size_t index : target_index) names.push_back(fmt::format("input {}", index));
+  return compare_central_differences([&] { return loss(inputs).item(); }, targets, analytic, options, names);
+}
+
+GradcheckResult compare_central_differences(const std::function<double()>& loss, const std::vector<Tensor>& inputs,
+                                            const std::vector<Tensor>& analytic, const GradcheckOptions& options,
+                                            const std::vector<std::string>& names) {
+  RECUR_CHECK(analytic.size() == inputs.size() && (names.empty() || names.size() == inputs.size()),
+              "gradcheck: {} inputs, {} analytic gradients and {} names", inputs.size(), analytic.size(), names.size());
   GradcheckResult result;
   int mismatches = 0;
-  NoGradGuard no_grad;
-  for (size_t t = 0; t < targets.size(); ++t) {
-    const Tensor& x = targets[t];
+  for (size_t t = 0; t < inputs.size(); ++t) {
+    const Tensor& x = inputs[t];
+    RECUR_CHECK(x.dtype() == DType::Float64 && x.device().is_cpu(), "gradcheck needs float64 CPU inputs, got {}",
+                x.describe());
+    const std::vector<double> grad =
+        analytic[t].defined() ? analytic[t].to_vector<double>() : std::vector<double>(static_cast<size_t>(x.numel()));
+    RECUR_CHECK(static_cast<int64_t>(grad.size()) == x.numel(), "gradcheck: input {} has a gradient {}", x.describe(),
+                analytic[t].describe());
     double* base = static_cast<double*>(x.storage()->data());
-    const Tensor grad = analytic[t].defined() ? compute::contiguous(analytic[t]) : zeros(x.shape(), {DType::Float64});
-    const double* grad_data = grad.data<double>();
+    GradcheckInput checked;
+    checked.elements = x.numel();
     for (int64_t j = 0; j < x.numel(); ++j) {
       double& element = base[strided_offset(x, j)];
       const double saved = element;
       element = saved + options.eps;
-      const double plus = loss(inputs).item();
+      const double plus = loss();
       element = saved - options.eps;
-      const double minus = loss(inputs).item();
+      const double minus = loss();
       element = saved;
       const double numeric = (plus - minus) / (2.0 * options.eps);
-      const double value = grad_data[j];
+      const double value = grad[static_cast<size_t>(j)];
       const double abs_error = std::abs(value - numeric);
-      const double rel_error = abs_error / std::max(std::abs(numeric), 1e-12);
-      result.max_abs_error = std::max(result.max_abs_error, abs_error);
-      if (std::abs(numeric) > 1e-6) result.max_rel_error = std::max(result.max_rel_error, rel_error);
-      ++result.checked;
+      checked.max_abs_error =
+          std::isnan(abs_error) ? std::numeric_limits<double>::infinity() : std::max(checked.max_abs_error, abs_error);
+      if (std::abs(numeric) > 1e-6)
+        checked.max_rel_error = std::max(checked.max_rel_error, abs_error / std::abs(numeric));
       if (!(abs_error <= options.atol + options.rtol * std::abs(numeric))) {
-        result.ok = false;
+        checked.ok = false;
         if (++mismatches <= 5) {
-          result.report += fmt::format("input {} element {}: analytic {:.10g}, numeric {:.10g}\n", target_index[t],
-                                       index_str(x.shape(), j), value, numeric);
+          result.report += fmt::format("{} element {}: analytic {:.10g}, numeric {:.10g}\n",
+                                       names.empty() ? fmt::format("input {}", t) : names[t], index_str(x.shape(), j),
+                                       value, numeric);
         }
       }
     }
+    result.ok = result.ok && checked.ok;
+    result.max_abs_error = std::max(result.max_abs_error, checked.max_abs_error);
+    result.max_rel_error = std::max(result.max_rel_error, checked.max_rel_error);
+    result.checked += checked.elements;
+    result.inputs.push_back(checked);
   }
   if (mismatches > 5) result.report += fmt::format("... {} mismatches in all\n", mismatches);
   return result;

@@ -574,17 +574,19 @@ Tensor clamp(const Tensor& x, double low, double high) {
 // y = softmax(x): dx = y * (g - sum(g * y))
 Tensor softmax(const Tensor& x, int64_t axis) {
   const int a = normalize_axis(axis, x.shape().size());
-  Tensor y = c::softmax(x, a, false);
-  return record("softmax", {x}, y,
-                [y = y.detach(), a](const Grads& g) { return Grads{c::softmax_backward(y, g[0], a, false)}; });
+  Tensor y = c::softmax(x, a, SoftmaxKind::Plain);
+  return record("softmax", {x}, y, [y = y.detach(), a](const Grads& g) {
+    return Grads{c::softmax_backward(y, g[0], a, SoftmaxKind::Plain)};
+  });
 }
 
 // y = log_softmax(x): dx = g - exp(y) * sum(g)
 Tensor log_softmax(const Tensor& x, int64_t axis) {
   const int a = normalize_axis(axis, x.shape().size());
-  Tensor y = c::softmax(x, a, true);
-  return record("log_softmax", {x}, y,
-                [y = y.detach(), a](const Grads& g) { return Grads{c::softmax_backward(y, g[0], a, true)}; });
+  Tensor y = c::softmax(x, a, SoftmaxKind::Log);
+  return record("log_softmax", {x}, y, [y = y.detach(), a](const Grads& g) {
+    return Grads{c::softmax_backward(y, g[0], a, SoftmaxKind::Log)};
+  });
 }
 
 // ---- indexing and masking -----------------------------------------------------------------

@@ -79,9 +79,9 @@ class Backend {
   // Index of the maximum along axis (first on ties); out is int64 with size 1 on that axis.
   virtual void argmax(Tensor& out, const Tensor& in, int axis) = 0;
   // softmax or log-softmax along axis, numerically stable (max subtracted).
-  virtual void softmax(Tensor& out, const Tensor& in, int axis, bool log) = 0;
+  virtual void softmax(Tensor& out, const Tensor& in, int axis, SoftmaxKind kind) = 0;
   // Backward of softmax: dx = y * (dy - sum(dy * y)); of log-softmax: dx = dy - exp(y) * sum(dy).
-  virtual void softmax_backward(Tensor& dx, const Tensor& y, const Tensor& dy, int axis, bool log) = 0;
+  virtual void softmax_backward(Tensor& dx, const Tensor& y, const Tensor& dy, int axis, SoftmaxKind kind) = 0;
 
   // ---- indexing -----------------------------------------------------------------------
   // out = in.index_select(axis, index): index is int64 1-D; each index checked against the
@@ -130,6 +130,9 @@ class Backend {
 // CUDA when compiled with RECUR_CUDA and a device is visible).
 Backend& backend_for(Device device);
 inline Backend& backend_of(const Tensor& t) { return backend_for(t.device()); }
+// The allocator of a device's backend: what a Storage on that device allocates and frees
+// through (make_contiguous_tensor hands it over).
+Allocator& allocator_for(Device device);
 
 // Throws recur::Error unless `device` can be used here: the CPU always; cuda:N when recur has
 // the CUDA backend and more than N devices are visible. The message starts with `asked_by`

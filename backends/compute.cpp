@@ -153,24 +153,24 @@ Tensor argmax(const Tensor& x, int64_t axis, bool keepdim) {
   return reshaped(out, kept);
 }
 
-Tensor softmax(const Tensor& x, int64_t axis, bool log) {
-  const std::string_view name = log ? "log_softmax" : "softmax";
+Tensor softmax(const Tensor& x, int64_t axis, SoftmaxKind kind) {
+  const std::string_view name = kind == SoftmaxKind::Log ? "log_softmax" : "softmax";
   check_floating(name, x);
   const int a = checked_axis(name, axis, x);
   Tensor out = make_contiguous_tensor(x.shape(), x.dtype(), x.device());
-  backend_of(x).softmax(out, x, a, log);
+  backend_of(x).softmax(out, x, a, kind);
   return out;
 }
 
-Tensor softmax_backward(const Tensor& y, const Tensor& dy, int64_t axis, bool log) {
-  const std::string_view name = log ? "log_softmax_backward" : "softmax_backward";
+Tensor softmax_backward(const Tensor& y, const Tensor& dy, int64_t axis, SoftmaxKind kind) {
+  const std::string_view name = kind == SoftmaxKind::Log ? "log_softmax_backward" : "softmax_backward";
   check_compatible(name, y, dy);
   check_floating(name, y);
   RECUR_CHECK(y.shape() == dy.shape(), "{}: output {} and its gradient {} differ in shape", name, y.describe(),
               dy.describe());
   const int a = checked_axis(name, axis, y);
   Tensor dx = make_contiguous_tensor(y.shape(), y.dtype(), y.device());
-  backend_of(y).softmax_backward(dx, y, dy, a, log);
+  backend_of(y).softmax_backward(dx, y, dy, a, kind);
   return dx;
 }
 

@@ -20,8 +20,8 @@ Tensor reduce(ReduceOp op, const Tensor& x, const std::vector<int64_t>& axes, bo
 // Sums a broadcast gradient back to `shape` (the inverse of broadcasting).
 Tensor sum_to(const Tensor& x, const Shape& shape);
 Tensor argmax(const Tensor& x, int64_t axis, bool keepdim);
-Tensor softmax(const Tensor& x, int64_t axis, bool log);
-Tensor softmax_backward(const Tensor& y, const Tensor& dy, int64_t axis, bool log);
+Tensor softmax(const Tensor& x, int64_t axis, SoftmaxKind kind);
+Tensor softmax_backward(const Tensor& y, const Tensor& dy, int64_t axis, SoftmaxKind kind);
 
 // Fused softmax cross-entropy over the rows of logits [N, C] with int64 targets [N] (backend.h
 // states the formulas; every target must be in [0, C) or ignore_index): {loss [N], logp [N, C]}.

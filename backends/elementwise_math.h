@@ -38,6 +38,29 @@ template <typename T> RECUR_ELEMENTWISE_FN T nan_min(T a, T b) {
   return a < b ? a : b;
 }
 
+// A reduction's starting value and combining step, for the CPU's and CUDA's reductions alike:
+// sum and mean add (mean divides by the count at the end); max and min combine as
+// nan_max(x, acc) and nan_min(x, acc), so a NaN anywhere wins.
+template <ReduceOp Op, typename T> RECUR_ELEMENTWISE_FN T reduce_identity() {
+  if constexpr (Op == ReduceOp::Sum || Op == ReduceOp::Mean) {
+    return T(0);
+  } else if constexpr (std::is_floating_point_v<T>) {
+    return Op == ReduceOp::Max ? -static_cast<T>(INFINITY) : static_cast<T>(INFINITY);
+  } else {
+    static_assert(std::is_same_v<T, int64_t>, "reductions run on floating point or int64");
+    return Op == ReduceOp::Max ? INT64_MIN : INT64_MAX;
+  }
+}
+template <ReduceOp Op, typename T> RECUR_ELEMENTWISE_FN T reduce_combine(T acc, T x) {
+  if constexpr (Op == ReduceOp::Sum || Op == ReduceOp::Mean) {
+    return acc + x;
+  } else if constexpr (Op == ReduceOp::Max) {
+    return nan_max(x, acc);
+  } else {
+    return nan_min(x, acc);
+  }
+}
+
 // Value conversion. Floating to int64 truncates toward zero, saturates at the int64 range and
 // maps NaN to 0 (a plain cast would be undefined there).
 template <typename To, typename From> RECUR_ELEMENTWISE_FN To convert_value(From value) {

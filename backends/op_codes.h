@@ -45,4 +45,7 @@ enum class BinaryOp : uint8_t {
 
 enum class ReduceOp : uint8_t { Sum, Mean, Max, Min };
 
+// softmax(x)_i = e^(x_i) / sum_j e^(x_j), or its logarithm (log-softmax), along one axis.
+enum class SoftmaxKind : uint8_t { Plain, Log };
+
 }  // namespace recur

@@ -79,6 +79,11 @@ struct RnnWeightLayout {
   std::vector<std::array<int64_t, 5>> offsets;
 };
 
+// Training applies the descriptor's dropout between layers; Inference does not.
+enum class RnnPhase : uint8_t { Inference, Training };
+// Whether a forward keeps what backward needs (RnnForward::saved).
+enum class KeepForBackward : uint8_t { No, Yes };
+
 class RnnKernels {
  public:
   virtual ~RnnKernels() = default;
@@ -87,11 +92,12 @@ class RnnKernels {
   // The flat-buffer layout this device reads in place (nn::RNN lays its buffer out so), or none
   // for recur's own packing.
   virtual std::optional<RnnWeightLayout> weight_layout(const RnnDesc& /*desc*/) { return std::nullopt; }
-  // weights: L*D sets. lengths: int64 [B] on the host (values 1..T), or undefined. keep: keep
-  // what backward needs (else saved is null and nothing is kept). generator: the dropout stream.
+  // weights: L*D sets. lengths: int64 [B] on the host (values 1..T), or undefined. keep: Yes
+  // keeps what backward needs (else saved is null and nothing is kept). generator: the dropout
+  // stream.
   virtual RnnForward forward(const RnnDesc& desc, const std::vector<RnnWeights>& weights, const Tensor& x,
-                             const Tensor& h0, const Tensor& c0, const Tensor& lengths, bool training, bool keep,
-                             Generator* generator) = 0;
+                             const Tensor& h0, const Tensor& c0, const Tensor& lengths, RnnPhase phase,
+                             KeepForBackward keep, Generator* generator) = 0;
   // Once per forward, before backward_weights: the input and initial-state gradients from the
   // output and final-state gradients (any may be undefined: zeros).
   virtual RnnDataGrads backward_data(RnnSaved& saved, const Tensor& dy, const Tensor& dh_n, const Tensor& dc_n) = 0;

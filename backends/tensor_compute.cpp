@@ -1,6 +1,6 @@
 // The Tensor members and factories of core/tensor.h that compute: item, to_vector, fill_,
-// copy_, and empty/zeros/ones/full/arange/rand/randn/from_vector/scalar_tensor. They work on
-// any device through its backend. (The differentiable views and copies are defined in
+// copy_, and make_contiguous_tensor/empty/zeros/ones/full/arange/rand/randn/from_vector/
+// scalar_tensor. They work on any device through its backend. (The differentiable views and copies are defined in
 // autograd/tensor_methods.cpp; printing in backends/tensor_format.cpp.)
 #include <cmath>
 #include <cstring>
@@ -65,6 +65,17 @@ Tensor& Tensor::copy_(const Tensor& src) {
 }
 
 // ---- factories -------------------------------------------------------------------------
+
+Tensor make_contiguous_tensor(const Shape& shape, DType dtype, Device device) {
+  for (int64_t d : shape) RECUR_CHECK(d >= 0, "negative dimension in shape {}", shape_str(shape));
+  auto impl = std::make_shared<TensorImpl>();
+  const size_t nbytes = static_cast<size_t>(numel_of(shape)) * dtype_size(dtype);
+  impl->storage = std::make_shared<Storage>(&allocator_for(device), device, nbytes);
+  impl->shape = shape;
+  impl->strides = contiguous_strides(shape);
+  impl->dtype = dtype;
+  return Tensor(std::move(impl));
+}
 
 Tensor empty(const Shape& shape, TensorOptions options) {
   return with_options(make_contiguous_tensor(shape, options.dtype, options.device), options);

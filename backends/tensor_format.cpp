@@ -14,17 +14,7 @@ namespace {
 
 constexpr int64_t kEdgeItems = 3;  // values shown at each end of a long axis
 
-double read_element(const Tensor& t, int64_t offset) {
-  const char* base = static_cast<const char*>(t.raw_data());
-  switch (t.dtype()) {
-    case DType::Float32: return reinterpret_cast<const float*>(base)[offset];
-    case DType::Float64: return reinterpret_cast<const double*>(base)[offset];
-    case DType::Float16: return half_to_float(reinterpret_cast<const uint16_t*>(base)[offset]);
-    case DType::BFloat16: return bfloat16_to_float(reinterpret_cast<const uint16_t*>(base)[offset]);
-    case DType::Int64: return static_cast<double>(reinterpret_cast<const int64_t*>(base)[offset]);
-  }
-  return 0.0;
-}
+double read_element(const Tensor& t, int64_t offset) { return load_as_double(t.raw_data(), t.dtype(), offset); }
 
 // Positions shown along an axis of `size`; -1 marks the "..." between the two ends.
 std::vector<int64_t> shown_positions(int64_t size) {

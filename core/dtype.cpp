@@ -53,4 +53,25 @@ float half_to_float(uint16_t half) {
   return value;
 }
 
+double load_as_double(const void* base, DType dtype, int64_t offset) {
+  switch (dtype) {
+    case DType::Float32: return static_cast<const float*>(base)[offset];
+    case DType::Float64: return static_cast<const double*>(base)[offset];
+    case DType::Float16: return half_to_float(static_cast<const uint16_t*>(base)[offset]);
+    case DType::BFloat16: return bfloat16_to_float(static_cast<const uint16_t*>(base)[offset]);
+    case DType::Int64: return static_cast<double>(static_cast<const int64_t*>(base)[offset]);
+  }
+  return 0.0;
+}
+
+void store_from_double(void* base, DType dtype, int64_t offset, double value) {
+  switch (dtype) {
+    case DType::Float32: static_cast<float*>(base)[offset] = static_cast<float>(value); break;
+    case DType::Float64: static_cast<double*>(base)[offset] = value; break;
+    case DType::Float16: static_cast<uint16_t*>(base)[offset] = float_to_half(static_cast<float>(value)); break;
+    case DType::BFloat16: static_cast<uint16_t*>(base)[offset] = float_to_bfloat16(static_cast<float>(value)); break;
+    case DType::Int64: static_cast<int64_t*>(base)[offset] = static_cast<int64_t>(value); break;
+  }
+}
+
 }  // namespace recur

@@ -59,6 +59,11 @@ inline float bfloat16_to_float(uint16_t bits) {
   return value;
 }
 
+// Element `offset` of host memory holding `dtype` values, read as double / written from double
+// (converted as a cast to the dtype does).
+double load_as_double(const void* base, DType dtype, int64_t offset);
+void store_from_double(void* base, DType dtype, int64_t offset, double value);
+
 }  // namespace recur
 
 template <> struct fmt::formatter<recur::DType> : fmt::formatter<std::string_view> {

@@ -36,7 +36,4 @@ class Storage {
   void* data_;
 };
 
-// The allocator for a device. Defined by backends/ (explicit registration, one place).
-Allocator& allocator_for(Device device);
-
 }  // namespace recur

@@ -44,30 +44,11 @@ int64_t element_offset(const Tensor& t, std::initializer_list<int64_t> index) {
 }  // namespace
 
 double Tensor::at(std::initializer_list<int64_t> index) const {
-  const int64_t offset = element_offset(*this, index);
-  const char* base = static_cast<const char*>(raw_data());
-  switch (dtype()) {
-    case DType::Float32: return reinterpret_cast<const float*>(base)[offset];
-    case DType::Float64: return reinterpret_cast<const double*>(base)[offset];
-    case DType::Float16: return half_to_float(reinterpret_cast<const uint16_t*>(base)[offset]);
-    case DType::BFloat16: return bfloat16_to_float(reinterpret_cast<const uint16_t*>(base)[offset]);
-    case DType::Int64: return static_cast<double>(reinterpret_cast<const int64_t*>(base)[offset]);
-  }
-  return 0.0;
+  return load_as_double(raw_data(), dtype(), element_offset(*this, index));
 }
 
 void Tensor::set(std::initializer_list<int64_t> index, double value) {
-  const int64_t offset = element_offset(*this, index);
-  char* base = static_cast<char*>(raw_data());
-  switch (dtype()) {
-    case DType::Float32: reinterpret_cast<float*>(base)[offset] = static_cast<float>(value); break;
-    case DType::Float64: reinterpret_cast<double*>(base)[offset] = value; break;
-    case DType::Float16: reinterpret_cast<uint16_t*>(base)[offset] = float_to_half(static_cast<float>(value)); break;
-    case DType::BFloat16:
-      reinterpret_cast<uint16_t*>(base)[offset] = float_to_bfloat16(static_cast<float>(value));
-      break;
-    case DType::Int64: reinterpret_cast<int64_t*>(base)[offset] = static_cast<int64_t>(value); break;
-  }
+  store_from_double(raw_data(), dtype(), element_offset(*this, index), value);
 }
 
 Tensor Tensor::as_strided_raw(const Shape& new_shape, const Strides& new_strides, int64_t new_offset) const {
@@ -107,17 +88,6 @@ Tensor& Tensor::requires_grad_(bool value) {
   RECUR_CHECK(value || is_leaf(), "requires_grad_(false) on a non-leaf tensor {}: use detach()", describe());
   impl().requires_grad = value;
   return *this;
-}
-
-Tensor make_contiguous_tensor(const Shape& shape, DType dtype, Device device) {
-  for (int64_t d : shape) RECUR_CHECK(d >= 0, "negative dimension in shape {}", shape_str(shape));
-  auto impl = std::make_shared<TensorImpl>();
-  const size_t nbytes = static_cast<size_t>(numel_of(shape)) * dtype_size(dtype);
-  impl->storage = std::make_shared<Storage>(&allocator_for(device), device, nbytes);
-  impl->shape = shape;
-  impl->strides = contiguous_strides(shape);
-  impl->dtype = dtype;
-  return Tensor(std::move(impl));
 }
 
 Generator& default_generator() {

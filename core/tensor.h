@@ -1,10 +1,14 @@
 // Tensor: a cheap, reference-counted handle to (storage, offset, shape, strides, dtype), plus
 // the autograd fields (requires_grad, grad, the node that made it).
 //
-// core/ holds the data structure and the pure-metadata views. The members that compute
-// (contiguous, to, clone, the arithmetic) and the differentiable views are declared here and
-// defined where their machinery lives: backends/tensor_compute.cpp (copies, factories) and
-// autograd/tensor_methods.cpp (views and math that record gradients). Link recur::recur.
+// core/tensor.cpp defines the data structure, the metadata and the pure-metadata views. The
+// members that compute are declared here, so that `x.contiguous()` reads the same in every
+// layer, and defined by the layer whose machinery they need: backends/tensor_compute.cpp
+// (item, to_vector, fill_, copy_) and autograd/tensor_methods.cpp (the differentiable views
+// and copies, backward). Nothing in core/ or backends/ calls a member of a layer above it, so
+// each library links only to the ones below; a program that calls them links those layers
+// (recur::recur links all). The factories at the end (zeros, randn, ...) likewise are defined in
+// backends/tensor_compute.cpp.
 #pragma once
 
 #include <fmt/format.h>
@@ -82,6 +86,7 @@ class Tensor {
   // Reads one element as double (any dtype), by multi-index.
   double at(std::initializer_list<int64_t> index) const;
   void set(std::initializer_list<int64_t> index, double value);
+  // item() and to_vector() are defined in backends/tensor_compute.cpp.
   // item(): the value of a one-element tensor (copies from the GPU when needed).
   double item() const;
   // All elements in row-major order, converted to T (copies from the GPU when needed).
@@ -105,13 +110,13 @@ class Tensor {
   Tensor unsqueeze(int64_t axis) const;
   Tensor flatten() const { return reshape({numel()}); }
 
-  // ---- copies and conversions (differentiable) ------------------------------------------
+  // ---- copies and conversions (differentiable; autograd/tensor_methods.cpp) ---------------
   Tensor contiguous() const;
   Tensor clone() const;
   Tensor to(Device device) const;
   Tensor to(DType dtype) const;
 
-  // ---- in-place, non-differentiable -----------------------------------------------------
+  // ---- in-place, non-differentiable (backends/tensor_compute.cpp) ------------------------
   Tensor& fill_(double value);
   Tensor& copy_(const Tensor& src);  // same shape (or broadcastable), any dtype or device
   Tensor& zero_() { return fill_(0.0); }
@@ -168,12 +173,14 @@ Tensor randn(const Shape& shape, TensorOptions options = {}, Generator* generato
 template <typename T> Tensor from_vector(const std::vector<T>& values, const Shape& shape, TensorOptions options = {});
 Tensor scalar_tensor(double value, TensorOptions options = {});
 
-// Allocates uninitialised contiguous memory on a device (core only: no backend compute).
+// Uninitialised contiguous memory on a device, not differentiable: a Storage from the device's
+// allocator (allocator_for, backends/backend.h).
 Tensor make_contiguous_tensor(const Shape& shape, DType dtype, Device device);
 
 }  // namespace recur
 
-// fmt::format("{}", tensor) prints the values (at most a few per dimension) with dtype and shape.
+// fmt::format("{}", tensor) prints the values (at most a few per dimension) with dtype and shape
+// (backends/tensor_format.cpp).
 template <> struct fmt::formatter<recur::Tensor> {
   constexpr auto parse(format_parse_context& ctx) { return ctx.begin(); }
   format_context::iterator format(const recur::Tensor& tensor, format_context& ctx) const;

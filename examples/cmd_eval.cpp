@@ -42,7 +42,7 @@ Command add_eval_command(CLI::App& parent) {
   return {app, [state] {
             const Device device = Device::parse(state->device);
             const lm::Checkpoint checkpoint =
-                lm::load_checkpoint(state->checkpoint, /*training_state=*/false, lm::parse_which(state->which));
+                lm::load_checkpoint(state->checkpoint, lm::LoadParts::Model, lm::parse_which(state->which));
             std::unique_ptr<lm::LanguageModel> model = lm::model_from_checkpoint(checkpoint);
             if (!device.is_cpu()) model->to(device);
             const std::string what = fmt::format("data file '{}'", state->data);

@@ -9,7 +9,7 @@
 //     data on devices A and B: one row per output, final state and gradient, with the largest
 //     difference relative to the largest |value| on A.
 //
-// Both run the case contract of `recur rnn-eval` (nn/rnn_case.h): loss = sum(output * dy) +
+// Both run the case contract of `recur rnn-eval` (examples/rnn_case.h): loss = sum(output * dy) +
 // sum(h_n * dhn) (+ sum(c_n * dcn)) with fixed random dy, dhn, dcn, so every output gets a
 // nonzero gradient. Exit status 0 when every row passes, 1 otherwise or on an error.
 #include <fmt/format.h>
@@ -24,8 +24,8 @@
 #include "backends/backend.h"
 #include "core/atomic_file.h"
 #include "examples/command.h"
+#include "examples/rnn_case.h"
 #include "nn/rnn.h"
-#include "nn/rnn_case.h"
 
 namespace recur::cli {
 
@@ -67,7 +67,7 @@ struct Case {
   nn::RNNOptions options;
   int64_t batch = 0, seq = 0;
   std::vector<int64_t> lengths;  // empty: every sequence is seq long
-  std::map<std::string, std::string> metadata;
+  rnn_case::Metadata metadata;
   nn::StateDict tensors;                  // x, h0, c0, lengths, dy, dhn, dcn and the weights
   std::vector<std::string> weight_names;  // in the module's order
 
@@ -140,14 +140,7 @@ Case make_case(const GradcheckCliOptions& o) {
     c.tensors["lengths"] = from_vector<int64_t>(c.lengths, {o.batch}, TensorOptions{}.with_dtype(DType::Int64));
   }
 
-  c.metadata = {{"mode", nn::mode_name(ro.mode)},
-                {"input_size", std::to_string(ro.input_size)},
-                {"hidden_size", std::to_string(ro.hidden_size)},
-                {"num_layers", std::to_string(ro.num_layers)},
-                {"bidirectional", o.bidirectional ? "1" : "0"},
-                {"proj_size", std::to_string(ro.proj_size)},
-                {"bias", ro.bias ? "1" : "0"},
-                {"batch_first", "0"}};
+  c.metadata = rnn_case::metadata(ro);
   return c;
 }
 
@@ -177,7 +170,7 @@ std::string impl_label(const nn::RNNOptions& options, Device device, nn::RNNImpl
   return impl == nn::RNNImpl::Fused && device.is_cuda() ? "fused, cuDNN" : nn::impl_name(impl);
 }
 
-// The result tensors compared by --compare, in order: (key in evaluate_rnn_case's result, row name).
+// The result tensors compared by --compare, in order: (key in rnn_case::evaluate's result, row name).
 std::vector<std::pair<std::string, std::string>> quantities(const Case& c) {
   std::vector<std::pair<std::string, std::string>> q = {{"y", "output"}, {"hn", "h_n"}};
   if (c.lstm()) q.emplace_back("cn", "c_n");
@@ -217,12 +210,13 @@ double dot(const Tensor& a, const Tensor& b) {
   return total;
 }
 
-// Central differences of the case's loss against the analytic gradients, per input.
+// Central differences of the case's loss against the analytic gradients, per input
+// (autograd/gradcheck.h's comparison).
 std::vector<Row> finite_differences(const Case& c, Device device, nn::RNNImpl impl, const GradcheckOptions& tol) {
-  nn::StateDict tensors = c.in(DType::Float64);  // fresh copies, perturbed in place below
-  const nn::StateDict analytic = nn::evaluate_rnn_case(tensors, c.metadata, device, impl);
+  nn::StateDict tensors = c.in(DType::Float64);  // fresh copies, perturbed in place by the check
+  const nn::StateDict analytic = rnn_case::evaluate(tensors, c.metadata, device, impl);
   auto loss = [&] {
-    const nn::StateDict r = nn::evaluate_rnn_case(tensors, c.metadata, device, impl);
+    const nn::StateDict r = rnn_case::evaluate(tensors, c.metadata, device, impl);
     double total = dot(r.at("y"), tensors.at("dy")) + dot(r.at("hn"), tensors.at("dhn"));
     if (c.lstm()) total += dot(r.at("cn"), tensors.at("dcn"));
     return total;
@@ -232,30 +226,19 @@ std::vector<Row> finite_differences(const Case& c, Device device, nn::RNNImpl im
   if (c.lstm()) inputs.emplace_back("c0", "grad.c0");
   for (const std::string& name : c.weight_names) inputs.emplace_back(name, "grad." + name);
 
-  std::vector<Row> rows;
+  std::vector<Tensor> perturbed, gradients;
+  std::vector<std::string> names;
   for (const auto& [key, grad_key] : inputs) {
-    Tensor& t = tensors.at(key);
-    RECUR_CHECK(t.is_contiguous() && t.device().is_cpu(), "gradcheck: '{}' is not a contiguous CPU tensor", key);
-    double* data = t.data<double>();
-    const std::vector<double> grad = analytic.at(grad_key).to_vector<double>();
-    Row row;
-    row.dtype = "float64";
-    row.name = key == "x" ? "grad.input" : grad_key;
-    row.elements = t.numel();
-    for (int64_t j = 0; j < t.numel(); ++j) {
-      const double saved = data[j];
-      data[j] = saved + tol.eps;
-      const double plus = loss();
-      data[j] = saved - tol.eps;
-      const double minus = loss();
-      data[j] = saved;
-      const double numeric = (plus - minus) / (2.0 * tol.eps);
-      const double error = std::abs(grad[j] - numeric);
-      row.max_abs = std::isnan(error) ? std::numeric_limits<double>::infinity() : std::max(row.max_abs, error);
-      if (std::abs(numeric) > 1e-6) row.max_rel = std::max(row.max_rel, error / std::abs(numeric));
-      if (!(error <= tol.atol + tol.rtol * std::abs(numeric))) row.pass = false;
-    }
-    rows.push_back(row);
+    perturbed.push_back(tensors.at(key));
+    gradients.push_back(analytic.at(grad_key));
+    names.push_back(key == "x" ? "grad.input" : grad_key);
+  }
+  const GradcheckResult result = compare_central_differences(loss, perturbed, gradients, tol, names);
+  std::vector<Row> rows;
+  for (size_t i = 0; i < names.size(); ++i) {
+    const GradcheckInput& checked = result.inputs[i];
+    rows.push_back(
+        {"float64", names[i], checked.elements, checked.max_abs_error, checked.max_rel_error, 0.0, checked.ok});
   }
   return rows;
 }
@@ -333,8 +316,8 @@ int run_compare(const GradcheckCliOptions& o) {
   std::vector<Row> rows;
   for (DType dtype : dtypes) {
     const nn::StateDict input = c.in(dtype);
-    const nn::StateDict ra = nn::evaluate_rnn_case(input, c.metadata, a, impl_a);
-    const nn::StateDict rb = nn::evaluate_rnn_case(input, c.metadata, b, impl_b);
+    const nn::StateDict ra = rnn_case::evaluate(input, c.metadata, a, impl_a);
+    const nn::StateDict rb = rnn_case::evaluate(input, c.metadata, b, impl_b);
     const double tolerance = dtype == DType::Float64 ? kFloat64Tolerance : kFloat32Tolerance;
     for (const auto& [key, name] : quantities(c)) {
       Row row = compare_tensors(name, ra.at(key), rb.at(key), tolerance);

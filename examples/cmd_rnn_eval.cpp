@@ -1,13 +1,13 @@
 // recur rnn-eval CASE.safetensors OUT.safetensors [--device cpu|cuda] [--impl auto|cells|fused]
 //
-// Runs an RNN case (the contract in nn/rnn_case.h: options in the metadata, x, optional h0/c0,
+// Runs an RNN case (the contract in examples/rnn_case.h: options in the metadata, x, optional h0/c0,
 // lengths, dy, dhn, dcn and the weights under PyTorch's names) forward and backward, and writes
 // y, hn, cn and every gradient to OUT. Used to cross-check recur against PyTorch and one device
 // against another.
 #include <fmt/format.h>
 
 #include "examples/command.h"
-#include "nn/rnn_case.h"
+#include "examples/rnn_case.h"
 #include "nn/safetensors.h"
 
 namespace recur::cli {
@@ -29,7 +29,7 @@ Command add_rnn_eval_command(CLI::App& parent) {
             nn::SafetensorsFile file = nn::load_safetensors(options->case_path);
             nn::StateDict result;
             try {
-              result = nn::evaluate_rnn_case(file.tensors, file.metadata, device, impl);
+              result = rnn_case::evaluate(file.tensors, file.metadata, device, impl);
             } catch (const Error& e) {
               throw Error(fmt::format("{}: {}", options->case_path, e.what()));
             }

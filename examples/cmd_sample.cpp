@@ -46,7 +46,7 @@ Command add_sample_command(CLI::App& parent) {
   return {app, [state] {
             const Device device = Device::parse(state->device);
             const lm::Checkpoint checkpoint =
-                lm::load_checkpoint(state->checkpoint, /*training_state=*/false, lm::parse_which(state->which));
+                lm::load_checkpoint(state->checkpoint, lm::LoadParts::Model, lm::parse_which(state->which));
             std::unique_ptr<lm::LanguageModel> model = lm::model_from_checkpoint(checkpoint);
             if (!device.is_cpu()) model->to(device);
             if (!state->prompt_file.empty()) {

@@ -147,7 +147,7 @@ Command add_train_command(CLI::App& parent) {
             } else {
               if (options.data.empty()) throw Error("no data: give --data FILE (or --resume DIR)");
               if (!options.init_from.empty()) {
-                const lm::Checkpoint init = lm::load_checkpoint(options.init_from, /*training_state=*/false);
+                const lm::Checkpoint init = lm::load_checkpoint(options.init_from, lm::LoadParts::Model);
                 lm::take_model_options(options, init.model, init.vocab, given);
               }
               trainer = std::make_unique<lm::Trainer>(options, *reporter);

@@ -206,7 +206,8 @@ std::pair<Tensor, RNNState> RNN::forward(const Tensor& x, const RNNState& state,
               "{}: input is {} but the weights are {} (convert one of them)", name(), x.describe(),
               slots_.front().tensor.dtype());
   RNNOutput out =
-      rnn_forward(options_, weights, x, state.h, state.c, lengths, is_training(), &dropout_generator_, requested_impl_);
+      rnn_forward(options_, weights, x, state.h, state.c, lengths,
+                  is_training() ? RnnPhase::Training : RnnPhase::Inference, &dropout_generator_, requested_impl_);
   return {out.output, RNNState{out.h_n, out.c_n}};
 }
 

@@ -225,13 +225,15 @@ std::vector<Tensor> fused_call(RnnKernels& kernels, const RnnDesc& desc, const s
   std::vector<Tensor> inputs{x, h0, c0};
   std::vector<RnnWeights> raw;
   for (const CellWeights* w : weights) {
-    for (const Tensor* t : {&w->weight_ih, &w->weight_hh, &w->bias_ih, &w->bias_hh, &w->weight_hr}) inputs.push_back(*t);
+    for (const Tensor* t : {&w->weight_ih, &w->weight_hh, &w->bias_ih, &w->bias_hh, &w->weight_hr})
+      inputs.push_back(*t);
     raw.push_back({detached(w->weight_ih), detached(w->weight_hh), detached(w->bias_ih), detached(w->bias_hh),
                    detached(w->weight_hr)});
   }
   const bool record = autograd::needs_grad(inputs);
-  RnnForward f = kernels.forward(desc, raw, detached(x), detached(h0), detached(c0), lengths_cpu, training, record,
-                                 generator);
+  RnnForward f = kernels.forward(desc, raw, detached(x), detached(h0), detached(c0), lengths_cpu,
+                                 training ? RnnPhase::Training : RnnPhase::Inference,
+                                 record ? KeepForBackward::Yes : KeepForBackward::No, generator);
   std::vector<Tensor> outputs{f.y, f.h_n};
   if (f.c_n.defined()) outputs.push_back(f.c_n);
   if (!record) return outputs;
@@ -314,7 +316,8 @@ RNNImpl resolve_impl(const RNNOptions& options, Device device, RNNImpl requested
 }
 
 RNNOutput rnn_forward(const RNNOptions& o, const std::vector<CellWeights>& weights, const Tensor& x, const Tensor& h0,
-                      const Tensor& c0, const Tensor& lengths, bool training, Generator* generator, RNNImpl impl) {
+                      const Tensor& c0, const Tensor& lengths, RnnPhase phase, Generator* generator, RNNImpl impl) {
+  const bool training = phase == RnnPhase::Training;
   o.validate();
   const Dims dims = check_inputs(o, x, h0, c0, lengths);
   RECUR_CHECK(static_cast<int64_t>(weights.size()) == o.num_layers * o.num_directions(),
@@ -326,8 +329,9 @@ RNNOutput rnn_forward(const RNNOptions& o, const std::vector<CellWeights>& weigh
   RECUR_CHECK(impl != RNNImpl::Fused || scope != FusedScope::None, "RNN: the fused implementation was requested but {}",
               why);
   const bool reduced = x.dtype() == DType::Float16 || x.dtype() == DType::BFloat16;
-  RECUR_CHECK(!reduced || scope != FusedScope::None, "RNN: {} runs only on a fused RNN (cuDNN), which cannot run this layer{}{}",
-              x.dtype(), why.empty() ? "" : ": ", why.empty() ? std::string(" (the cell graph was requested)") : why);
+  RECUR_CHECK(!reduced || scope != FusedScope::None,
+              "RNN: {} runs only on a fused RNN (cuDNN), which cannot run this layer{}{}", x.dtype(),
+              why.empty() ? "" : ": ", why.empty() ? std::string(" (the cell graph was requested)") : why);
   const Tensor& lengths_cpu = dims.lengths_cpu;
   RNNOutput out;
   if (scope == FusedScope::None) {

@@ -33,8 +33,7 @@ struct RNNOutput {
 RnnDesc rnn_desc(const RNNOptions& options, DType dtype);
 // Whether the device's backend runs these options fused, in `dtype` (else the cell graph runs;
 // `why` says why).
-bool fused_supports(const RNNOptions& options, Device device, std::string* why = nullptr,
-                    DType dtype = DType::Float32);
+bool fused_supports(const RNNOptions& options, Device device, std::string* why = nullptr, DType dtype = DType::Float32);
 // The implementation Auto resolves to.
 RNNImpl resolve_impl(const RNNOptions& options, Device device, RNNImpl requested, DType dtype = DType::Float32);
 // The flat-buffer layout the device's fused RNN reads in place (cuDNN's weight space), or none
@@ -42,10 +41,10 @@ RNNImpl resolve_impl(const RNNOptions& options, Device device, RNNImpl requested
 std::optional<RnnWeightLayout> fused_weight_layout(const RNNOptions& options, Device device, DType dtype);
 
 // weights[l * D + d] holds layer l, direction d. h0/c0 may be undefined (zeros); lengths is an
-// optional int64 [B] with values in 1..T. Dropout between layers draws from `generator` when
-// training. Throws recur::Error naming expected and actual shapes on bad input.
+// optional int64 [B] with values in 1..T. Dropout between layers draws from `generator` in
+// RnnPhase::Training. Throws recur::Error naming expected and actual shapes on bad input.
 RNNOutput rnn_forward(const RNNOptions& options, const std::vector<CellWeights>& weights, const Tensor& x,
-                      const Tensor& h0, const Tensor& c0, const Tensor& lengths, bool training, Generator* generator,
+                      const Tensor& h0, const Tensor& c0, const Tensor& lengths, RnnPhase phase, Generator* generator,
                       RNNImpl impl = RNNImpl::Auto);
 
 }  // namespace recur::nn

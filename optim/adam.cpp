@@ -39,8 +39,8 @@ AdamW::AdamW(std::vector<ParamGroup> groups, AdamWOptions defaults)
 
 void Adam::validate(const ParamGroup& group, size_t group_index) const {
   const double inf = std::numeric_limits<double>::infinity();
-  detail::check_range(name(), group, group_index, "beta1", 0.0, 1.0, /*hi_open=*/true);
-  detail::check_range(name(), group, group_index, "beta2", 0.0, 1.0, /*hi_open=*/true);
+  detail::check_range(name(), group, group_index, "beta1", 0.0, 1.0, detail::UpperBound::Open);
+  detail::check_range(name(), group, group_index, "beta2", 0.0, 1.0, detail::UpperBound::Open);
   detail::check_range(name(), group, group_index, "eps", 0.0, inf);
   detail::check_flag(name(), group, group_index, "amsgrad");
 }

@@ -6,7 +6,8 @@
 namespace recur::optim::detail {
 
 double check_range(const std::string& optimizer, const ParamGroup& group, size_t group_index, const std::string& option,
-                   double lo, double hi, bool hi_open) {
+                   double lo, double hi, UpperBound upper) {
+  const bool hi_open = upper == UpperBound::Open;
   const double value = group.option(option);
   const bool ok = std::isfinite(value) && value >= lo && (hi_open ? value < hi : value <= hi);
   if (!ok) {

@@ -2,15 +2,19 @@
 // group, the option, the allowed range and the value got.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 #include "optim/optimizer.h"
 
 namespace recur::optim::detail {
 
-// lo <= value (< hi when hi_open, else <= hi), finite.
+// Whether a range holds its upper bound: [lo, hi] or [lo, hi).
+enum class UpperBound : uint8_t { Closed, Open };
+
+// lo <= value <= hi (value < hi for UpperBound::Open), finite.
 double check_range(const std::string& optimizer, const ParamGroup& group, size_t group_index, const std::string& option,
-                   double lo, double hi, bool hi_open = false);
+                   double lo, double hi, UpperBound upper = UpperBound::Closed);
 // A flag stored as 0 or 1.
 bool check_flag(const std::string& optimizer, const ParamGroup& group, size_t group_index, const std::string& option);
 

@@ -84,13 +84,13 @@ TEST(Compute, SumToInvertsBroadcasting) {
 
 TEST(Compute, SoftmaxAndBackwardCheckTheirArguments) {
   Tensor x = random_tensor({3, 4}, DType::Float64, 3);
-  Tensor y = compute::softmax(x, -1, false);
+  Tensor y = compute::softmax(x, -1, SoftmaxKind::Plain);
   Tensor rows = compute::reduce(ReduceOp::Sum, y, {1}, false);
   expect_values_near(rows, {1, 1, 1}, 1e-12);
-  Tensor dx = compute::softmax_backward(y, ones({3, 4}, options_for(DType::Float64)), 1, false);
+  Tensor dx = compute::softmax_backward(y, ones({3, 4}, options_for(DType::Float64)), 1, SoftmaxKind::Plain);
   expect_values_near(dx, std::vector<double>(12, 0.0), 1e-12);  // softmax sums to a constant
-  EXPECT_THROW(compute::softmax(x, 2, true), Error);
-  EXPECT_THROW(compute::softmax_backward(y, ones({4, 3}, options_for(DType::Float64)), 1, false), Error);
+  EXPECT_THROW(compute::softmax(x, 2, SoftmaxKind::Log), Error);
+  EXPECT_THROW(compute::softmax_backward(y, ones({4, 3}, options_for(DType::Float64)), 1, SoftmaxKind::Plain), Error);
 }
 
 TEST(Compute, IndexSelectAndIndexAddRoundTripEmbeddingRows) {

@@ -331,14 +331,15 @@ std::vector<OpRow> op_table() {
 
   // ---- softmax, indexing, GEMM --------------------------------------------------------------
   for (int64_t axis : {-1, 0}) {
-    for (bool log : {false, true}) {
+    for (SoftmaxKind kind : {SoftmaxKind::Plain, SoftmaxKind::Log}) {
+      const bool log = kind == SoftmaxKind::Log;
       const std::string name = std::string(log ? "log_softmax" : "softmax") + (axis == 0 ? "_axis0" : "_last");
       // 300-wide rows in the backward's forward; narrower ones here, for central differences.
-      OpRow row{name, {{{7, 30}}}, [=](Inputs x) { return compute::softmax(x[0], axis, log); }};
+      OpRow row{name, {{{7, 30}}}, [=](Inputs x) { return compute::softmax(x[0], axis, kind); }};
       row.gradient = [=](Inputs x) { return log ? log_softmax(x[0], axis) : softmax(x[0], axis); };
       rows.push_back(row);
       rows.push_back({name + "_backward", {{{7, 300}}, {{7, 300}}}, [=](Inputs x) {
-                        return compute::softmax_backward(compute::softmax(x[0], axis, log), x[1], axis, log);
+                        return compute::softmax_backward(compute::softmax(x[0], axis, kind), x[1], axis, kind);
                       }});
     }
   }

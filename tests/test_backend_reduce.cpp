@@ -173,7 +173,8 @@ TEST_P(CpuReduce, ArgmaxReturnsFirstMaximumOnTiesAlongEveryAxis) {
 }
 
 // softmax along `axis` computed directly in double.
-std::vector<double> reference_softmax(const Tensor& x, int axis, bool log) {
+std::vector<double> reference_softmax(const Tensor& x, int axis, SoftmaxKind kind) {
+  const bool log = kind == SoftmaxKind::Log;
   std::vector<double> out(static_cast<size_t>(x.numel()));
   const Strides strides = contiguous_strides(x.shape());
   Shape lanes = x.shape();
@@ -197,11 +198,11 @@ TEST_P(CpuReduce, SoftmaxMatchesReferenceAlongEveryAxis) {
   const DType dtype = GetParam();
   for (const Tensor& x : {random_tensor({3, 4, 5}, dtype, 9, 0.0, 3.0), reversed_layout({3, 4, 5}, dtype, 10)}) {
     for (int axis = 0; axis < 3; ++axis) {
-      for (bool log : {false, true}) {
+      for (SoftmaxKind kind : {SoftmaxKind::Plain, SoftmaxKind::Log}) {
         Tensor y = empty(x.shape(), options_for(dtype));
-        cpu().softmax(y, x, axis, log);
-        expect_values_near(y, reference_softmax(x, axis, log), tolerance(dtype),
-                           fmt::format("axis {} log {}", axis, log));
+        cpu().softmax(y, x, axis, kind);
+        expect_values_near(y, reference_softmax(x, axis, kind), tolerance(dtype),
+                           fmt::format("axis {} log {}", axis, kind == SoftmaxKind::Log));
       }
     }
   }
@@ -211,10 +212,10 @@ TEST_P(CpuReduce, SoftmaxIsStableForLargeLogits) {
   const DType dtype = GetParam();
   Tensor x = from_vector<double>({1000.0, 1001.0, 1002.0, -1000.0}, {1, 4}, options_for(dtype));
   Tensor y = empty({1, 4}, options_for(dtype));
-  cpu().softmax(y, x, 1, false);
+  cpu().softmax(y, x, 1, SoftmaxKind::Plain);
   const double z = 1.0 + std::exp(-1.0) + std::exp(-2.0);
   expect_values_near(y, {std::exp(-2.0) / z, std::exp(-1.0) / z, 1.0 / z, 0.0}, tolerance(dtype));
-  cpu().softmax(y, x, 1, true);
+  cpu().softmax(y, x, 1, SoftmaxKind::Log);
   expect_values_near(y, {-2.0 - std::log(z), -1.0 - std::log(z), -std::log(z), -2002.0 - std::log(z)},
                      tolerance(dtype));
 }
@@ -222,18 +223,19 @@ TEST_P(CpuReduce, SoftmaxIsStableForLargeLogits) {
 TEST_P(CpuReduce, SoftmaxBackwardMatchesJacobianProduct) {
   const DType dtype = GetParam();
   const int64_t lanes = 3, length = 5;
-  for (bool log : {false, true}) {
+  for (SoftmaxKind kind : {SoftmaxKind::Plain, SoftmaxKind::Log}) {
+    const bool log = kind == SoftmaxKind::Log;
     for (int axis : {0, 1}) {
       const Shape shape = axis == 1 ? Shape{lanes, length} : Shape{length, lanes};
       Tensor x = random_tensor(shape, dtype, 11);
       Tensor dy = reversed_layout(shape, dtype, 12);
       Tensor y = empty(shape, options_for(dtype));
-      cpu().softmax(y, x, axis, log);
+      cpu().softmax(y, x, axis, kind);
       Tensor dx = empty(shape, options_for(dtype));
-      cpu().softmax_backward(dx, y, dy, axis, log);
+      cpu().softmax_backward(dx, y, dy, axis, kind);
       // dx_i = sum_j J_ji dy_j with J_ji = d y_j / d x_i:
       //   softmax:     s_j (delta_ij - s_i);   log-softmax: delta_ij - s_i  (s = softmax(x)).
-      const std::vector<double> s = reference_softmax(x, axis, false);
+      const std::vector<double> s = reference_softmax(x, axis, SoftmaxKind::Plain);
       std::vector<double> want(s.size());
       const auto flat = [&](int64_t lane, int64_t i) { return axis == 1 ? lane * length + i : i * lanes + lane; };
       for (int64_t lane = 0; lane < lanes; ++lane) {

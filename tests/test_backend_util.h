@@ -44,15 +44,7 @@ inline void for_each_index(const Shape& shape, const std::function<void(const st
 inline double element(const Tensor& t, const std::vector<int64_t>& index) {
   int64_t offset = 0;
   for (size_t i = 0; i < index.size(); ++i) offset += index[i] * t.strides()[i];
-  const char* base = static_cast<const char*>(t.raw_data());
-  switch (t.dtype()) {
-    case DType::Float32: return reinterpret_cast<const float*>(base)[offset];
-    case DType::Float64: return reinterpret_cast<const double*>(base)[offset];
-    case DType::Float16: return half_to_float(reinterpret_cast<const uint16_t*>(base)[offset]);
-    case DType::BFloat16: return bfloat16_to_float(reinterpret_cast<const uint16_t*>(base)[offset]);
-    case DType::Int64: return static_cast<double>(reinterpret_cast<const int64_t*>(base)[offset]);
-  }
-  return 0.0;
+  return load_as_double(t.raw_data(), t.dtype(), offset);
 }
 
 // All elements in row-major order, as double.

@@ -271,10 +271,10 @@ TEST(CudaRnn, CudnnMatchesTheCpuForwardAndBackward) {
       Tensor x_cpu = leaf(x, dtype, Device::cpu()), x_gpu = leaf(x, dtype, gpu);
       Tensor h_cpu = leaf(h0, dtype, Device::cpu()), h_gpu = leaf(h0, dtype, gpu);
       Tensor c_cpu = leaf(c0, dtype, Device::cpu()), c_gpu = leaf(c0, dtype, gpu);
-      const RNNOutput want = rnn_forward(o, cpu_weights, x_cpu, h_cpu, c_cpu, lengths, false, nullptr);
+      const RNNOutput want = rnn_forward(o, cpu_weights, x_cpu, h_cpu, c_cpu, lengths, RnnPhase::Inference, nullptr);
       const Tensor lengths_gpu = lengths.defined() ? compute::convert(lengths, DType::Int64, gpu) : Tensor();
       const RNNOutput got =
-          rnn_forward(o, gpu_weights, x_gpu, h_gpu, c_gpu, lengths_gpu, false, nullptr, RNNImpl::Fused);
+          rnn_forward(o, gpu_weights, x_gpu, h_gpu, c_gpu, lengths_gpu, RnnPhase::Inference, nullptr, RNNImpl::Fused);
       const double tolerance = dtype == DType::Float64 ? 1e-9 : 2e-4;
       expect_close(want.output, got.output, tolerance, "output");
       expect_close(want.h_n, got.h_n, tolerance, "h_n");
@@ -454,7 +454,8 @@ TEST(CudaRnn, InferenceForwardRecordsNoGraph) {
       *t = compute::convert(*t, DType::Float32, Device::cuda(0));
   }
   const Tensor x = randn({2, 2, 3}, TensorOptions{}.with_device(Device::cuda(0)), &generator);
-  const RNNOutput out = rnn_forward(o, weights, x, Tensor(), Tensor(), Tensor(), false, nullptr, RNNImpl::Fused);
+  const RNNOutput out =
+      rnn_forward(o, weights, x, Tensor(), Tensor(), Tensor(), RnnPhase::Inference, nullptr, RNNImpl::Fused);
   EXPECT_FALSE(out.output.requires_grad());
   EXPECT_THROW(sum(out.output).backward(), Error);
 }
@@ -481,11 +482,12 @@ TEST(CudaRnn, ForwardWithoutBackwardFreesItsBuffers) {
   CudaBackend& backend = cuda_backend(0);
   // A first forward builds and caches the plan (descriptors, the device copy of the sequence
   // lengths): that memory is the cache's, not a leak of the second forward.
-  rnn_forward(o, weights, x, Tensor(), Tensor(), Tensor(), false, nullptr, RNNImpl::Fused);
+  rnn_forward(o, weights, x, Tensor(), Tensor(), Tensor(), RnnPhase::Inference, nullptr, RNNImpl::Fused);
   backend.synchronize();
   const size_t before = backend.allocator_stats().in_use_bytes;
   {
-    const RNNOutput out = rnn_forward(o, weights, x, Tensor(), Tensor(), Tensor(), false, nullptr, RNNImpl::Fused);
+    const RNNOutput out =
+        rnn_forward(o, weights, x, Tensor(), Tensor(), Tensor(), RnnPhase::Inference, nullptr, RNNImpl::Fused);
     EXPECT_TRUE(out.output.requires_grad());
   }
   EXPECT_EQ(backend.allocator_stats().in_use_bytes, before);

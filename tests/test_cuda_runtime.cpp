@@ -186,7 +186,7 @@ TEST(CudaLayout, MergesAxesEveryOperandAllowsAndDropsSizeOne) {
   // Size-1 axes vanish, unless merging is off (index ops keep every axis in place).
   const Strides padded = contiguous_strides({3, 1, 4});
   EXPECT_EQ(cuda::make_layout<1>("test", {3, 1, 4}, {&padded}).rank, 1);
-  EXPECT_EQ(cuda::make_layout<1>("test", {3, 1, 4}, {&padded}, false).rank, 3);
+  EXPECT_EQ(cuda::make_layout<1>("test", {3, 1, 4}, {&padded}, cuda::AxisMerging::KeepEveryAxis).rank, 3);
   // A transposed matrix stays two axes, in the output's order.
   const Strides transposed = {1, 3};
   const auto t = cuda::make_layout<1>("test", {3, 3}, {&transposed});

@@ -176,13 +176,13 @@ TEST(LmErrors, CheckpointOfAnotherShapeOrVocabularyIsRefused) {
   fs::copy_file(large + "/checkpoint/model.safetensors", small + "/checkpoint/model.safetensors",
                 fs::copy_options::overwrite_existing);
   // The metadata describes the large model: loading gives the large model.
-  EXPECT_EQ(load_checkpoint(small, false).model.rnn.hidden_size, 24);
+  EXPECT_EQ(load_checkpoint(small, LoadParts::Model).model.rnn.hidden_size, 24);
   // Resuming the small run with it: refused, naming both.
   CollectingReporter reporter;
   EXPECT_ERROR_CONTAINS((void)Trainer::resume(small, TrainOptions{}, {}, reporter),
                         "hidden_size: 24 in the checkpoint");
   // A text with symbols the vocabulary lacks cannot be evaluated.
-  const Checkpoint checkpoint = load_checkpoint(large, false);
+  const Checkpoint checkpoint = load_checkpoint(large, LoadParts::Model);
   auto model = model_from_checkpoint(checkpoint);
   EXPECT_ERROR_CONTAINS((void)checkpoint.vocab.encode("zebra ~ \xc3\xa9", "data file 'x'"),
                         "is not in the model's vocabulary");
@@ -209,28 +209,30 @@ TEST(LmErrors, ConfigurationLargerThanItsWeightsIsRefusedBeforeTheModelIsBuilt) 
   constexpr int64_t kHuge = int64_t{1} << 20;
   edit_model_metadata(model_path, [&](nlohmann::json& m) { m["rnn"]["hidden_size"] = kHuge; });
   const std::string first = "'rnn.weight_ih_l0' is [64, 8], expected [4194304, 8]";
-  EXPECT_ERROR_CONTAINS((void)load_checkpoint(run, false),
+  EXPECT_ERROR_CONTAINS((void)load_checkpoint(run, LoadParts::Model),
                         model_path + " does not match its own configuration (2-layer LSTM, hidden 1048576");
-  EXPECT_ERROR_CONTAINS((void)load_checkpoint(run, false), first);
-  EXPECT_ERROR_CONTAINS((void)load_checkpoint(run, false), "[4194304]; and 5 more");
+  EXPECT_ERROR_CONTAINS((void)load_checkpoint(run, LoadParts::Model), first);
+  EXPECT_ERROR_CONTAINS((void)load_checkpoint(run, LoadParts::Model), "[4194304]; and 5 more");
   EXPECT_ERROR_CONTAINS((void)Trainer::resume(run, TrainOptions{}, {}, reporter), first);
 
   // model_from_checkpoint checks a checkpoint assembled in memory the same way.
   testing::write_text(model_path, original);
-  Checkpoint checkpoint = load_checkpoint(run, false);
+  Checkpoint checkpoint = load_checkpoint(run, LoadParts::Model);
   checkpoint.model.rnn.hidden_size = kHuge;
   EXPECT_ERROR_CONTAINS((void)model_from_checkpoint(checkpoint), first);
 
   // Sizes whose products overflow int64, more layers than the file has tensors, fewer layers.
   edit_model_metadata(model_path, [](nlohmann::json& m) { m["rnn"]["hidden_size"] = int64_t{1} << 62; });
-  EXPECT_ERROR_CONTAINS((void)load_checkpoint(run, false), "gates x hidden_size (4 x 4611686018427387904) overflows");
+  EXPECT_ERROR_CONTAINS((void)load_checkpoint(run, LoadParts::Model),
+                        "gates x hidden_size (4 x 4611686018427387904) overflows");
   testing::write_text(model_path, original);
   edit_model_metadata(model_path, [](nlohmann::json& m) { m["rnn"]["num_layers"] = int64_t{1000000000000}; });
-  EXPECT_ERROR_CONTAINS((void)load_checkpoint(run, false),
+  EXPECT_ERROR_CONTAINS((void)load_checkpoint(run, LoadParts::Model),
                         "the configuration has 1000000000000 layers, but the file holds only 11 tensors");
   testing::write_text(model_path, original);
   edit_model_metadata(model_path, [](nlohmann::json& m) { m["rnn"]["num_layers"] = 1; });
-  EXPECT_ERROR_CONTAINS((void)load_checkpoint(run, false), "'rnn.weight_hh_l1' [64, 16] is no weight of this model");
+  EXPECT_ERROR_CONTAINS((void)load_checkpoint(run, LoadParts::Model),
+                        "'rnn.weight_hh_l1' [64, 16] is no weight of this model");
 
   // The run's options (its checkpoint's config.json) asking for a larger model than the
   // checkpoint's: refused before that model is built.
@@ -251,26 +253,26 @@ TEST(LmErrors, CorruptCheckpointsAreClearErrors) {
   CollectingReporter reporter;
 
   testing::write_text(model_path, original.substr(0, original.size() / 2));  // truncated
-  EXPECT_ERROR_CONTAINS((void)load_checkpoint(run, false), "model.safetensors");
+  EXPECT_ERROR_CONTAINS((void)load_checkpoint(run, LoadParts::Model), "model.safetensors");
   EXPECT_ERROR_CONTAINS((void)Trainer::resume(run, TrainOptions{}, {}, reporter), "model.safetensors");
   testing::write_text(model_path, "garbage");
-  EXPECT_ERROR_CONTAINS((void)load_checkpoint(run, false), "model.safetensors");
+  EXPECT_ERROR_CONTAINS((void)load_checkpoint(run, LoadParts::Model), "model.safetensors");
   testing::write_text(model_path, original);
-  EXPECT_NO_THROW((void)load_checkpoint(run, true));
+  EXPECT_NO_THROW((void)load_checkpoint(run, LoadParts::ModelAndTrainingState));
 
   const std::string state = testing::read_text(run + "/checkpoint/state.json");
   testing::write_text(run + "/checkpoint/state.json", "{\"step\": ");
-  EXPECT_ERROR_CONTAINS((void)load_checkpoint(run, true), "state.json is corrupt");
+  EXPECT_ERROR_CONTAINS((void)load_checkpoint(run, LoadParts::ModelAndTrainingState), "state.json is corrupt");
   testing::write_text(run + "/checkpoint/state.json", "{\"format\": \"recur-lm-state\", \"version\": 1}");
-  EXPECT_ERROR_CONTAINS((void)load_checkpoint(run, true), "state.json is corrupt");
+  EXPECT_ERROR_CONTAINS((void)load_checkpoint(run, LoadParts::ModelAndTrainingState), "state.json is corrupt");
   testing::write_text(run + "/checkpoint/state.json", state);
-  EXPECT_NO_THROW((void)load_checkpoint(run, true));
+  EXPECT_NO_THROW((void)load_checkpoint(run, LoadParts::ModelAndTrainingState));
   fs::remove(run + "/checkpoint/optimizer.safetensors");
   EXPECT_ERROR_CONTAINS((void)Trainer::resume(run, TrainOptions{}, {}, reporter), "optimizer.safetensors");
 
-  EXPECT_ERROR_CONTAINS((void)load_checkpoint(dir / "none", false), "does not exist");
-  EXPECT_ERROR_CONTAINS((void)load_checkpoint(dir.str(), false), "holds no checkpoint");
-  EXPECT_ERROR_CONTAINS((void)load_checkpoint(dir.str(), false, Which::Best), "holds no best checkpoint");
+  EXPECT_ERROR_CONTAINS((void)load_checkpoint(dir / "none", LoadParts::Model), "does not exist");
+  EXPECT_ERROR_CONTAINS((void)load_checkpoint(dir.str(), LoadParts::Model), "holds no checkpoint");
+  EXPECT_ERROR_CONTAINS((void)load_checkpoint(dir.str(), LoadParts::Model, Which::Best), "holds no best checkpoint");
   EXPECT_ERROR_CONTAINS((void)parse_which("worst"), "unknown checkpoint 'worst' (expected latest or best)");
 }
 

@@ -114,7 +114,7 @@ TEST(LmTorch, TrainingDocProgramRunsAsWrittenAndContinuesAPromptAsRecurSampleDoe
     const std::string output =
         run_command(fmt::format("/usr/bin/python3 {} {} KING 60 2>&1", script, options.out + "/checkpoint"));
 
-    const Checkpoint checkpoint = load_checkpoint(options.out, /*training_state=*/false);
+    const Checkpoint checkpoint = load_checkpoint(options.out, LoadParts::Model);
     std::unique_ptr<LanguageModel> model = model_from_checkpoint(checkpoint);
     SampleOptions greedy;
     greedy.prompt = "KING";

@@ -161,7 +161,7 @@ TEST(LmTrain, RunFolderHoldsConfigMetricsPlotAndCheckpoint) {
   EXPECT_EQ(config["model"]["rnn"]["mode"], "lstm");
   EXPECT_EQ(config["train"]["lr-schedule"], "cosine");
   EXPECT_EQ(config["vocab"]["kind"], "chars");
-  const Checkpoint checkpoint = load_checkpoint(options.out, true);
+  const Checkpoint checkpoint = load_checkpoint(options.out, LoadParts::ModelAndTrainingState);
   EXPECT_EQ(checkpoint.progress.step, 12);
   EXPECT_TRUE(checkpoint.weights.count("rnn.weight_ih_l1"));
   EXPECT_TRUE(checkpoint.weights.count("embedding.weight"));
@@ -211,7 +211,7 @@ TEST(LmTrain, NonFiniteLossesInARowStopTheRunAndKeepTheLastCheckpoint) {
     EXPECT_NE(message.find("3 steps in a row had a non-finite loss or gradient"), std::string::npos) << message;
     EXPECT_NE(message.find("the last checkpoint, of step 4"), std::string::npos) << message;
   }
-  const Checkpoint checkpoint = load_checkpoint(options.out, true);
+  const Checkpoint checkpoint = load_checkpoint(options.out, LoadParts::ModelAndTrainingState);
   EXPECT_EQ(checkpoint.progress.step, 4);
   for (const auto& [name, tensor] : checkpoint.weights) {
     for (const float value : tensor.to_vector<float>()) ASSERT_TRUE(std::isfinite(value)) << name;
@@ -223,7 +223,7 @@ TEST(LmTrain, SampleIsDeterministicBySeed) {
   TrainOptions options = tiny_options(tiny_corpus(dir), dir / "run");
   options.steps = 10;
   (void)train(options);
-  const Checkpoint checkpoint = load_checkpoint(options.out, false);
+  const Checkpoint checkpoint = load_checkpoint(options.out, LoadParts::Model);
   auto model = model_from_checkpoint(checkpoint);
   SampleOptions sample_options{.prompt = "KING", .length = 60, .temperature = 0.8, .top_k = 10, .seed = 5};
   std::string streamed;
@@ -231,7 +231,7 @@ TEST(LmTrain, SampleIsDeterministicBySeed) {
                                [&](const std::string& piece) { streamed += piece; });
   EXPECT_EQ(a.size(), 60u);  // ASCII corpus: one byte per symbol
   EXPECT_EQ(streamed, a);
-  auto reloaded = model_from_checkpoint(load_checkpoint(options.out, false));
+  auto reloaded = model_from_checkpoint(load_checkpoint(options.out, LoadParts::Model));
   EXPECT_EQ(sample(*reloaded, checkpoint.vocab, sample_options, Device::cpu()), a);
   sample_options.seed = 6;
   EXPECT_NE(sample(*model, checkpoint.vocab, sample_options, Device::cpu()), a);
@@ -249,7 +249,8 @@ TEST(LmTrain, EveryEvaluationCheckpointsAndTheBestIsKeptBesideTheLatest) {
   std::vector<int64_t> checkpoint_steps;
   TrainHooks hooks;
   hooks.on_step = [&](int64_t step, double) {
-    if (step % 10 == 1 && step > 1) checkpoint_steps.push_back(load_checkpoint(options.out, true).progress.step);
+    if (step % 10 == 1 && step > 1)
+      checkpoint_steps.push_back(load_checkpoint(options.out, LoadParts::ModelAndTrainingState).progress.step);
   };
   CollectingReporter reporter;
   Trainer trainer(options, reporter, hooks);
@@ -261,8 +262,8 @@ TEST(LmTrain, EveryEvaluationCheckpointsAndTheBestIsKeptBesideTheLatest) {
   for (const MetricsRow& row : parse_metrics_csv(testing::read_text(options.out + "/metrics.csv"), "metrics.csv")) {
     if (std::isfinite(row.val_loss) && row.val_loss < best) best = row.val_loss, best_step = row.step;
   }
-  const Checkpoint latest = load_checkpoint(options.out, true, Which::Latest);
-  const Checkpoint best_checkpoint = load_checkpoint(options.out, true, Which::Best);
+  const Checkpoint latest = load_checkpoint(options.out, LoadParts::ModelAndTrainingState, Which::Latest);
+  const Checkpoint best_checkpoint = load_checkpoint(options.out, LoadParts::ModelAndTrainingState, Which::Best);
   EXPECT_EQ(latest.progress.step, 40);
   EXPECT_EQ(best_checkpoint.dir, options.out + "/checkpoint-best");
   EXPECT_EQ(best_checkpoint.progress.step, best_step);
@@ -308,7 +309,7 @@ TEST(LmTrain, InitFromStartsFromAnotherRunsWeights) {
   TrainOptions first = tiny_options(tiny_corpus(dir), dir / "first");
   first.steps = 10;
   (void)train(first);
-  const Checkpoint source = load_checkpoint(first.out, false);
+  const Checkpoint source = load_checkpoint(first.out, LoadParts::Model);
 
   // The model options come from the checkpoint unless given.
   TrainOptions options;

@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "nn/rnn_case.h"
+#include "examples/rnn_case.h"
 #include "nn/safetensors.h"
 #include "nn/state_dict.h"
 
@@ -57,8 +57,7 @@ struct FixtureRun {
 inline FixtureRun run_fixture(const std::string& folder, const FixtureParam& p) {
   FixtureRun run;
   run.file = nn::load_safetensors(std::string(RECUR_TEST_FIXTURES) + "/" + folder + "/" + p.name + ".safetensors");
-  run.result =
-      nn::evaluate_rnn_case(run.file.tensors, run.file.metadata, p.gpu ? Device::cuda(0) : Device::cpu(), p.impl);
+  run.result = rnn_case::evaluate(run.file.tensors, run.file.metadata, p.gpu ? Device::cuda(0) : Device::cpu(), p.impl);
   const bool f64 = run.file.tensors.at("x").dtype() == DType::Float64;
   run.rtol = f64 ? (p.gpu ? 1e-9 : 1e-10) : (p.gpu ? 1e-4 : 1e-5);
   run.atol = f64 ? 1e-12 : 1e-5;

@@ -9,8 +9,8 @@
 #include "autograd/node.h"
 #include "autograd/ops.h"
 #include "backends/threading.h"
+#include "examples/rnn_case.h"
 #include "nn/rnn.h"
-#include "nn/rnn_case.h"
 #include "nn/rnn_cells.h"
 
 namespace recur {
@@ -390,7 +390,7 @@ TEST(RnnCase, MalformedCasesNameTheProblem) {
   tensors["x"] = zeros({2, 1, 3}, f64());
   auto expect_message = [&](const std::string& text) {
     try {
-      nn::evaluate_rnn_case(tensors, meta);
+      rnn_case::evaluate(tensors, meta);
       ADD_FAILURE() << "expected recur::Error containing '" << text << "'";
     } catch (const Error& e) {
       EXPECT_THAT(e.what(), HasSubstr(text));
@@ -407,17 +407,17 @@ TEST(RnnCase, MalformedCasesNameTheProblem) {
   tensors["filler"] = zeros({200}, f64());
   expect_message("weight 'weight_ih_l0' is missing");
   tensors.erase("filler");
-  nn::RNN gru(nn::case_options(meta));
+  nn::RNN gru(rnn_case::options(meta));
   gru.to(DType::Float64);
   for (const auto& [name, t] : gru.state_dict()) tensors[name] = t;
   expect_message("tensor 'dy' is missing");
   tensors["dy"] = zeros({2, 1, 5}, f64());
   expect_message("dy must be float64[2, 1, 4]");
   tensors["dy"] = zeros({2, 1, 4}, f64());
-  EXPECT_NO_THROW(nn::evaluate_rnn_case(tensors, meta));
+  EXPECT_NO_THROW(rnn_case::evaluate(tensors, meta));
   // The options beyond PyTorch's (TensorFlow's), under RNNOptions' names.
   meta["gru_variant"] = "reset_before_linear";
-  EXPECT_EQ(nn::case_options(meta).gru_variant, nn::GRUVariant::ResetBeforeLinear);
+  EXPECT_EQ(rnn_case::options(meta).gru_variant, nn::GRUVariant::ResetBeforeLinear);
   meta["gru_variant"] = "reset_after";
   expect_message("unknown gru_variant 'reset_after'");
   meta.erase("gru_variant");
@@ -427,7 +427,7 @@ TEST(RnnCase, MalformedCasesNameTheProblem) {
   meta["use_peepholes"] = "1";
   meta["forget_bias"] = "1.0";
   meta["activation"] = "relu";
-  const nn::RNNOptions lstm_options = nn::case_options(meta);
+  const nn::RNNOptions lstm_options = rnn_case::options(meta);
   EXPECT_TRUE(lstm_options.use_peepholes);
   EXPECT_EQ(lstm_options.cell_clip, 0.5);
   EXPECT_EQ(lstm_options.forget_bias, 1.0);
@@ -443,6 +443,36 @@ TEST(RnnCase, MalformedCasesNameTheProblem) {
   expect_message("'hidden_size' must be an integer, got 'four'");
   meta.erase("hidden_size");
   expect_message("metadata 'hidden_size' is missing");
+}
+
+TEST(RnnCase, MetadataReadsBackAsTheSameOptions) {
+  nn::RNNOptions gru;
+  gru.mode = nn::RNNMode::GRU;
+  gru.input_size = 3;
+  gru.hidden_size = 5;
+  gru.num_layers = 2;
+  gru.direction = nn::Direction::Bidirectional;
+  gru.bias = false;
+  gru.gru_variant = nn::GRUVariant::ResetBeforeLinear;
+  nn::RNNOptions lstm;
+  lstm.input_size = 4;
+  lstm.hidden_size = 6;
+  lstm.proj_size = 2;
+  lstm.use_peepholes = true;
+  lstm.cell_clip = 0.1;
+  lstm.proj_clip = 2.5;
+  lstm.forget_bias = 1.0 / 3.0;
+  lstm.activation = nn::Activation::Relu;
+  for (const nn::RNNOptions& options : {gru, lstm}) {
+    options.validate();
+    const rnn_case::Metadata metadata = rnn_case::metadata(options);
+    EXPECT_EQ(nn::options_to_json(rnn_case::options(metadata)), nn::options_to_json(options));
+  }
+  // PyTorch's keys only, for options that need no more.
+  nn::RNNOptions plain;
+  plain.input_size = 2;
+  plain.hidden_size = 3;
+  EXPECT_EQ(rnn_case::metadata(plain).size(), 8u);
 }
 
 }  // namespace

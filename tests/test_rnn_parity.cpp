@@ -6,7 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "backends/backend.h"
-#include "nn/rnn_case.h"
+#include "examples/rnn_case.h"
 #include "nn/safetensors.h"
 #include "test_rnn_fixture_util.h"
 

@@ -13,7 +13,7 @@
 #include <iostream>
 
 #include "backends/backend.h"
-#include "nn/rnn_case.h"
+#include "examples/rnn_case.h"
 #include "nn/safetensors.h"
 #include "test_rnn_fixture_util.h"
 
@@ -33,7 +33,7 @@ std::vector<Param> params() {
     // The fused CPU path where the options allow it (no peepholes, proj_clip, ReLU or
     // reset-before-linear GRU).
     const nn::SafetensorsFile file = nn::load_safetensors(fixture_path(name));
-    if (nn::fused_supports(nn::case_options(file.metadata), Device::cpu(), nullptr, file.tensors.at("x").dtype())) {
+    if (nn::fused_supports(rnn_case::options(file.metadata), Device::cpu(), nullptr, file.tensors.at("x").dtype())) {
       out.push_back({name, nn::RNNImpl::Fused});
     }
     out.push_back({name, nn::RNNImpl::Auto, true});

@@ -49,21 +49,26 @@ void check_blas_int(int64_t value, const char* what) {
   RECUR_CHECK(value <= INT_MAX, "gemm: {} = {} exceeds the BLAS 32-bit integer range", what, value);
 }
 
-template <typename T> void provider_gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha,
+// The flag a BlasMatrix carries, as the providers' calls below take it.
+Transpose transpose_of(const BlasMatrix& matrix) { return matrix.transposed ? Transpose::Yes : Transpose::No; }
+
+template <typename T> void provider_gemm(Transpose trans_a, Transpose trans_b, int64_t m, int64_t n, int64_t k, T alpha,
                                          const T* a, int64_t lda, const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
   for (int64_t value : {m, n, k, lda, ldb, ldc}) check_blas_int(value, "a size or leading dimension");
 #if RECUR_HAVE_ONEDNN
   if constexpr (std::is_same_v<T, float>) {
     if (gemm_provider() == GemmProvider::OneDNN) {
       const dnnl_status_t status =
-          dnnl_sgemm(trans_a ? 'T' : 'N', trans_b ? 'T' : 'N', m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+          dnnl_sgemm(trans_a == Transpose::Yes ? 'T' : 'N', trans_b == Transpose::Yes ? 'T' : 'N', m, n, k, alpha, a,
+                     lda, b, ldb, beta, c, ldc);
       RECUR_CHECK(status == dnnl_success, "dnnl_sgemm failed with status {} (M={}, N={}, K={})",
                   static_cast<int>(status), m, n, k);
       return;
     }
   }
 #endif
-  const CBLAS_TRANSPOSE ta = trans_a ? CblasTrans : CblasNoTrans, tb = trans_b ? CblasTrans : CblasNoTrans;
+  const CBLAS_TRANSPOSE ta = trans_a == Transpose::Yes ? CblasTrans : CblasNoTrans,
+                        tb = trans_b == Transpose::Yes ? CblasTrans : CblasNoTrans;
   const int im = static_cast<int>(m), in = static_cast<int>(n), ik = static_cast<int>(k);
   if constexpr (std::is_same_v<T, float>) {
     cblas_sgemm(CblasRowMajor, ta, tb, im, in, ik, alpha, a, static_cast<int>(lda), b, static_cast<int>(ldb), beta, c,
@@ -85,12 +90,12 @@ void gemm_typed(Tensor& c, const GemmOperand& a, const GemmOperand& b, const Gem
   const bool merge = batches > 1 && (b.batches == 1 || b.batch_stride == 0) && !a.blas.transposed &&
                      a.batches == batches && a.batch_stride == m * a.blas.ld && c_batch_stride == m * ldc;
   if (merge) {
-    provider_gemm<T>(false, b.blas.transposed, batches * m, n, k, ta, matrix_of<T>(a, 0), a.blas.ld, matrix_of<T>(b, 0),
-                     b.blas.ld, tb, c_data, ldc);
+    provider_gemm<T>(Transpose::No, transpose_of(b.blas), batches * m, n, k, ta, matrix_of<T>(a, 0), a.blas.ld,
+                     matrix_of<T>(b, 0), b.blas.ld, tb, c_data, ldc);
     return;
   }
   for (int64_t batch = 0; batch < batches; ++batch) {
-    provider_gemm<T>(a.blas.transposed, b.blas.transposed, m, n, k, ta, matrix_of<T>(a, batch), a.blas.ld,
+    provider_gemm<T>(transpose_of(a.blas), transpose_of(b.blas), m, n, k, ta, matrix_of<T>(a, batch), a.blas.ld,
                      matrix_of<T>(b, batch), b.blas.ld, tb, c_data + batch * c_batch_stride, ldc);
   }
 }
@@ -157,7 +162,7 @@ namespace recur::cpu {
 
 template <typename T> void gemm_raw(Transpose trans_a, Transpose trans_b, int64_t m, int64_t n, int64_t k, T alpha,
                                     const T* a, int64_t lda, const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
-  provider_gemm<T>(trans_a == Transpose::Yes, trans_b == Transpose::Yes, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  provider_gemm<T>(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
 template void gemm_raw<float>(Transpose, Transpose, int64_t, int64_t, int64_t, float, const float*, int64_t,

@@ -29,24 +29,8 @@ namespace {
 
 template <typename T, ReduceOp Op> struct Reducer {
   static constexpr bool kSum = Op == ReduceOp::Sum || Op == ReduceOp::Mean;
-  static T identity() {
-    if constexpr (kSum) {
-      return T(0);
-    } else if constexpr (std::is_floating_point_v<T>) {
-      return Op == ReduceOp::Max ? -std::numeric_limits<T>::infinity() : std::numeric_limits<T>::infinity();
-    } else {
-      return Op == ReduceOp::Max ? std::numeric_limits<T>::lowest() : std::numeric_limits<T>::max();
-    }
-  }
-  static T combine(T acc, T x) {
-    if constexpr (kSum) {
-      return acc + x;
-    } else if constexpr (Op == ReduceOp::Max) {
-      return elementwise_math::nan_max(x, acc);
-    } else {
-      return elementwise_math::nan_min(x, acc);
-    }
-  }
+  static T identity() { return elementwise_math::reduce_identity<Op, T>(); }
+  static T combine(T acc, T x) { return elementwise_math::reduce_combine<Op>(acc, x); }
   static T fold(const T* x, int64_t n, int64_t step) {
     if constexpr (kSum) {
       return step == 1 ? cpu::pairwise_sum(x, n) : cpu::pairwise_sum_strided(x, n, step);

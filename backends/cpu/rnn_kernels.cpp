@@ -57,7 +57,7 @@ class CpuRnnKernels final : public RnnKernels {
   }
 
   RnnForward forward(const RnnDesc& d, const std::vector<RnnWeights>& weights, const Tensor& x, const Tensor& h0,
-                     const Tensor& c0, const Tensor& lengths, bool /*training*/, bool keep,
+                     const Tensor& c0, const Tensor& lengths, RnnPhase /*phase*/, KeepForBackward keep,
                      Generator* /*generator*/) override {
     std::string why;
     RECUR_CHECK(supports(d, &why), "RNN: the CPU's fused layer cannot run this: {}", why);
@@ -96,7 +96,11 @@ class CpuRnnKernels final : public RnnKernels {
     saved->b_hh = contiguous_or_undefined(w.bias_hh);
     saved->w_hr = contiguous_or_undefined(w.weight_hr);
     // Forward's GEMMs read the weights transposed, stored so (one copy per call, not per step).
-    auto transposed = [](const Tensor& t) { return t.defined() ? compute::contiguous(t.t()) : Tensor(); };
+    auto transposed = [](const Tensor& t) {
+      return t.defined() ? compute::contiguous(t.as_strided_raw({t.shape()[1], t.shape()[0]},
+                                                                {t.strides()[1], t.strides()[0]}, t.offset()))
+                         : Tensor();
+    };
     const Tensor w_ih_t = transposed(saved->w_ih), w_hh_t = transposed(saved->w_hh), w_hr_t = transposed(saved->w_hr);
 
     const cpu::RnnLayerSizes sizes = cpu::rnn_layer_sizes(shape);
@@ -128,7 +132,7 @@ class CpuRnnKernels final : public RnnKernels {
     } else {
       run(double{});
     }
-    if (keep) out.saved = saved;
+    if (keep == KeepForBackward::Yes) out.saved = saved;
     return out;
   }
 

@@ -71,7 +71,8 @@ template <typename T> T clip_limit(double clip) {
 
 bool active(const RnnLayerShape& s, int64_t t, int64_t b) { return s.lengths == nullptr || t < s.lengths[b]; }
 
-// The time index of step `step` (counted from the walk's start; reversed when walking back).
+// The time index that step `step` of the forward walk reads: `step` itself, or steps - 1 - step
+// for the reverse direction. The backward pass visits the same steps from the last one down.
 int64_t time_of(const RnnLayerShape& s, int64_t step) { return s.reverse ? s.steps - 1 - step : step; }
 
 template <typename T> void column_sums_into(T* out, const T* m, int64_t rows, int64_t cols) {

@@ -111,8 +111,9 @@ template <typename T> void softmax_backward_lanes(T* dx, int64_t dx_step, const 
 
 }  // namespace
 
-void CpuBackend::softmax(Tensor& out, const Tensor& in, int axis, bool log) {
-  const char* name = log ? "log_softmax" : "softmax";
+void CpuBackend::softmax(Tensor& out, const Tensor& in, int axis, SoftmaxKind kind) {
+  const char* name = kind == SoftmaxKind::Log ? "log_softmax" : "softmax";
+  const bool log = kind == SoftmaxKind::Log;
   cpu::check_same_shape(name, out, in);
   cpu::check_same_dtype(name, out, in);
   RECUR_CHECK(axis >= 0 && axis < in.dim(), "{}: axis {} is out of range for {}", name, axis, in.describe());
@@ -146,8 +147,9 @@ void CpuBackend::softmax(Tensor& out, const Tensor& in, int axis, bool log) {
   });
 }
 
-void CpuBackend::softmax_backward(Tensor& dx, const Tensor& y, const Tensor& dy, int axis, bool log) {
-  const char* name = log ? "log_softmax_backward" : "softmax_backward";
+void CpuBackend::softmax_backward(Tensor& dx, const Tensor& y, const Tensor& dy, int axis, SoftmaxKind kind) {
+  const char* name = kind == SoftmaxKind::Log ? "log_softmax_backward" : "softmax_backward";
+  const bool log = kind == SoftmaxKind::Log;
   cpu::check_same_shape(name, dx, y);
   cpu::check_same_shape(name, dx, dy);
   cpu::check_same_dtype(name, dx, y);

@@ -268,8 +268,8 @@ void CudaBackend::argmax(Tensor& out, const Tensor& in, int axis) {
                       in.strides()[axis]);
 }
 
-void CudaBackend::softmax(Tensor& out, const Tensor& in, int axis, bool log) {
-  const char* name = log ? "log_softmax" : "softmax";
+void CudaBackend::softmax(Tensor& out, const Tensor& in, int axis, SoftmaxKind kind) {
+  const char* name = kind == SoftmaxKind::Log ? "log_softmax" : "softmax";
   check_here(name, out);
   check_here(name, in);
   check_same_shape(name, out, in);
@@ -281,11 +281,11 @@ void CudaBackend::softmax(Tensor& out, const Tensor& in, int axis, bool log) {
   cuda::DeviceGuard guard(device_index_);
   cuda::launch_softmax(context_->stream(), out.raw_data(), in.raw_data(), elem_type(in.dtype()),
                        make_layout<2>(name, drop_axis(in.shape(), axis), {&out_strides, &in_strides}), in.shape()[axis],
-                       out.strides()[axis], in.strides()[axis], log);
+                       out.strides()[axis], in.strides()[axis], kind);
 }
 
-void CudaBackend::softmax_backward(Tensor& dx, const Tensor& y, const Tensor& dy, int axis, bool log) {
-  const char* name = log ? "log_softmax_backward" : "softmax_backward";
+void CudaBackend::softmax_backward(Tensor& dx, const Tensor& y, const Tensor& dy, int axis, SoftmaxKind kind) {
+  const char* name = kind == SoftmaxKind::Log ? "log_softmax_backward" : "softmax_backward";
   for (const Tensor* t : {static_cast<const Tensor*>(&dx), &y, &dy}) check_here(name, *t);
   check_same_shape(name, dx, y);
   check_same_shape(name, dx, dy);
@@ -300,7 +300,7 @@ void CudaBackend::softmax_backward(Tensor& dx, const Tensor& y, const Tensor& dy
   cuda::launch_softmax_backward(
       context_->stream(), dx.raw_data(), y.raw_data(), dy.raw_data(), elem_type(y.dtype()),
       make_layout<3>(name, drop_axis(y.shape(), axis), {&dx_strides, &y_strides, &dy_strides}), y.shape()[axis],
-      dx.strides()[axis], y.strides()[axis], dy.strides()[axis], log);
+      dx.strides()[axis], y.strides()[axis], dy.strides()[axis], kind);
 }
 
 // ---- indexing -----------------------------------------------------------------------------
@@ -317,7 +317,8 @@ void CudaBackend::index_select(Tensor& out, const Tensor& in, int axis, const Te
               shape_str(with_axis_size(in.shape(), axis, count)), in.describe(), count, axis);
   if (out.numel() == 0) return;
   cuda::DeviceGuard guard(device_index_);
-  const auto layout = make_layout<2>("index_select", out.shape(), {&out.strides(), &in.strides()}, /*merge=*/false);
+  const auto layout =
+      make_layout<2>("index_select", out.shape(), {&out.strides(), &in.strides()}, cuda::AxisMerging::KeepEveryAxis);
   cuda::launch_index_select(context_->stream(), out.raw_data(), in.raw_data(), static_cast<int>(dtype_size(in.dtype())),
                             layout, axis, static_cast<const int64_t*>(index.raw_data()), index.strides()[0],
                             in.shape()[axis], context_->error_record());
@@ -336,7 +337,8 @@ void CudaBackend::index_add(Tensor& out, int axis, const Tensor& index, const Te
               shape_str(with_axis_size(out.shape(), axis, count)), out.describe(), count, axis);
   if (src.numel() == 0) return;
   cuda::DeviceGuard guard(device_index_);
-  const auto layout = make_layout<2>("index_add", src.shape(), {&out.strides(), &src.strides()}, /*merge=*/false);
+  const auto layout =
+      make_layout<2>("index_add", src.shape(), {&out.strides(), &src.strides()}, cuda::AxisMerging::KeepEveryAxis);
   cuda::launch_index_add(context_->stream(), out.raw_data(), src.raw_data(), elem_type(out.dtype()), layout, axis,
                          static_cast<const int64_t*>(index.raw_data()), index.strides()[0], out.shape()[axis],
                          context_->error_record());

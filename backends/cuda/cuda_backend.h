@@ -57,8 +57,8 @@ class CudaBackend final : public Backend {
 
   void reduce(ReduceOp op, Tensor& out, const Tensor& in, const std::vector<int>& axes) override;
   void argmax(Tensor& out, const Tensor& in, int axis) override;
-  void softmax(Tensor& out, const Tensor& in, int axis, bool log) override;
-  void softmax_backward(Tensor& dx, const Tensor& y, const Tensor& dy, int axis, bool log) override;
+  void softmax(Tensor& out, const Tensor& in, int axis, SoftmaxKind kind) override;
+  void softmax_backward(Tensor& dx, const Tensor& y, const Tensor& dy, int axis, SoftmaxKind kind) override;
 
   void index_select(Tensor& out, const Tensor& in, int axis, const Tensor& index) override;
   void index_add(Tensor& out, int axis, const Tensor& index, const Tensor& src) override;

@@ -144,7 +144,7 @@ namespace {
 
 // lengths: the per-sequence lengths on the host, empty when every sequence has all T steps.
 std::shared_ptr<CudnnRnnPlan> make_plan(const RnnDesc& o, cuda::CudaContext& context, const Tensor& x_tbi,
-                                        const std::vector<int64_t>& lengths, bool training, Generator* generator) {
+                                        const std::vector<int64_t>& lengths, RnnPhase phase, Generator* generator) {
   auto plan = std::make_shared<CudnnRnnPlan>();
   cudnnHandle_t handle = context.cudnn();
   plan->device = x_tbi.device();
@@ -160,7 +160,7 @@ std::shared_ptr<CudnnRnnPlan> make_plan(const RnnDesc& o, cuda::CudaContext& con
   plan->lstm = o.cell == RnnCell::LSTM;
 
   // Dropout between layers (cuDNN's own generator, seeded from recur's stream).
-  const double dropout = training && o.num_layers > 1 ? o.dropout : 0.0;
+  const double dropout = phase == RnnPhase::Training && o.num_layers > 1 ? o.dropout : 0.0;
   size_t state_bytes = 0;
   RECUR_CUDNN_CHECK(cudnnDropoutGetStatesSize(handle, &state_bytes));
   unsigned long long seed = o.dropout_seed;
@@ -463,7 +463,8 @@ class CudnnRnn final : public RnnKernels {
   }
 
   RnnForward forward(const RnnDesc& o, const std::vector<RnnWeights>& weights, const Tensor& x_tbi, const Tensor& h0,
-                     const Tensor& c0, const Tensor& lengths, bool training, bool keep, Generator* generator) override {
+                     const Tensor& c0, const Tensor& lengths, RnnPhase phase, KeepForBackward keep,
+                     Generator* generator) override {
     std::string why;
     RECUR_CHECK(supports(o, &why), "RNN: cuDNN cannot run these options: {}", why);
     RECUR_CHECK(!is_reduced(x_tbi.dtype()) || cuda_backend(device_index_).reduced_precision_allowed(),
@@ -472,7 +473,7 @@ class CudnnRnn final : public RnnKernels {
     CudaContext& context = cuda_context(device_index_);
     DeviceGuard guard(context.device());
     cudnnHandle_t handle = context.cudnn();
-    const std::shared_ptr<CudnnRnnPlan> plan = find_plan(o, context, x_tbi, lengths, training, generator);
+    const std::shared_ptr<CudnnRnnPlan> plan = find_plan(o, context, x_tbi, lengths, phase, generator);
 
     // The weight space: nn::RNN's flat buffer itself when it has cuDNN's layout (weight_layout),
     // else a fresh buffer the weights are packed into.
@@ -501,8 +502,9 @@ class CudnnRnn final : public RnnKernels {
 
     // cuDNN applies dropout only in training mode: a training-mode stack with dropout runs it
     // even when no gradient is needed, as the CPU path does.
-    const bool drops = training && o.num_layers > 1 && o.dropout > 0.0;
-    const cudnnForwardMode_t mode = keep || drops ? CUDNN_FWD_MODE_TRAINING : CUDNN_FWD_MODE_INFERENCE;
+    const bool drops = phase == RnnPhase::Training && o.num_layers > 1 && o.dropout > 0.0;
+    const cudnnForwardMode_t forward_mode =
+        keep == KeepForBackward::Yes || drops ? CUDNN_FWD_MODE_TRAINING : CUDNN_FWD_MODE_INFERENCE;
     saved->x = compute::contiguous(x_tbi.detach());
     saved->hx = h0.defined() ? compute::contiguous(h0.detach()) : Tensor();
     saved->cx = plan->lstm && c0.defined() ? compute::contiguous(c0.detach()) : Tensor();
@@ -513,18 +515,18 @@ class CudnnRnn final : public RnnKernels {
     if (plan->lstm)
       out.c_n = make_contiguous_tensor({plan->states, plan->batch, plan->hidden}, plan->dtype, plan->device);
     size_t work_bytes = 0, reserve_bytes = 0;
-    RECUR_CUDNN_CHECK(
-        cudnnGetRNNTempSpaceSizes(handle, plan->rnn.get(), mode, plan->x_desc.get(), &work_bytes, &reserve_bytes));
+    RECUR_CUDNN_CHECK(cudnnGetRNNTempSpaceSizes(handle, plan->rnn.get(), forward_mode, plan->x_desc.get(), &work_bytes,
+                                                &reserve_bytes));
     const Tensor work = device_buffer(work_bytes, plan->device);
-    if (mode == CUDNN_FWD_MODE_TRAINING) saved->reserve = device_buffer(reserve_bytes, plan->device);
+    if (forward_mode == CUDNN_FWD_MODE_TRAINING) saved->reserve = device_buffer(reserve_bytes, plan->device);
     const auto ptr_or_null = [](const Tensor& t) { return t.defined() ? t.raw_data() : nullptr; };
     RECUR_CUDNN_CHECK(cudnnRNNForward(
-        handle, plan->rnn.get(), mode, static_cast<const int32_t*>(plan->seq_lengths.raw_data()), plan->x_desc.get(),
-        saved->x.raw_data(), plan->y_desc.get(), out.y.raw_data(), plan->h_desc.get(), ptr_or_null(saved->hx),
-        out.h_n.raw_data(), plan->c_desc.get(), ptr_or_null(saved->cx), ptr_or_null(out.c_n), plan->weight_bytes,
-        saved->space.raw_data(), work_bytes, work.raw_data(), saved->reserve.defined() ? reserve_bytes : 0,
-        ptr_or_null(saved->reserve)));
-    if (!keep) return out;
+        handle, plan->rnn.get(), forward_mode, static_cast<const int32_t*>(plan->seq_lengths.raw_data()),
+        plan->x_desc.get(), saved->x.raw_data(), plan->y_desc.get(), out.y.raw_data(), plan->h_desc.get(),
+        ptr_or_null(saved->hx), out.h_n.raw_data(), plan->c_desc.get(), ptr_or_null(saved->cx), ptr_or_null(out.c_n),
+        plan->weight_bytes, saved->space.raw_data(), work_bytes, work.raw_data(),
+        saved->reserve.defined() ? reserve_bytes : 0, ptr_or_null(saved->reserve)));
+    if (keep == KeepForBackward::No) return out;
     saved->y = out.y.detach();
     saved->weights = weights;
     for (RnnWeights& w : saved->weights) {
@@ -641,10 +643,10 @@ class CudnnRnn final : public RnnKernels {
   // descriptors and uploads its sequence lengths once. A plan with dropout is made per call (its
   // dropout descriptor is seeded from recur's generator each time).
   std::shared_ptr<CudnnRnnPlan> find_plan(const RnnDesc& o, CudaContext& context, const Tensor& x_tbi,
-                                          const Tensor& lengths, bool training, Generator* generator) {
+                                          const Tensor& lengths, RnnPhase phase, Generator* generator) {
     const std::vector<int64_t> host_lengths = lengths.defined() ? lengths.to_vector<int64_t>() : std::vector<int64_t>{};
-    if (training && o.num_layers > 1 && o.dropout > 0.0) {
-      return make_plan(o, context, x_tbi, host_lengths, training, generator);
+    if (phase == RnnPhase::Training && o.num_layers > 1 && o.dropout > 0.0) {
+      return make_plan(o, context, x_tbi, host_lengths, phase, generator);
     }
     constexpr size_t kCachedPlans = 16;
     std::string key = fmt::format("{}|{}|{}|{}|{}", o.key(), x_tbi.dtype(), x_tbi.device(), context.allow_tf32(),
@@ -656,7 +658,7 @@ class CudnnRnn final : public RnnKernels {
       plans_.splice(plans_.begin(), plans_, it);
       return plans_.front().second;
     }
-    std::shared_ptr<CudnnRnnPlan> plan = make_plan(o, context, x_tbi, host_lengths, training, generator);
+    std::shared_ptr<CudnnRnnPlan> plan = make_plan(o, context, x_tbi, host_lengths, phase, generator);
     plans_.emplace_front(std::move(key), plan);
     if (plans_.size() > kCachedPlans) plans_.pop_back();
     return plan;

@@ -96,11 +96,11 @@ void launch_argmax(cudaStream_t stream, int64_t* out, const void* in, ElemType t
 // ---- softmax.cu -------------------------------------------------------------------------
 // lanes: strides [out, in]; steps along the axis.
 void launch_softmax(cudaStream_t stream, void* out, const void* in, ElemType type, const Layout2& lanes, int64_t length,
-                    int64_t out_step, int64_t in_step, bool log);
+                    int64_t out_step, int64_t in_step, SoftmaxKind kind);
 // lanes: strides [dx, y, dy].
 void launch_softmax_backward(cudaStream_t stream, void* dx, const void* y, const void* dy, ElemType type,
                              const Layout3& lanes, int64_t length, int64_t dx_step, int64_t y_step, int64_t dy_step,
-                             bool log);
+                             SoftmaxKind kind);
 
 // ---- indexing.cu ------------------------------------------------------------------------
 // out = in.index_select(axis, index). layout: out's shape (no axes merged), strides [out, in];

@@ -11,8 +11,13 @@
 
 namespace recur::cuda {
 
+// KeepEveryAxis: for a kernel that indexes one axis by its position (index_select, index_add).
+enum class AxisMerging : uint8_t { Merge, KeepEveryAxis };
+
 template <int N> StridedLayout<N> make_layout(std::string_view op, const Shape& shape,
-                                              const std::array<const Strides*, N>& strides, bool merge = true) {
+                                              const std::array<const Strides*, N>& strides,
+                                              AxisMerging merging = AxisMerging::Merge) {
+  const bool merge = merging == AxisMerging::Merge;
   StridedLayout<N> layout;
   layout.numel = numel_of(shape);
   int rank = 0;

@@ -19,28 +19,9 @@ namespace recur::cuda {
 namespace {
 
 template <typename T, ReduceCode Op> struct Reducer {
-  static constexpr bool kSum = Op == ReduceCode::Sum || Op == ReduceCode::Mean;
-  static __device__ __forceinline__ T identity() {
-    if constexpr (kSum) {
-      return T(0);
-    } else if constexpr (std::is_same_v<T, float>) {
-      return Op == ReduceCode::Max ? -INFINITY : INFINITY;
-    } else if constexpr (std::is_same_v<T, double>) {
-      return Op == ReduceCode::Max ? -static_cast<double>(INFINITY) : static_cast<double>(INFINITY);
-    } else {
-      return Op == ReduceCode::Max ? INT64_MIN : INT64_MAX;
-    }
-  }
-  // As the CPU: combine(acc, x) = nan_max(x, acc), so a NaN anywhere wins.
-  static __device__ __forceinline__ T combine(T acc, T x) {
-    if constexpr (kSum) {
-      return acc + x;
-    } else if constexpr (Op == ReduceCode::Max) {
-      return elementwise_math::nan_max(x, acc);
-    } else {
-      return elementwise_math::nan_min(x, acc);
-    }
-  }
+  // As the CPU (backends/elementwise_math.h): a NaN anywhere wins max and min.
+  static __device__ __forceinline__ T identity() { return elementwise_math::reduce_identity<Op, T>(); }
+  static __device__ __forceinline__ T combine(T acc, T x) { return elementwise_math::reduce_combine<Op>(acc, x); }
   static __device__ __forceinline__ T finish(T acc, int64_t count) {
     if constexpr (Op == ReduceCode::Mean) {
       return acc / static_cast<T>(count);  // 0 / 0 gives NaN for an empty mean, as on the CPU

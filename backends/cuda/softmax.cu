@@ -57,27 +57,27 @@ template <typename T> __global__ void softmax_backward_kernel(T* dx, const T* y,
 }  // namespace
 
 void launch_softmax(cudaStream_t stream, void* out, const void* in, ElemType type, const Layout2& lanes, int64_t length,
-                    int64_t out_step, int64_t in_step, bool log) {
+                    int64_t out_step, int64_t in_step, SoftmaxKind kind) {
   if (lanes.numel == 0 || length == 0) return;
   const unsigned blocks = static_cast<unsigned>(lanes.numel < kMaxBlocks ? lanes.numel : kMaxBlocks);
   dispatch_computing<false>(type, [&](auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
-    softmax_kernel<T><<<blocks, lane_threads(length), 0, stream>>>(static_cast<T*>(out), static_cast<const T*>(in),
-                                                                   lanes, length, out_step, in_step, log);
+    softmax_kernel<T><<<blocks, lane_threads(length), 0, stream>>>(
+        static_cast<T*>(out), static_cast<const T*>(in), lanes, length, out_step, in_step, kind == SoftmaxKind::Log);
   });
   RECUR_CUDA_CHECK_LAUNCH();
 }
 
 void launch_softmax_backward(cudaStream_t stream, void* dx, const void* y, const void* dy, ElemType type,
                              const Layout3& lanes, int64_t length, int64_t dx_step, int64_t y_step, int64_t dy_step,
-                             bool log) {
+                             SoftmaxKind kind) {
   if (lanes.numel == 0 || length == 0) return;
   const unsigned blocks = static_cast<unsigned>(lanes.numel < kMaxBlocks ? lanes.numel : kMaxBlocks);
   dispatch_computing<false>(type, [&](auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
     softmax_backward_kernel<T><<<blocks, lane_threads(length), 0, stream>>>(
         static_cast<T*>(dx), static_cast<const T*>(y), static_cast<const T*>(dy), lanes, length, dx_step, y_step,
-        dy_step, log);
+        dy_step, kind == SoftmaxKind::Log);
   });
   RECUR_CUDA_CHECK_LAUNCH();
 }

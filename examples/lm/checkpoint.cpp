@@ -224,7 +224,7 @@ std::string find_checkpoint_dir(const std::string& path, Which which) {
   return dir;
 }
 
-Checkpoint load_checkpoint(const std::string& path, bool training_state, Which which) {
+Checkpoint load_checkpoint(const std::string& path, LoadParts parts, Which which) {
   Checkpoint checkpoint;
   checkpoint.dir = find_checkpoint_dir(path, which);
   const std::string model_path = checkpoint.dir + "/model.safetensors";
@@ -254,7 +254,7 @@ Checkpoint load_checkpoint(const std::string& path, bool training_state, Which w
   for (const nn::SafetensorsEntry& entry : header.entries) declared[entry.name] = entry.shape;
   check_weight_shapes(checkpoint.model, declared, model_path);
   checkpoint.weights = nn::load_safetensors(model_path).tensors;
-  if (!training_state) return checkpoint;
+  if (parts == LoadParts::Model) return checkpoint;
 
   const std::string state_path = checkpoint.dir + "/state.json", config_path = checkpoint.dir + "/config.json";
   try {

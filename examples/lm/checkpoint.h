@@ -86,10 +86,13 @@ std::string checkpoint_dir_if_any(const std::string& path, Which which = Which::
 // The same, but recur::Error when there is none, naming what was looked for.
 std::string find_checkpoint_dir(const std::string& path, Which which = Which::Latest);
 
-// Reads the model part (model.safetensors: weights, configuration, vocabulary), and with
-// `training_state` the rest. Every file is checked (recur::Error naming it): a missing or
+// What load_checkpoint reads: the model part (model.safetensors: weights, configuration,
+// vocabulary), or that and the training state (optimizer, carried state, progress, config.json).
+enum class LoadParts : uint8_t { Model, ModelAndTrainingState };
+
+// Reads the parts of a checkpoint. Every file is checked (recur::Error naming it): a missing or
 // corrupt file, metadata that does not parse, weights that do not match their configuration.
-Checkpoint load_checkpoint(const std::string& path, bool training_state, Which which = Which::Latest);
+Checkpoint load_checkpoint(const std::string& path, LoadParts parts, Which which = Which::Latest);
 
 // Builds the model a checkpoint describes and loads its weights.
 std::unique_ptr<LanguageModel> model_from_checkpoint(const Checkpoint& checkpoint);

@@ -109,7 +109,7 @@ std::unique_ptr<Trainer> Trainer::resume(const std::string& run_dir, const Train
     t.folder_.write_config(t.config_json());
     return trainer;
   }
-  const Checkpoint checkpoint = load_checkpoint(run_dir, /*training_state=*/true);
+  const Checkpoint checkpoint = load_checkpoint(run_dir, LoadParts::ModelAndTrainingState);
   (void)t.take_recorded_options(checkpoint.dir + "/config.json", requested, given, &checkpoint.config);
   t.load_data(&checkpoint.vocab, checkpoint.config["data"].value("fingerprint", "(none)"));
 
@@ -195,7 +195,7 @@ void Trainer::prepare_from_step_zero(const std::string& expected_fingerprint) {
     return;
   }
   // Fine-tuning: the weights and the vocabulary of another run's checkpoint.
-  const Checkpoint init = load_checkpoint(options_.init_from, /*training_state=*/false);
+  const Checkpoint init = load_checkpoint(options_.init_from, LoadParts::Model);
   RECUR_CHECK(options_.vocab_kind() == init.vocab.kind(), "--init-from {}: its vocabulary is of {}, but --vocab is {}",
               options_.init_from, vocab_kind_name(init.vocab.kind()), options_.vocab);
   load_data(&init.vocab, expected_fingerprint, fmt::format("--init-from {}: ", options_.init_from));

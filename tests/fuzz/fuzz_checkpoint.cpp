@@ -96,7 +96,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   write(folder.path / "config.json", config);
 
   return recur::fuzz::run([&] {
-    const Checkpoint checkpoint = load_checkpoint(folder.path.string(), /*training_state=*/true);
+    const Checkpoint checkpoint = load_checkpoint(folder.path.string(), LoadParts::ModelAndTrainingState);
     RECUR_FUZZ_ASSERT(checkpoint.vocab.size() == checkpoint.model.vocab_size);
     const std::unique_ptr<LanguageModel> built = model_from_checkpoint(checkpoint);
     RECUR_FUZZ_ASSERT(built->num_parameters() == LanguageModel(model, 0).num_parameters());

@@ -1,5 +1,7 @@
-// Evaluating an RNN "case" (the contract of `recur rnn-eval`, used to cross-check recur against
-// PyTorch and one device against another).
+// Evaluating an RNN "case": the file contract of `recur rnn-eval` (examples/cmd_rnn_eval.cpp),
+// which `recur gradcheck` runs too, used to cross-check recur against PyTorch and TensorFlow and
+// one device against another. A program's contract, so it lives with the programs (the library
+// recur_rnn_case, which the tests and the fuzz targets link).
 //
 // A case holds, in safetensors form:
 //   metadata (strings): mode, input_size, hidden_size, num_layers, bidirectional (0/1),
@@ -18,18 +20,24 @@
 #include <string>
 
 #include "core/device.h"
+#include "core/state_dict.h"
 #include "nn/rnn_functional.h"
 #include "nn/rnn_options.h"
-#include "nn/state_dict.h"
 
-namespace recur::nn {
+namespace recur::rnn_case {
+
+using Metadata = std::map<std::string, std::string>;
 
 // Reads the options from a case's metadata; throws recur::Error naming a missing or bad key.
-RNNOptions case_options(const std::map<std::string, std::string>& metadata);
+nn::RNNOptions options(const Metadata& metadata);
+
+// The metadata of a case with these options (batch_first 0): options(metadata(o)) == o. The
+// options beyond PyTorch's are written only where they differ from RNNOptions' defaults.
+Metadata metadata(const nn::RNNOptions& options);
 
 // Runs the case on `device` with the given implementation; throws recur::Error naming the
 // problem when the case is malformed or inconsistent (a missing tensor, a wrong shape, ...).
-StateDict evaluate_rnn_case(const StateDict& tensors, const std::map<std::string, std::string>& metadata,
-                            Device device = Device::cpu(), RNNImpl impl = RNNImpl::Auto);
+StateDict evaluate(const StateDict& tensors, const Metadata& metadata, Device device = Device::cpu(),
+                   nn::RNNImpl impl = nn::RNNImpl::Auto);
 
-}  // namespace recur::nn
+}  // namespace recur::rnn_case

@@ -1,4 +1,4 @@
-#include "nn/rnn_case.h"
+#include "examples/rnn_case.h"
 
 #include <cmath>
 #include <nlohmann/json.hpp>
@@ -7,7 +7,9 @@
 #include "autograd/ops.h"
 #include "nn/rnn.h"
 
-namespace recur::nn {
+namespace recur::rnn_case {
+
+using namespace nn;
 
 namespace {
 
@@ -67,7 +69,7 @@ double weight_elements(const RNNOptions& o) {
 
 }  // namespace
 
-RNNOptions case_options(const std::map<std::string, std::string>& metadata) {
+RNNOptions options(const Metadata& metadata) {
   RNNOptions o;
   auto mode = metadata.find("mode");
   RECUR_CHECK(mode != metadata.end(), "RNN case: metadata 'mode' is missing");
@@ -102,9 +104,31 @@ RNNOptions case_options(const std::map<std::string, std::string>& metadata) {
   return o;
 }
 
-StateDict evaluate_rnn_case(const StateDict& tensors, const std::map<std::string, std::string>& metadata, Device device,
-                            RNNImpl impl) {
-  const RNNOptions options = case_options(metadata);
+Metadata metadata(const RNNOptions& o) {
+  Metadata m = {{"mode", mode_name(o.mode)},
+                {"input_size", std::to_string(o.input_size)},
+                {"hidden_size", std::to_string(o.hidden_size)},
+                {"num_layers", std::to_string(o.num_layers)},
+                {"bidirectional", o.num_directions() == 2 ? "1" : "0"},
+                {"proj_size", std::to_string(o.proj_size)},
+                {"bias", o.bias ? "1" : "0"},
+                {"batch_first", "0"}};
+  // The options beyond PyTorch's, where they differ from the defaults, in RNNOptions' JSON form
+  // (numbers in their shortest exact form, so options() reads back the same value).
+  const nlohmann::json given = o, defaults = RNNOptions{};
+  for (const char* key :
+       {"use_peepholes", "cell_clip", "proj_clip", "forget_bias", "activation", "gru_variant", "input_mode"}) {
+    if (!given.contains(key) || given[key] == defaults.value(key, nlohmann::json())) continue;
+    const nlohmann::json& value = given[key];
+    m.emplace(key, value.is_boolean()  ? std::to_string(static_cast<int>(value.get<bool>()))
+                   : value.is_number() ? fmt::format("{}", value.get<double>())
+                                       : value.get<std::string>());
+  }
+  return m;
+}
+
+StateDict evaluate(const StateDict& tensors, const Metadata& metadata, Device device, RNNImpl impl) {
+  const RNNOptions rnn_options = options(metadata);
   Tensor x = optional(tensors, "x");
   RECUR_CHECK(x.defined(), "RNN case: tensor 'x' is missing");
   RECUR_CHECK(x.dtype() == DType::Float32 || x.dtype() == DType::Float64,
@@ -115,20 +139,20 @@ StateDict evaluate_rnn_case(const StateDict& tensors, const std::map<std::string
   // hold them, so that options naming huge sizes are an error rather than a huge allocation.
   double case_elements = 0.0;
   for (const auto& [name, tensor] : tensors) case_elements += static_cast<double>(tensor.numel());
-  RECUR_CHECK(weight_elements(options) <= case_elements,
+  RECUR_CHECK(weight_elements(rnn_options) <= case_elements,
               "RNN case: a {} with input_size {}, hidden_size {}, num_layers {} has {:.0f} weight elements, but the "
               "case's tensors hold {:.0f} in all: weights are missing",
-              mode_name(options.mode), options.input_size, options.hidden_size, options.num_layers,
-              weight_elements(options), case_elements);
+              mode_name(rnn_options.mode), rnn_options.input_size, rnn_options.hidden_size, rnn_options.num_layers,
+              weight_elements(rnn_options), case_elements);
 
-  RNN rnn(options);
+  RNN rnn(rnn_options);
   rnn.to(dtype);
   // The weights: every parameter of the module must be in the case, with its shape.
   StateDict weights;
   for (const auto& [name, param] : rnn.named_parameters()) {
     Tensor w = optional(tensors, name);
     RECUR_CHECK(w.defined(), "RNN case: weight '{}' is missing (a {} with these options needs it)", name,
-                mode_name(options.mode));
+                mode_name(rnn_options.mode));
     RECUR_CHECK(w.dtype() == dtype, "RNN case: weight '{}' is {}, but x is {}", name, w.describe(), dtype);
     weights[name] = w;
   }
@@ -153,8 +177,8 @@ StateDict evaluate_rnn_case(const StateDict& tensors, const std::map<std::string
   if (lengths.defined()) {
     RECUR_CHECK(lengths.dtype() == DType::Int64, "RNN case: lengths must be int64, got {}", lengths.describe());
   }
-  RECUR_CHECK(!c0.defined() || options.mode == RNNMode::LSTM, "RNN case: c0 given for mode {}",
-              mode_name(options.mode));
+  RECUR_CHECK(!c0.defined() || rnn_options.mode == RNNMode::LSTM, "RNN case: c0 given for mode {}",
+              mode_name(rnn_options.mode));
 
   auto [y, state] = rnn.forward(xd, RNNState{h0, c0}, lengths);
 
@@ -172,7 +196,8 @@ StateDict evaluate_rnn_case(const StateDict& tensors, const std::map<std::string
     grads.push_back(dhn.to(device));
   }
   if (dcn.defined()) {
-    RECUR_CHECK(state.c.defined(), "RNN case: dcn given for mode {}, which has no cell state", mode_name(options.mode));
+    RECUR_CHECK(state.c.defined(), "RNN case: dcn given for mode {}, which has no cell state",
+                mode_name(rnn_options.mode));
     RECUR_CHECK(dcn.shape() == state.c.shape() && dcn.dtype() == dtype, "RNN case: dcn must be {}{}, got {}", dtype,
                 shape_str(state.c.shape()), dcn.describe());
     roots.push_back(state.c);
@@ -193,4 +218,4 @@ StateDict evaluate_rnn_case(const StateDict& tensors, const std::map<std::string
   return out;
 }
 
-}  // namespace recur::nn
+}  // namespace recur::rnn_case
