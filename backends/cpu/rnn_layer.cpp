@@ -2,12 +2,16 @@
 // equations are in nn/rnn_cell_math.h).
 #include "backends/cpu/rnn_layer.h"
 
+#include <omp.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <type_traits>
 
 #include "backends/cpu/gemm.h"
+#include "backends/threading.h"
 
 namespace recur::cpu {
 
@@ -81,6 +85,166 @@ template <typename T> void column_sums_into(T* out, const T* m, int64_t rows, in
   }
 }
 
+// ---- the LSTM equations on one batch row, hidden units [j0, j1) ------------------------------
+// Forward: g holds the row's pre-activations (blocks i, f, g, o of `hidden` each) and gets the
+// activated gates back; c_t = clip(f * c_{t-1} + i * g), r = o * tanh(c_t).
+template <typename T> inline void lstm_forward_units(T* g, const T* cp, T* c, T* r, int64_t hidden, int64_t j0,
+                                                     int64_t j1, T forget_bias, T clip) {
+  T* gi = g;
+  T* gf = gi + hidden;
+  T* gg = gf + hidden;
+  T* go = gg + hidden;
+#pragma omp simd
+  for (int64_t j = j0; j < j1; ++j) {
+    const T i = sigmoid_of(gi[j]);
+    const T f = sigmoid_of(gf[j] + forget_bias);
+    const T gc = tanh_of(gg[j]);
+    const T o = sigmoid_of(go[j]);
+    const T cj = clip_to(f * cp[j] + i * gc, clip);
+    gi[j] = i, gf[j] = f, gg[j] = gc, go[j] = o;
+    c[j] = cj;
+    r[j] = o * tanh_of(cj);
+  }
+}
+
+// Backward: given dr = dL/dr_t and dc = dL/dc_t from the step after, writes the gate gradients d
+// (blocks i, f, g, o, before the activations) and replaces dc by dL/dc_{t-1}.
+template <typename T> inline void lstm_backward_units(T* d, const T* g, const T* c, const T* cp, const T* dr, T* dc,
+                                                      int64_t hidden, int64_t j0, int64_t j1, T clip) {
+  const T* gi = g;
+  const T* gf = gi + hidden;
+  const T* gg = gf + hidden;
+  const T* go = gg + hidden;
+#pragma omp simd
+  for (int64_t j = j0; j < j1; ++j) {
+    const T i = gi[j], f = gf[j], gc = gg[j], o = go[j];
+    const T tc = tanh_of(c[j]);
+    // c_t feeds h_t = o * tanh(c_t) and c_{t+1} (through dc); a clipped c_t passes nothing
+    const T through = dc[j] + dr[j] * o * (T(1) - tc * tc);
+    const T cabs = c[j] < T(0) ? -c[j] : c[j];
+    const T dct = cabs >= clip ? T(0) : through;
+    d[j] = dct * gc * i * (T(1) - i);
+    d[hidden + j] = dct * cp[j] * f * (T(1) - f);
+    d[2 * hidden + j] = dct * i * (T(1) - gc * gc);
+    d[3 * hidden + j] = dr[j] * tc * o * (T(1) - o);
+    dc[j] = dct * f;
+  }
+}
+
+// ---- the LSTM steps on one persistent thread team -------------------------------------------
+// Without a projection, h_t's columns are the hidden units, so the steps split by unit: thread p
+// owns units [j0, j1) of every gate. Per step it computes its columns of the recurrent GEMM
+// (G[:, k*H + j0 : k*H + j1] += h_{t-1} W_hh[k*H + j0 : k*H + j1, :]^T for k = i, f, g, o) and
+// the gate equations of its units, then the team meets at the step's one barrier, since the
+// next step's GEMM reads all of h_t. Backward likewise: each thread takes its units' gate
+// gradients, the barrier, then its columns of dh_{t-1} = dG_t W_hh[:, j0:j1].
+// The GEMMs inside the team run on one thread each (oneDNN does not nest parallel regions).
+
+// Whether the team runs this layer, and with how many threads (0: the per-step path).
+template <typename T> int team_threads(const RnnLayerShape& s) {
+  // float64 GEMMs run on OpenBLAS, whose own threads do not know about the team.
+  if constexpr (!std::is_same_v<T, float>) return 0;
+  if (s.kind != RnnCellKind::LSTM || s.proj_size > 0 || gemm_provider() != GemmProvider::OneDNN) return 0;
+  const int threads = get_num_threads();
+  return threads > 1 ? threads : 0;
+}
+
+struct UnitRange {
+  int64_t begin = 0, end = 0;
+};
+// Thread p's units: chunks of whole 16-float vectors (a thread may get none).
+UnitRange units_of(int64_t hidden, int threads, int p) {
+  const int64_t chunk = ((hidden + threads - 1) / threads + 15) / 16 * 16;
+  const int64_t begin = std::min(hidden, p * chunk);
+  return {begin, std::min(hidden, begin + chunk)};
+}
+
+template <typename T> void lstm_forward_team(RnnLayerBuffers<T> buf, const T* h0, const T* c0,
+                                             const RnnLayerWeights<T>& w, const RnnLayerShape& s, int threads) {
+  const int64_t steps = s.steps, batch = s.batch, hidden = s.hidden_size, gh = 4 * hidden;
+  const T forget_bias = static_cast<T>(s.forget_bias), clip = clip_limit<T>(s.cell_clip);
+#pragma omp parallel num_threads(threads)
+  {
+    const UnitRange u = units_of(hidden, threads, omp_get_thread_num());
+    const int64_t width = u.end - u.begin;
+    for (int64_t step = 0; step < steps; ++step) {
+      const int64_t t = time_of(s, step), tp = s.reverse ? t + 1 : t - 1;
+      const T* h_prev = step == 0 ? h0 : buf.hidden + tp * batch * hidden;
+      const T* c_prev = step == 0 ? c0 : buf.cell + tp * batch * hidden;
+      T* g = buf.gates + t * batch * gh;
+      T* h_out = buf.hidden + t * batch * hidden;
+      T* c_out = buf.cell + t * batch * hidden;
+      if (width > 0) {
+        for (int64_t k = 0; k < 4; ++k) {
+          const int64_t row = k * hidden + u.begin;  // the first row of W_hh (column of G) it takes
+          if (w.weight_hh_t) {
+            gemm<T>(false, false, batch, width, hidden, T(1), h_prev, hidden, w.weight_hh_t + row, gh, T(1), g + row,
+                    gh);
+          } else {
+            gemm<T>(false, true, batch, width, hidden, T(1), h_prev, hidden, w.weight_hh + row * hidden, hidden, T(1),
+                    g + row, gh);
+          }
+        }
+        for (int64_t b = 0; b < batch; ++b) {
+          const int64_t at = b * hidden + u.begin;
+          if (!active(s, t, b)) {
+            std::memcpy(c_out + at, c_prev + at, sizeof(T) * width);
+            std::memcpy(h_out + at, h_prev + at, sizeof(T) * width);
+            continue;
+          }
+          lstm_forward_units(g + b * gh, c_prev + b * hidden, c_out + b * hidden, h_out + b * hidden, hidden, u.begin,
+                             u.end, forget_bias, clip);
+        }
+      }
+#pragma omp barrier
+    }
+  }
+}
+
+template <typename T> void lstm_backward_team(RnnBackwardWork<T> work, const T* dy, const RnnLayerBuffers<T>& saved,
+                                              const T* c0, const RnnLayerWeights<T>& w, const RnnLayerShape& s,
+                                              int threads) {
+  const int64_t steps = s.steps, batch = s.batch, hidden = s.hidden_size, gh = 4 * hidden;
+  const T clip = clip_limit<T>(s.cell_clip);
+  T* dh = work.dh;
+  T* dc = work.dc;
+#pragma omp parallel num_threads(threads)
+  {
+    const UnitRange u = units_of(hidden, threads, omp_get_thread_num());
+    const int64_t width = u.end - u.begin;
+    for (int64_t step = steps - 1; step >= 0; --step) {
+      const int64_t t = time_of(s, step), tp = s.reverse ? t + 1 : t - 1;
+      const T* c_prev = step == 0 ? c0 : saved.cell + tp * batch * hidden;
+      const T* c_t = saved.cell + t * batch * hidden;
+      const T* g = saved.gates + t * batch * gh;
+      T* dg = work.dgates + t * batch * gh;
+      for (int64_t b = 0; b < batch && width > 0; ++b) {
+        T* d = dg + b * gh;
+        if (!active(s, t, b)) {
+          for (int64_t k = 0; k < 4; ++k) std::memset(d + k * hidden + u.begin, 0, sizeof(T) * width);
+          continue;
+        }
+        T* dhb = dh + b * hidden;
+        if (dy) {
+          const T* dyb = dy + (t * batch + b) * hidden;
+          for (int64_t j = u.begin; j < u.end; ++j) dhb[j] += dyb[j];
+        }
+        lstm_backward_units(d, g + b * gh, c_t + b * hidden, c_prev + b * hidden, dhb, dc + b * hidden, hidden, u.begin,
+                            u.end, clip);
+      }
+#pragma omp barrier
+      if (width > 0) {
+        // dh_{t-1}[:, j0:j1] = dG_t W_hh[:, j0:j1] on active rows; inactive rows pass dh through.
+        for (int64_t b = 0; b < batch; ++b) {
+          if (active(s, t, b)) std::memset(dh + b * hidden + u.begin, 0, sizeof(T) * width);
+        }
+        gemm<T>(false, false, batch, width, gh, T(1), dg, gh, w.weight_hh + u.begin, hidden, T(1), dh + u.begin,
+                hidden);
+      }
+    }
+  }
+}
+
 }  // namespace
 
 RnnLayerSizes rnn_layer_sizes(const RnnLayerShape& s) {
@@ -128,8 +292,10 @@ template <typename T> void rnn_layer_forward(T* output, T* h_n, T* c_n, RnnLayer
     }
   }
 
-  // 2. The steps.
-  for (int64_t step = 0; step < steps; ++step) {
+  // 2. The steps (on one thread team where it runs this layer).
+  const int threads = team_threads<T>(s);
+  if (threads > 0) lstm_forward_team(buf, h0, c0, w, s, threads);
+  for (int64_t step = 0; step < steps && threads == 0; ++step) {
     const int64_t t = time_of(s, step), tp = s.reverse ? t + 1 : t - 1;
     const T* h_prev = step == 0 ? h0 : buf.hidden + tp * batch * rec;
     const T* c_prev = lstm ? (step == 0 ? c0 : buf.cell + tp * batch * hidden) : nullptr;
@@ -142,10 +308,6 @@ template <typename T> void rnn_layer_forward(T* output, T* h_n, T* c_n, RnnLayer
       const T forget_bias = static_cast<T>(s.forget_bias), clip = clip_limit<T>(s.cell_clip);
 #pragma omp parallel for if (batch * hidden >= 32768)
       for (int64_t b = 0; b < batch; ++b) {
-        T* gi = g + b * gh;
-        T* gf = gi + hidden;
-        T* gg = gf + hidden;
-        T* go = gg + hidden;
         T* c = c_out + b * hidden;
         T* r = r_out + b * hidden;
         const T* cp = c_prev + b * hidden;
@@ -158,17 +320,7 @@ template <typename T> void rnn_layer_forward(T* output, T* h_n, T* c_n, RnnLayer
           }
           continue;
         }
-#pragma omp simd
-        for (int64_t j = 0; j < hidden; ++j) {
-          const T i = sigmoid_of(gi[j]);
-          const T f = sigmoid_of(gf[j] + forget_bias);
-          const T gc = tanh_of(gg[j]);
-          const T o = sigmoid_of(go[j]);
-          const T cj = clip_to(f * cp[j] + i * gc, clip);
-          gi[j] = i, gf[j] = f, gg[j] = gc, go[j] = o;
-          c[j] = cj;
-          r[j] = o * tanh_of(cj);
-        }
+        lstm_forward_units(g + b * gh, cp, c, r, hidden, 0, hidden, forget_bias, clip);
       }
       if (s.proj_size > 0) {
         gemm_bt<T>(batch, s.proj_size, hidden, r_out, hidden, w.weight_hr, w.weight_hr_t, T(0), h_out, rec);
@@ -274,7 +426,9 @@ template <typename T> void rnn_layer_backward(T* dx, T* dh0, T* dc0, const RnnLa
   }
   T* dg_h_all = gru ? work.dgates_h : work.dgates;  // the recurrent side's gate gradients
 
-  for (int64_t step = steps - 1; step >= 0; --step) {
+  const int threads = team_threads<T>(s);
+  if (threads > 0) lstm_backward_team(work, dy, saved, c0, w, s, threads);
+  for (int64_t step = steps - 1; step >= 0 && threads == 0; --step) {
     const int64_t t = time_of(s, step), tp = s.reverse ? t + 1 : t - 1;
     const T* h_prev = step == 0 ? h0 : saved.hidden + tp * batch * rec;
     const T* g = saved.gates + t * batch * gh;
@@ -312,28 +466,8 @@ template <typename T> void rnn_layer_backward(T* dx, T* dh0, T* dc0, const RnnLa
           std::memset(d, 0, sizeof(T) * gh);
           continue;
         }
-        const T* gi = g + b * gh;
-        const T* gf = gi + hidden;
-        const T* gg = gf + hidden;
-        const T* go = gg + hidden;
-        const T* c = c_t + b * hidden;
-        const T* cp = c_prev + b * hidden;
-        const T* drb = dr + b * hidden;
-        T* dcb = dc + b * hidden;
-#pragma omp simd
-        for (int64_t j = 0; j < hidden; ++j) {
-          const T i = gi[j], f = gf[j], gc = gg[j], o = go[j];
-          const T tc = tanh_of(c[j]);
-          // c_t feeds h_t = o * tanh(c_t) and c_{t+1} (through dc); a clipped c_t passes nothing
-          const T through = dcb[j] + drb[j] * o * (T(1) - tc * tc);
-          const T cabs = c[j] < T(0) ? -c[j] : c[j];
-          const T dct = cabs >= clip ? T(0) : through;
-          d[j] = dct * gc * i * (T(1) - i);
-          d[hidden + j] = dct * cp[j] * f * (T(1) - f);
-          d[2 * hidden + j] = dct * i * (T(1) - gc * gc);
-          d[3 * hidden + j] = drb[j] * tc * o * (T(1) - o);
-          dcb[j] = dct * f;
-        }
+        lstm_backward_units(d, g + b * gh, c_t + b * hidden, c_prev + b * hidden, dr + b * hidden, dc + b * hidden,
+                            hidden, 0, hidden, clip);
       }
       // dh_{t-1} = dG W_hh on active rows; inactive rows pass dh through (their dG is zero).
       for (int64_t b = 0; b < batch; ++b) {
