@@ -4,6 +4,7 @@
 #include "backends/backend.h"
 #include "backends/cpu/cpu_backend.h"
 #include "backends/cuda_info.h"
+#include "backends/profile.h"
 #include "recur/config.h"
 
 #if RECUR_HAVE_CUDA
@@ -32,7 +33,9 @@ void check_device(Device device, std::string_view asked_by) {
               "{}{}{} requested, but only {} CUDA device(s) are visible", asked_by, separator, device, visible.count);
 }
 
-Backend& backend_for(Device device) {
+namespace {
+
+Backend& device_backend(Device device) {
   if (device.is_cpu()) return cpu_backend();
   check_device(device);
 #if RECUR_HAVE_CUDA
@@ -42,6 +45,13 @@ Backend& backend_for(Device device) {
 #endif
 }
 
-Allocator& allocator_for(Device device) { return backend_for(device).allocator(); }
+}  // namespace
+
+Backend& backend_for(Device device) {
+  Backend& backend = device_backend(device);
+  return profile::recording() ? profile::timed(backend) : backend;  // backends/profile.h
+}
+
+Allocator& allocator_for(Device device) { return device_backend(device).allocator(); }
 
 }  // namespace recur

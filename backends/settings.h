@@ -34,6 +34,12 @@ GemmProvider gemm_provider();
 std::string gemm_provider_name();
 // OpenBLAS's build configuration and thread count, e.g. "OpenBLAS 0.3.21 DYNAMIC_ARCH ... (2 threads)".
 std::string openblas_info();
+// The instruction set oneDNN's kernels dispatch to on this CPU, e.g. "avx512_core_bf16" ("none"
+// in a build without oneDNN).
+std::string cpu_gemm_isa();
+// The GEMM operand precisions this CPU multiplies natively with float32 accumulation:
+// "float32", plus "bfloat16 (AVX512-BF16)" or "bfloat16 (AMX)" where oneDNN dispatches to them.
+std::string cpu_native_gemm_precisions();
 
 // ---- per-device precision -----------------------------------------------------------------
 // TF32 for float32 GEMMs and cuDNN's RNN on a CUDA device (off by default). The CPU has no TF32:

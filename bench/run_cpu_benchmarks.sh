@@ -5,7 +5,9 @@
 #   1. recur's language-model train step against PyTorch's (default threads, and at its best: the
 #      fastest OpenBLAS kernel the CPU runs, found by bench/compare_pytorch.py), REPEAT times,
 #   2. the GEMM shapes of that step and the SGEMM peak, the fused LSTM layer, the cell step,
-#   3. oneDNN's own LSTM primitives at the same shape (the ceiling), when oneDNN is built.
+#   3. oneDNN's own LSTM primitives at the same shape (the ceiling), when oneDNN is built,
+#   4. where recur's step goes, op by op (recur bench train-step --profile),
+#   5. oneDNN's matmul in float32 and with bfloat16 operands at the step's GEMM shapes.
 # Other processes on the cores slow everything: the load average is printed before and after each
 # part; measure on an idle machine, or repeat (REPEAT) and quote medians with the load.
 # Usage: [REPEAT=3] [THREADS=$(nproc)] bench/run_cpu_benchmarks.sh [build dir, default build/release]
@@ -41,5 +43,15 @@ if [ -x "$build/bench/bench_onednn_lstm" ]; then
   echo
   echo "== oneDNN's LSTM primitives, 2 layers (bench_onednn_lstm)"
   "$build/bench/bench_onednn_lstm" --benchmark_repetitions=3 --benchmark_report_aggregates_only=true
+  load
+fi
+echo
+echo "== where the step goes (recur bench train-step --profile, $threads threads)"
+"$build/examples/recur" bench train-step --threads "$threads" --profile
+load
+if [ -x "$build/bench/bench_matmul_precision" ]; then
+  echo
+  echo "== float32 against bfloat16 GEMM operands (bench_matmul_precision, $threads threads)"
+  OMP_NUM_THREADS="$threads" "$build/bench/bench_matmul_precision"
   load
 fi

@@ -6,13 +6,16 @@
 // Each step ends with loss.item(), which waits for the device, so a step's wall-clock time is
 // its device time plus whatever launch overhead the device could not hide.
 // bench/compare_pytorch.py and bench/compare_pytorch_gpu.py run the same steps in PyTorch.
+// --profile adds where a step goes: each primitive's time per step and share (backends/profile.h).
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <chrono>
 #include <nlohmann/json.hpp>
+#include <numeric>
 
 #include "autograd/ops.h"
+#include "backends/profile.h"
 #include "backends/settings.h"
 #include "examples/command.h"
 #include "nn/layers.h"
@@ -29,8 +32,47 @@ struct TrainStepOptions {
   std::string mode = "lstm", device = "cpu", impl = "auto", dtype = "float32";
   int64_t input_size = 64, hidden = 256, layers = 2, batch = 32, seq = 64, vocab = 65, proj = 0;
   int steps = 20, warmup = 3;
-  bool json = false, allow_tf32 = false;
+  bool json = false, allow_tf32 = false, profile = false;
 };
+
+// The profile's rows per step, with the time outside every primitive as the last row.
+struct ProfileLine {
+  std::string phase, op;
+  double calls, ms, share;
+};
+std::vector<ProfileLine> profile_lines(double mean_ms, int steps) {
+  std::vector<ProfileLine> lines;
+  double inside = 0.0;
+  for (const profile::Row& row : profile::rows()) {
+    const double ms = row.seconds * 1000.0 / steps;
+    inside += ms;
+    lines.push_back({row.phase, row.op, static_cast<double>(row.calls) / steps, ms, ms / mean_ms});
+  }
+  const double outside = std::max(0.0, mean_ms - inside);
+  lines.push_back({"step", "outside the primitives", 0.0, outside, outside / mean_ms});
+  return lines;
+}
+
+void print_profile(double mean_ms, int steps) {
+  fmt::print("  where a step goes (mean {:.2f} ms, each primitive timed to its end):\n", mean_ms);
+  fmt::print("  {:<10} {:<28} {:>9} {:>10} {:>7}\n", "phase", "op", "calls", "ms/step", "share");
+  for (const ProfileLine& line : profile_lines(mean_ms, steps)) {
+    fmt::print("  {:<10} {:<28} {:>9.1f} {:>10.3f} {:>6.1f}%\n", line.phase, line.op, line.calls, line.ms,
+               100.0 * line.share);
+  }
+}
+
+nlohmann::json profile_json(double mean_ms, int steps) {
+  nlohmann::json rows = nlohmann::json::array();
+  for (const ProfileLine& line : profile_lines(mean_ms, steps)) {
+    rows.push_back({{"phase", line.phase},
+                    {"op", line.op},
+                    {"calls_per_step", line.calls},
+                    {"ms_per_step", line.ms},
+                    {"share", line.share}});
+  }
+  return rows;
+}
 
 int run_train_step(const TrainStepOptions& o) {
   const Device device = Device::parse(o.device);
@@ -93,22 +135,34 @@ int run_train_step(const TrainStepOptions& o) {
   std::vector<double> times;
   double last_loss = 0.0;
   for (int i = 0; i < o.warmup + o.steps; ++i) {
+    if (o.profile && i == o.warmup) profile::start();  // the timed steps only
     const auto start = std::chrono::steady_clock::now();
-    adam.zero_grad();
     Tensor loss;
-    if (lm) {
-      auto [y, state] = rnn.forward(embedding(inputs));
-      loss = nn::cross_entropy(head.forward(y), targets);
-    } else {
-      auto [y, state] = rnn.forward(features);
-      loss = sum(y * weigh);
+    {
+      profile::Phase phase("forward");
+      if (lm) {
+        auto [y, state] = rnn.forward(embedding(inputs));
+        loss = nn::cross_entropy(head.forward(y), targets);
+      } else {
+        auto [y, state] = rnn.forward(features);
+        loss = sum(y * weigh);
+      }
     }
-    loss.backward();
-    adam.step();
+    {
+      profile::Phase phase("backward");
+      loss.backward();
+    }
+    {
+      profile::Phase phase("optimizer");
+      adam.step();
+      adam.zero_grad();
+    }
     last_loss = loss.item();  // synchronises
     const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
     if (i >= o.warmup) times.push_back(ms);
   }
+  profile::stop();
+  const double mean_ms = std::accumulate(times.begin(), times.end(), 0.0) / static_cast<double>(times.size());
   std::sort(times.begin(), times.end());
   const double median = times[times.size() / 2];
   const double tokens_per_s = static_cast<double>(o.batch * o.seq) / (median / 1000.0);
@@ -147,6 +201,7 @@ int run_train_step(const TrainStepOptions& o) {
                         {"gflop_per_step", flops / 1e9},
                         {"gflops", gflops},
                         {"loss", last_loss}};
+    if (o.profile) j["profile"] = profile_json(mean_ms, o.steps);
     fmt::print("{}\n", j.dump());
   } else {
     fmt::print("train-step {} I={} H={} L={} B={} T={} V={} on {} ({} threads, {} RNN, {} GEMM)\n", o.mode,
@@ -154,6 +209,7 @@ int run_train_step(const TrainStepOptions& o) {
                nn::impl_name(rnn.implementation()), gemm_provider_name());
     fmt::print("  median {:.2f} ms/step (min {:.2f}), {:.0f} tokens/s, {:.1f} GFLOP/s ({:.2f} GFLOP/step)\n", median,
                times.front(), tokens_per_s, gflops, flops / 1e9);
+    if (o.profile) print_profile(mean_ms, o.steps);
   }
   return 0;
 }
@@ -184,6 +240,9 @@ Command add_bench_command(CLI::App& parent) {
   step->add_option("--steps", options->steps, "timed steps")->check(CLI::PositiveNumber);
   step->add_option("--untimed-steps", options->warmup, "steps run first, not timed")->check(CLI::NonNegativeNumber);
   step->add_flag("--json", options->json, "print one JSON object");
+  step->add_flag("--profile", options->profile,
+                 "time every primitive of the timed steps and print where a step goes, op by op (each primitive "
+                 "waits for its device, so a GPU step gets slower)");
   return {app, [options] { return run_train_step(*options); }};
 }
 

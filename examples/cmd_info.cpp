@@ -43,6 +43,8 @@ int run_info() {
   fmt::print("BLAS:          {}\n", openblas_info());
   fmt::print("GEMM:          {} ({})\n", gemm_provider_name(),
              RECUR_HAVE_ONEDNN ? "float32; RECUR_GEMM=openblas|onednn chooses" : "built without oneDNN");
+  fmt::print("CPU ISA:       {} (oneDNN's kernels); native GEMM operands: {}\n", cpu_gemm_isa(),
+             cpu_native_gemm_precisions());
   fmt::print("threads:       {} ({} cores available)\n", get_num_threads(), hardware_threads());
   print_cuda();
   return 0;

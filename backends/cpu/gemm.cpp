@@ -131,6 +131,31 @@ std::string openblas_info() {
   return fmt::format("{} ({} threads)", config, openblas_get_num_threads());
 }
 
+std::string cpu_gemm_isa() {
+#if RECUR_HAVE_ONEDNN
+  switch (dnnl_get_effective_cpu_isa()) {
+    case dnnl_cpu_isa_sse41: return "sse41";
+    case dnnl_cpu_isa_avx: return "avx";
+    case dnnl_cpu_isa_avx2: return "avx2";
+    case dnnl_cpu_isa_avx2_vnni: return "avx2_vnni";
+    case dnnl_cpu_isa_avx512_core: return "avx512_core";
+    case dnnl_cpu_isa_avx512_core_vnni: return "avx512_core_vnni";
+    case dnnl_cpu_isa_avx512_core_bf16: return "avx512_core_bf16";
+    case dnnl_cpu_isa_avx512_core_amx: return "avx512_core_amx";
+    default: return fmt::format("oneDNN ISA 0x{:x}", static_cast<unsigned>(dnnl_get_effective_cpu_isa()));
+  }
+#else
+  return "none";
+#endif
+}
+
+std::string cpu_native_gemm_precisions() {
+  const std::string isa = cpu_gemm_isa();
+  if (isa == "avx512_core_amx") return "float32, bfloat16 (AMX)";
+  if (isa == "avx512_core_bf16") return "float32, bfloat16 (AVX512-BF16)";
+  return "float32";
+}
+
 void CpuBackend::gemm(Tensor& c, const Tensor& a, Transpose trans_a, const Tensor& b, Transpose trans_b, double alpha,
                       double beta) {
   const GemmDims d = check_gemm_args(c, a, trans_a, b, trans_b);

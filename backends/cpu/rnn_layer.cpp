@@ -2,12 +2,16 @@
 // equations are in nn/rnn_cell_math.h).
 #include "backends/cpu/rnn_layer.h"
 
+#include <omp.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <type_traits>
 
 #include "backends/cpu/gemm.h"
+#include "backends/threading.h"
 
 namespace recur::cpu {
 
@@ -82,6 +86,257 @@ template <typename T> void column_sums_into(T* out, const T* m, int64_t rows, in
   }
 }
 
+// ---- the LSTM equations on one batch row, hidden units [j0, j1) ------------------------------
+// Forward: g holds the row's pre-activations (blocks i, f, g, o of `hidden` each) and gets the
+// activated gates back; c_t = clip(f * c_{t-1} + i * g), r = o * tanh(c_t).
+template <typename T> inline void lstm_forward_units(T* g, const T* cp, T* c, T* r, int64_t hidden, int64_t j0,
+                                                     int64_t j1, T forget_bias, T clip) {
+  T* gi = g;
+  T* gf = gi + hidden;
+  T* gg = gf + hidden;
+  T* go = gg + hidden;
+#pragma omp simd
+  for (int64_t j = j0; j < j1; ++j) {
+    const T i = sigmoid_of(gi[j]);
+    const T f = sigmoid_of(gf[j] + forget_bias);
+    const T gc = tanh_of(gg[j]);
+    const T o = sigmoid_of(go[j]);
+    const T cj = clip_to(f * cp[j] + i * gc, clip);
+    gi[j] = i, gf[j] = f, gg[j] = gc, go[j] = o;
+    c[j] = cj;
+    r[j] = o * tanh_of(cj);
+  }
+}
+
+// Backward: given dr = dL/dr_t and dc = dL/dc_t from the step after, writes the gate gradients d
+// (blocks i, f, g, o, before the activations) and replaces dc by dL/dc_{t-1}.
+template <typename T> inline void lstm_backward_units(T* d, const T* g, const T* c, const T* cp, const T* dr, T* dc,
+                                                      int64_t hidden, int64_t j0, int64_t j1, T clip) {
+  const T* gi = g;
+  const T* gf = gi + hidden;
+  const T* gg = gf + hidden;
+  const T* go = gg + hidden;
+#pragma omp simd
+  for (int64_t j = j0; j < j1; ++j) {
+    const T i = gi[j], f = gf[j], gc = gg[j], o = go[j];
+    const T tc = tanh_of(c[j]);
+    // c_t feeds h_t = o * tanh(c_t) and c_{t+1} (through dc); a clipped c_t passes nothing
+    const T through = dc[j] + dr[j] * o * (T(1) - tc * tc);
+    const T cabs = c[j] < T(0) ? -c[j] : c[j];
+    const T dct = cabs >= clip ? T(0) : through;
+    d[j] = dct * gc * i * (T(1) - i);
+    d[hidden + j] = dct * cp[j] * f * (T(1) - f);
+    d[2 * hidden + j] = dct * i * (T(1) - gc * gc);
+    d[3 * hidden + j] = dr[j] * tc * o * (T(1) - o);
+    dc[j] = dct * f;
+  }
+}
+
+// ---- the GRU and the plain RNN on one batch row, hidden units [j0, j1) ----------------------
+// GRU forward: g holds the input side's pre-activations (r, z, n blocks), hg the recurrent side's
+// h_{t-1} W_hh^T + b_hh; g gets the activated gates, hn_saved the recurrent n block (for dr).
+template <typename T> inline void gru_forward_units(T* g, const T* hg, const T* hp, T* h, T* hn_saved, int64_t hidden,
+                                                    int64_t j0, int64_t j1) {
+  T* gr = g;
+  T* gz = gr + hidden;
+  T* gn = gz + hidden;
+  const T* hr = hg;
+  const T* hz = hr + hidden;
+  const T* hn = hz + hidden;
+#pragma omp simd
+  for (int64_t j = j0; j < j1; ++j) {
+    const T r = sigmoid_of(gr[j] + hr[j]);
+    const T z = sigmoid_of(gz[j] + hz[j]);
+    const T n = tanh_of(gn[j] + r * hn[j]);
+    gr[j] = r, gz[j] = z, gn[j] = n;
+    hn_saved[j] = hn[j];
+    h[j] = (T(1) - z) * n + z * hp[j];
+  }
+}
+
+// GRU backward: from dh = dL/dh_t, the input side's gate gradients dxg and the recurrent side's
+// dhg (they differ in the n block by the factor r); dh becomes the part of dL/dh_{t-1} that
+// does not pass through W_hh (dh * z).
+template <typename T> inline void gru_backward_units(T* dxg, T* dhg, const T* g, const T* hn, const T* hp, T* dh,
+                                                     int64_t hidden, int64_t j0, int64_t j1) {
+  const T* gr = g;
+  const T* gz = gr + hidden;
+  const T* gn = gz + hidden;
+#pragma omp simd
+  for (int64_t j = j0; j < j1; ++j) {
+    const T r = gr[j], z = gz[j], n = gn[j], d = dh[j];
+    const T dn_pre = d * (T(1) - z) * (T(1) - n * n);
+    const T dr_pre = dn_pre * hn[j] * r * (T(1) - r);
+    const T dz_pre = d * (hp[j] - n) * z * (T(1) - z);
+    dxg[j] = dr_pre, dxg[hidden + j] = dz_pre, dxg[2 * hidden + j] = dn_pre;
+    dhg[j] = dr_pre, dhg[hidden + j] = dz_pre, dhg[2 * hidden + j] = dn_pre * r;
+    dh[j] = d * z;
+  }
+}
+
+// Plain RNN forward: h = tanh(g) or relu(g), stored in g and h.
+template <typename T> inline void rnn_forward_units(T* g, T* h, int64_t j0, int64_t j1, bool relu) {
+  for (int64_t j = j0; j < j1; ++j) {
+    const T v = relu ? std::max(g[j], T(0)) : tanh_of(g[j]);
+    g[j] = v;
+    h[j] = v;
+  }
+}
+
+// Plain RNN backward: d = dh * f'(h) from the saved h; dh is consumed (set to 0).
+template <typename T> inline void rnn_backward_units(T* d, const T* h, T* dh, int64_t j0, int64_t j1, bool relu) {
+  for (int64_t j = j0; j < j1; ++j) {
+    d[j] = relu ? (h[j] > T(0) ? dh[j] : T(0)) : dh[j] * (T(1) - h[j] * h[j]);
+    dh[j] = T(0);
+  }
+}
+
+// ---- the steps on one persistent thread team ------------------------------------------------
+// Without a projection, h_t's columns are the hidden units, so the steps split by unit: thread p
+// owns units [j0, j1) of every gate. Per step it computes its columns of the recurrent GEMM
+// (for each gate block k: [:, k*H + j0 : k*H + j1] += h_{t-1} W_hh[k*H + j0 : k*H + j1, :]^T)
+// and the gate equations of its units, then the team meets at the step's one barrier, since the
+// next step's GEMM reads all of h_t. Backward likewise: each thread takes its units' gate
+// gradients, the barrier, then its columns of dh_{t-1} += dG_t W_hh[:, j0:j1].
+// The GEMMs inside the team run on one thread each (oneDNN does not nest parallel regions).
+
+// Whether the team runs this layer, and with how many threads (0: the per-step path).
+template <typename T> int team_threads(const RnnLayerShape& s) {
+  // float64 GEMMs run on OpenBLAS, whose own threads do not know about the team.
+  if constexpr (!std::is_same_v<T, float>) return 0;
+  if (s.proj_size > 0 || gemm_provider() != GemmProvider::OneDNN) return 0;
+  const int threads = get_num_threads();
+  return threads > 1 ? threads : 0;
+}
+
+struct UnitRange {
+  int64_t begin = 0, end = 0;
+};
+// Thread p's units: chunks of whole 16-float vectors (a thread may get none).
+UnitRange units_of(int64_t hidden, int threads, int p) {
+  const int64_t chunk = ((hidden + threads - 1) / threads + 15) / 16 * 16;
+  const int64_t begin = std::min(hidden, p * chunk);
+  return {begin, std::min(hidden, begin + chunk)};
+}
+
+template <typename T> void forward_team(RnnLayerBuffers<T> buf, const T* h0, const T* c0, const RnnLayerWeights<T>& w,
+                                        const RnnLayerShape& s, int threads) {
+  const int64_t steps = s.steps, batch = s.batch, hidden = s.hidden_size, gates = s.gates(), gh = gates * hidden;
+  const bool lstm = s.kind == RnnCellKind::LSTM, gru = s.kind == RnnCellKind::GRU;
+  const bool relu = s.kind == RnnCellKind::RNN_RELU;
+  const T forget_bias = static_cast<T>(s.forget_bias), clip = clip_limit<T>(s.cell_clip);
+#pragma omp parallel num_threads(threads)
+  {
+    const UnitRange u = units_of(hidden, threads, omp_get_thread_num());
+    const int64_t width = u.end - u.begin;
+    for (int64_t step = 0; step < steps; ++step) {
+      const int64_t t = time_of(s, step), tp = s.reverse ? t + 1 : t - 1;
+      const T* h_prev = step == 0 ? h0 : buf.hidden + tp * batch * hidden;
+      const T* c_prev = lstm ? (step == 0 ? c0 : buf.cell + tp * batch * hidden) : nullptr;
+      T* g = buf.gates + t * batch * gh;
+      T* h_out = buf.hidden + t * batch * hidden;
+      // The recurrent GEMM adds into G (LSTM, RNN); the GRU keeps it apart, HG = b_hh + h W_hh^T.
+      T* acc = gru ? buf.step : g;
+      if (width > 0) {
+        for (int64_t k = 0; k < gates; ++k) {
+          const int64_t col = k * hidden + u.begin;  // its first column of G (row of W_hh)
+          if (gru) {
+            for (int64_t b = 0; b < batch; ++b) {
+              T* dst = acc + b * gh + col;
+              if (w.bias_hh) {
+                std::memcpy(dst, w.bias_hh + col, sizeof(T) * width);
+              } else {
+                std::memset(dst, 0, sizeof(T) * width);
+              }
+            }
+          }
+          if (w.weight_hh_t) {
+            gemm<T>(false, false, batch, width, hidden, T(1), h_prev, hidden, w.weight_hh_t + col, gh, T(1), acc + col,
+                    gh);
+          } else {
+            gemm<T>(false, true, batch, width, hidden, T(1), h_prev, hidden, w.weight_hh + col * hidden, hidden, T(1),
+                    acc + col, gh);
+          }
+        }
+        for (int64_t b = 0; b < batch; ++b) {
+          const int64_t at = b * hidden;
+          T* hn_saved = gru ? buf.extra + t * batch * hidden + at : nullptr;
+          if (!active(s, t, b)) {
+            std::memcpy(h_out + at + u.begin, h_prev + at + u.begin, sizeof(T) * width);
+            if (lstm)
+              std::memcpy(buf.cell + t * batch * hidden + at + u.begin, c_prev + at + u.begin, sizeof(T) * width);
+            if (gru) std::memset(hn_saved + u.begin, 0, sizeof(T) * width);
+            continue;
+          }
+          if (lstm) {
+            lstm_forward_units(g + b * gh, c_prev + at, buf.cell + t * batch * hidden + at, h_out + at, hidden, u.begin,
+                               u.end, forget_bias, clip);
+          } else if (gru) {
+            gru_forward_units(g + b * gh, acc + b * gh, h_prev + at, h_out + at, hn_saved, hidden, u.begin, u.end);
+          } else {
+            rnn_forward_units(g + b * gh, h_out + at, u.begin, u.end, relu);
+          }
+        }
+      }
+#pragma omp barrier
+    }
+  }
+}
+
+template <typename T> void backward_team(RnnBackwardWork<T> work, const T* dy, const RnnLayerBuffers<T>& saved,
+                                         const T* h0, const T* c0, const RnnLayerWeights<T>& w, const RnnLayerShape& s,
+                                         int threads) {
+  const int64_t steps = s.steps, batch = s.batch, hidden = s.hidden_size, gates = s.gates(), gh = gates * hidden;
+  const bool lstm = s.kind == RnnCellKind::LSTM, gru = s.kind == RnnCellKind::GRU;
+  const bool relu = s.kind == RnnCellKind::RNN_RELU;
+  const T clip = clip_limit<T>(s.cell_clip);
+  T* dh = work.dh;
+  T* dc = work.dc;
+#pragma omp parallel num_threads(threads)
+  {
+    const UnitRange u = units_of(hidden, threads, omp_get_thread_num());
+    const int64_t width = u.end - u.begin;
+    for (int64_t step = steps - 1; step >= 0; --step) {
+      const int64_t t = time_of(s, step), tp = s.reverse ? t + 1 : t - 1;
+      const T* h_prev = step == 0 ? h0 : saved.hidden + tp * batch * hidden;
+      const T* c_prev = lstm ? (step == 0 ? c0 : saved.cell + tp * batch * hidden) : nullptr;
+      const T* g = saved.gates + t * batch * gh;
+      T* dg = work.dgates + t * batch * gh;
+      T* dgh = gru ? work.dgates_h + t * batch * gh : dg;  // the recurrent side's gate gradients
+      for (int64_t b = 0; b < batch && width > 0; ++b) {
+        const int64_t at = b * hidden;
+        if (!active(s, t, b)) {  // no gate gradients; dh passes through
+          for (int64_t k = 0; k < gates; ++k) {
+            std::memset(dg + b * gh + k * hidden + u.begin, 0, sizeof(T) * width);
+            if (gru) std::memset(dgh + b * gh + k * hidden + u.begin, 0, sizeof(T) * width);
+          }
+          continue;
+        }
+        T* dhb = dh + at;
+        if (dy) {
+          const T* dyb = dy + (t * batch + b) * hidden;
+          for (int64_t j = u.begin; j < u.end; ++j) dhb[j] += dyb[j];
+        }
+        if (lstm) {
+          lstm_backward_units(dg + b * gh, g + b * gh, saved.cell + t * batch * hidden + at, c_prev + at, dhb, dc + at,
+                              hidden, u.begin, u.end, clip);
+          std::memset(dhb + u.begin, 0, sizeof(T) * width);  // dh_{t-1} comes from the GEMM alone
+        } else if (gru) {
+          gru_backward_units(dg + b * gh, dgh + b * gh, g + b * gh, saved.extra + t * batch * hidden + at, h_prev + at,
+                             dhb, hidden, u.begin, u.end);
+        } else {
+          rnn_backward_units(dg + b * gh, g + b * gh, dhb, u.begin, u.end, relu);
+        }
+      }
+#pragma omp barrier
+      if (width > 0) {
+        gemm<T>(false, false, batch, width, gh, T(1), dgh, gh, w.weight_hh + u.begin, hidden, T(1), dh + u.begin,
+                hidden);
+      }
+    }
+  }
+}
+
 }  // namespace
 
 RnnLayerSizes rnn_layer_sizes(const RnnLayerShape& s) {
@@ -129,8 +384,10 @@ template <typename T> void rnn_layer_forward(T* output, T* h_n, T* c_n, RnnLayer
     }
   }
 
-  // 2. The steps.
-  for (int64_t step = 0; step < steps; ++step) {
+  // 2. The steps (on one thread team where it runs this layer).
+  const int threads = team_threads<T>(s);
+  if (threads > 0) forward_team(buf, h0, c0, w, s, threads);
+  for (int64_t step = 0; step < steps && threads == 0; ++step) {
     const int64_t t = time_of(s, step), tp = s.reverse ? t + 1 : t - 1;
     const T* h_prev = step == 0 ? h0 : buf.hidden + tp * batch * rec;
     const T* c_prev = lstm ? (step == 0 ? c0 : buf.cell + tp * batch * hidden) : nullptr;
@@ -143,10 +400,6 @@ template <typename T> void rnn_layer_forward(T* output, T* h_n, T* c_n, RnnLayer
       const T forget_bias = static_cast<T>(s.forget_bias), clip = clip_limit<T>(s.cell_clip);
 #pragma omp parallel for if (batch * hidden >= 32768)
       for (int64_t b = 0; b < batch; ++b) {
-        T* gi = g + b * gh;
-        T* gf = gi + hidden;
-        T* gg = gf + hidden;
-        T* go = gg + hidden;
         T* c = c_out + b * hidden;
         T* r = r_out + b * hidden;
         const T* cp = c_prev + b * hidden;
@@ -159,17 +412,7 @@ template <typename T> void rnn_layer_forward(T* output, T* h_n, T* c_n, RnnLayer
           }
           continue;
         }
-#pragma omp simd
-        for (int64_t j = 0; j < hidden; ++j) {
-          const T i = sigmoid_of(gi[j]);
-          const T f = sigmoid_of(gf[j] + forget_bias);
-          const T gc = tanh_of(gg[j]);
-          const T o = sigmoid_of(go[j]);
-          const T cj = clip_to(f * cp[j] + i * gc, clip);
-          gi[j] = i, gf[j] = f, gg[j] = gc, go[j] = o;
-          c[j] = cj;
-          r[j] = o * tanh_of(cj);
-        }
+        lstm_forward_units(g + b * gh, cp, c, r, hidden, 0, hidden, forget_bias, clip);
       }
       if (s.proj_size > 0) {
         gemm_bt<T>(batch, s.proj_size, hidden, r_out, hidden, w.weight_hr, w.weight_hr_t, T(0), h_out, rec);
@@ -191,12 +434,6 @@ template <typename T> void rnn_layer_forward(T* output, T* h_n, T* c_n, RnnLayer
       T* hn_out = buf.extra + t * batch * hidden;
 #pragma omp parallel for if (batch * hidden >= 32768)
       for (int64_t b = 0; b < batch; ++b) {
-        T* gr = g + b * gh;
-        T* gz = gr + hidden;
-        T* gn = gz + hidden;
-        const T* hr = hg + b * gh;
-        const T* hz = hr + hidden;
-        const T* hn = hz + hidden;
         const T* hp = h_prev + b * hidden;
         T* h = h_out + b * hidden;
         T* hn_saved = hn_out + b * hidden;
@@ -205,15 +442,7 @@ template <typename T> void rnn_layer_forward(T* output, T* h_n, T* c_n, RnnLayer
           std::memset(hn_saved, 0, sizeof(T) * hidden);
           continue;
         }
-#pragma omp simd
-        for (int64_t j = 0; j < hidden; ++j) {
-          const T r = sigmoid_of(gr[j] + hr[j]);
-          const T z = sigmoid_of(gz[j] + hz[j]);
-          const T n = tanh_of(gn[j] + r * hn[j]);
-          gr[j] = r, gz[j] = z, gn[j] = n;
-          hn_saved[j] = hn[j];
-          h[j] = (T(1) - z) * n + z * hp[j];
-        }
+        gru_forward_units(g + b * gh, hg + b * gh, hp, h, hn_saved, hidden, 0, hidden);
       }
     } else {
       gemm_bt<T>(batch, hidden, hidden, h_prev, hidden, w.weight_hh, w.weight_hh_t, T(1), g, gh);
@@ -225,11 +454,7 @@ template <typename T> void rnn_layer_forward(T* output, T* h_n, T* c_n, RnnLayer
           std::memcpy(h, h_prev + b * hidden, sizeof(T) * hidden);
           continue;
         }
-        for (int64_t j = 0; j < hidden; ++j) {
-          const T v = relu ? std::max(gb[j], T(0)) : tanh_of(gb[j]);
-          gb[j] = v;
-          h[j] = v;
-        }
+        rnn_forward_units(gb, h, 0, hidden, relu);
       }
     }
   }
@@ -275,7 +500,9 @@ template <typename T> void rnn_layer_backward(T* dx, T* dh0, T* dc0, const RnnLa
   }
   T* dg_h_all = gru ? work.dgates_h : work.dgates;  // the recurrent side's gate gradients
 
-  for (int64_t step = steps - 1; step >= 0; --step) {
+  const int threads = team_threads<T>(s);
+  if (threads > 0) backward_team(work, dy, saved, h0, c0, w, s, threads);
+  for (int64_t step = steps - 1; step >= 0 && threads == 0; --step) {
     const int64_t t = time_of(s, step), tp = s.reverse ? t + 1 : t - 1;
     const T* h_prev = step == 0 ? h0 : saved.hidden + tp * batch * rec;
     const T* g = saved.gates + t * batch * gh;
@@ -313,28 +540,8 @@ template <typename T> void rnn_layer_backward(T* dx, T* dh0, T* dc0, const RnnLa
           std::memset(d, 0, sizeof(T) * gh);
           continue;
         }
-        const T* gi = g + b * gh;
-        const T* gf = gi + hidden;
-        const T* gg = gf + hidden;
-        const T* go = gg + hidden;
-        const T* c = c_t + b * hidden;
-        const T* cp = c_prev + b * hidden;
-        const T* drb = dr + b * hidden;
-        T* dcb = dc + b * hidden;
-#pragma omp simd
-        for (int64_t j = 0; j < hidden; ++j) {
-          const T i = gi[j], f = gf[j], gc = gg[j], o = go[j];
-          const T tc = tanh_of(c[j]);
-          // c_t feeds h_t = o * tanh(c_t) and c_{t+1} (through dc); a clipped c_t passes nothing
-          const T through = dcb[j] + drb[j] * o * (T(1) - tc * tc);
-          const T cabs = c[j] < T(0) ? -c[j] : c[j];
-          const T dct = cabs >= clip ? T(0) : through;
-          d[j] = dct * gc * i * (T(1) - i);
-          d[hidden + j] = dct * cp[j] * f * (T(1) - f);
-          d[2 * hidden + j] = dct * i * (T(1) - gc * gc);
-          d[3 * hidden + j] = drb[j] * tc * o * (T(1) - o);
-          dcb[j] = dct * f;
-        }
+        lstm_backward_units(d, g + b * gh, c_t + b * hidden, c_prev + b * hidden, dr + b * hidden, dc + b * hidden,
+                            hidden, 0, hidden, clip);
       }
       // dh_{t-1} = dG W_hh on active rows; inactive rows pass dh through (their dG is zero).
       for (int64_t b = 0; b < batch; ++b) {
@@ -353,22 +560,8 @@ template <typename T> void rnn_layer_backward(T* dx, T* dh0, T* dc0, const RnnLa
           std::memset(dhg, 0, sizeof(T) * gh);
           continue;
         }
-        const T* gr = g + b * gh;
-        const T* gz = gr + hidden;
-        const T* gn = gz + hidden;
-        const T* hn = hn_saved + b * hidden;
-        const T* hp = h_prev + b * hidden;
-        T* dhb = dh + b * hidden;
-#pragma omp simd
-        for (int64_t j = 0; j < hidden; ++j) {
-          const T r = gr[j], z = gz[j], n = gn[j], d = dhb[j];
-          const T dn_pre = d * (T(1) - z) * (T(1) - n * n);
-          const T dr_pre = dn_pre * hn[j] * r * (T(1) - r);
-          const T dz_pre = d * (hp[j] - n) * z * (T(1) - z);
-          dxg[j] = dr_pre, dxg[hidden + j] = dz_pre, dxg[2 * hidden + j] = dn_pre;
-          dhg[j] = dr_pre, dhg[hidden + j] = dz_pre, dhg[2 * hidden + j] = dn_pre * r;
-          dhb[j] = d * z;
-        }
+        gru_backward_units(dxg, dhg, g + b * gh, hn_saved + b * hidden, h_prev + b * hidden, dh + b * hidden, hidden, 0,
+                           hidden);
       }
       gemm<T>(false, false, batch, hidden, gh, T(1), dgh, gh, w.weight_hh, hidden, T(1), dh, hidden);
     } else {
@@ -379,12 +572,7 @@ template <typename T> void rnn_layer_backward(T* dx, T* dh0, T* dc0, const RnnLa
           std::memset(d, 0, sizeof(T) * hidden);
           continue;
         }
-        const T* h = g + b * hidden;
-        T* dhb = dh + b * hidden;
-        for (int64_t j = 0; j < hidden; ++j) {
-          d[j] = relu ? (h[j] > T(0) ? dhb[j] : T(0)) : dhb[j] * (T(1) - h[j] * h[j]);
-          dhb[j] = T(0);
-        }
+        rnn_backward_units(d, g + b * hidden, dh + b * hidden, 0, hidden, relu);
       }
       gemm<T>(false, false, batch, hidden, hidden, T(1), dg, hidden, w.weight_hh, hidden, T(1), dh, hidden);
     }

@@ -14,6 +14,13 @@
 // GEMM of B rows gives dh_{t-1} = dG W_hh. After the walk the weight gradients are single large
 // GEMMs over all T*B rows: dW_ih = dG^T X, dW_hh = dG^T H_prev, dX = dG W_ih.
 //
+// Threads: with more than one thread (float32 GEMMs on oneDNN, no projection), the step loops run
+// on one thread team for the whole sequence. Each thread owns a slice of the hidden units (of
+// every gate): per step it computes its columns of the recurrent GEMM, single-threaded, and its
+// units' gate equations, then the team meets at one barrier, since the next step reads all of
+// h_t (backward: its units' gate gradients, the barrier, its columns of dh_{t-1}). Otherwise each
+// step's GEMM uses the threads on its own and the gate pass runs between them.
+//
 // Variable lengths: a sequence b is active at time t when t < lengths[b]. An inactive row keeps
 // its state (so the reverse direction starts at each sequence's own last step), outputs zero,
 // and passes its state gradient through unchanged.
