@@ -65,9 +65,10 @@ class TimedRnn final : public RnnKernels {
   bool supports(const RnnDesc& desc, std::string* why) override { return inner_.supports(desc, why); }
   std::optional<RnnWeightLayout> weight_layout(const RnnDesc& desc) override { return inner_.weight_layout(desc); }
   RnnForward forward(const RnnDesc& desc, const std::vector<RnnWeights>& weights, const Tensor& x, const Tensor& h0,
-                     const Tensor& c0, const Tensor& lengths, bool training, bool keep, Generator* generator) override {
+                     const Tensor& c0, const Tensor& lengths, RnnPhase phase, KeepForBackward keep,
+                     Generator* generator) override {
     return time_call(backend_, "rnn_forward",
-                     [&] { return inner_.forward(desc, weights, x, h0, c0, lengths, training, keep, generator); });
+                     [&] { return inner_.forward(desc, weights, x, h0, c0, lengths, phase, keep, generator); });
   }
   RnnDataGrads backward_data(RnnSaved& saved, const Tensor& dy, const Tensor& dh_n, const Tensor& dc_n) override {
     return time_call(backend_, "rnn_backward_data", [&] { return inner_.backward_data(saved, dy, dh_n, dc_n); });
@@ -132,12 +133,14 @@ class TimedBackend final : public Backend {
   void argmax(Tensor& out, const Tensor& in, int axis) override {
     time_call(inner_, "argmax", [&] { inner_.argmax(out, in, axis); });
   }
-  void softmax(Tensor& out, const Tensor& in, int axis, bool log) override {
-    time_call(inner_, log ? "log_softmax" : "softmax", [&] { inner_.softmax(out, in, axis, log); });
+  void softmax(Tensor& out, const Tensor& in, int axis, SoftmaxKind kind) override {
+    const bool log = kind == SoftmaxKind::Log;
+    time_call(inner_, log ? "log_softmax" : "softmax", [&] { inner_.softmax(out, in, axis, kind); });
   }
-  void softmax_backward(Tensor& dx, const Tensor& y, const Tensor& dy, int axis, bool log) override {
+  void softmax_backward(Tensor& dx, const Tensor& y, const Tensor& dy, int axis, SoftmaxKind kind) override {
+    const bool log = kind == SoftmaxKind::Log;
     time_call(inner_, log ? "log_softmax_backward" : "softmax_backward",
-              [&] { inner_.softmax_backward(dx, y, dy, axis, log); });
+              [&] { inner_.softmax_backward(dx, y, dy, axis, kind); });
   }
   void index_select(Tensor& out, const Tensor& in, int axis, const Tensor& index) override {
     time_call(inner_, "index_select", [&] { inner_.index_select(out, in, axis, index); });

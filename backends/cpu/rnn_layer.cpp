@@ -47,19 +47,13 @@ inline float tanh_of(float x) { return 2.0f / (1.0f + exp_fast(-2.0f * x)) - 1.0
 inline double tanh_of(double x) { return std::tanh(x); }
 
 // ---- GEMM on raw row-major pointers ----------------------------------------------------------
-template <typename T> void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a,
-                                int64_t lda, const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
-  gemm_raw(trans_a ? Transpose::Yes : Transpose::No, trans_b ? Transpose::Yes : Transpose::No, m, n, k, alpha, a, lda,
-           b, ldb, beta, c, ldc);
-}
-
 // C[m, n] = A[m, k] W^T + beta C for a weight W [n, k], reading W^T [k, n] when it is given.
 template <typename T> void gemm_bt(int64_t m, int64_t n, int64_t k, const T* a, int64_t lda, const T* weight,
                                    const T* weight_t, T beta, T* c, int64_t ldc) {
   if (weight_t) {
-    gemm<T>(false, false, m, n, k, T(1), a, lda, weight_t, n, beta, c, ldc);
+    gemm_raw<T>(Transpose::No, Transpose::No, m, n, k, T(1), a, lda, weight_t, n, beta, c, ldc);
   } else {
-    gemm<T>(false, true, m, n, k, T(1), a, lda, weight, k, beta, c, ldc);
+    gemm_raw<T>(Transpose::No, Transpose::Yes, m, n, k, T(1), a, lda, weight, k, beta, c, ldc);
   }
 }
 
@@ -251,11 +245,11 @@ template <typename T> void forward_team(RnnLayerBuffers<T> buf, const T* h0, con
             }
           }
           if (w.weight_hh_t) {
-            gemm<T>(false, false, batch, width, hidden, T(1), h_prev, hidden, w.weight_hh_t + col, gh, T(1), acc + col,
-                    gh);
+            gemm_raw<T>(Transpose::No, Transpose::No, batch, width, hidden, T(1), h_prev, hidden, w.weight_hh_t + col,
+                        gh, T(1), acc + col, gh);
           } else {
-            gemm<T>(false, true, batch, width, hidden, T(1), h_prev, hidden, w.weight_hh + col * hidden, hidden, T(1),
-                    acc + col, gh);
+            gemm_raw<T>(Transpose::No, Transpose::Yes, batch, width, hidden, T(1), h_prev, hidden,
+                        w.weight_hh + col * hidden, hidden, T(1), acc + col, gh);
           }
         }
         for (int64_t b = 0; b < batch; ++b) {
@@ -330,8 +324,8 @@ template <typename T> void backward_team(RnnBackwardWork<T> work, const T* dy, c
       }
 #pragma omp barrier
       if (width > 0) {
-        gemm<T>(false, false, batch, width, gh, T(1), dgh, gh, w.weight_hh + u.begin, hidden, T(1), dh + u.begin,
-                hidden);
+        gemm_raw<T>(Transpose::No, Transpose::No, batch, width, gh, T(1), dgh, gh, w.weight_hh + u.begin, hidden, T(1),
+                    dh + u.begin, hidden);
       }
     }
   }
@@ -529,7 +523,8 @@ template <typename T> void rnn_layer_backward(T* dx, T* dh0, T* dc0, const RnnLa
             std::memset(dp + b * proj, 0, sizeof(T) * proj);
           }
         }
-        gemm<T>(false, false, batch, hidden, proj, T(1), dp, proj, w.weight_hr, hidden, T(0), work.dr, hidden);
+        gemm_raw<T>(Transpose::No, Transpose::No, batch, hidden, proj, T(1), dp, proj, w.weight_hr, hidden, T(0),
+                    work.dr, hidden);
         dr = work.dr;
       }
       const T clip = clip_limit<T>(s.cell_clip);
@@ -547,7 +542,7 @@ template <typename T> void rnn_layer_backward(T* dx, T* dh0, T* dc0, const RnnLa
       for (int64_t b = 0; b < batch; ++b) {
         if (active(s, t, b)) std::memset(dh + b * rec, 0, sizeof(T) * rec);
       }
-      gemm<T>(false, false, batch, rec, gh, T(1), dg, gh, w.weight_hh, rec, T(1), dh, rec);
+      gemm_raw<T>(Transpose::No, Transpose::No, batch, rec, gh, T(1), dg, gh, w.weight_hh, rec, T(1), dh, rec);
     } else if (gru) {
       const T* hn_saved = saved.extra + t * batch * hidden;
       T* dgh = work.dgates_h + t * batch * gh;
@@ -563,7 +558,8 @@ template <typename T> void rnn_layer_backward(T* dx, T* dh0, T* dc0, const RnnLa
         gru_backward_units(dxg, dhg, g + b * gh, hn_saved + b * hidden, h_prev + b * hidden, dh + b * hidden, hidden, 0,
                            hidden);
       }
-      gemm<T>(false, false, batch, hidden, gh, T(1), dgh, gh, w.weight_hh, hidden, T(1), dh, hidden);
+      gemm_raw<T>(Transpose::No, Transpose::No, batch, hidden, gh, T(1), dgh, gh, w.weight_hh, hidden, T(1), dh,
+                  hidden);
     } else {
       const bool relu = s.kind == RnnCellKind::RNN_RELU;
       for (int64_t b = 0; b < batch; ++b) {
@@ -574,7 +570,8 @@ template <typename T> void rnn_layer_backward(T* dx, T* dh0, T* dc0, const RnnLa
         }
         rnn_backward_units(d, g + b * hidden, dh + b * hidden, 0, hidden, relu);
       }
-      gemm<T>(false, false, batch, hidden, hidden, T(1), dg, hidden, w.weight_hh, hidden, T(1), dh, hidden);
+      gemm_raw<T>(Transpose::No, Transpose::No, batch, hidden, hidden, T(1), dg, hidden, w.weight_hh, hidden, T(1), dh,
+                  hidden);
     }
   }
   if (dh0) std::memcpy(dh0, dh, sizeof(T) * batch * rec);
@@ -593,11 +590,11 @@ template <typename T> void rnn_layer_backward(T* dx, T* dh0, T* dc0, const RnnLa
         }
       }
     } else {
-      gemm<T>(false, false, rows, input, gh, T(1), dgx, gh, w.weight_ih, input, T(0), dx, input);
+      gemm_raw<T>(Transpose::No, Transpose::No, rows, input, gh, T(1), dgx, gh, w.weight_ih, input, T(0), dx, input);
     }
   }
   if (grads.weight_ih && !s.skip_input) {
-    gemm<T>(true, false, gh, input, rows, T(1), dgx, gh, x, input, T(1), grads.weight_ih, input);
+    gemm_raw<T>(Transpose::Yes, Transpose::No, gh, input, rows, T(1), dgx, gh, x, input, T(1), grads.weight_ih, input);
   }
   if (grads.bias_ih) column_sums_into(grads.bias_ih, dgx, rows, gh);
   if (grads.bias_hh) column_sums_into(grads.bias_hh, dg_h_all, rows, gh);
@@ -606,15 +603,16 @@ template <typename T> void rnn_layer_backward(T* dx, T* dh0, T* dc0, const RnnLa
     if (steps > 1) {
       const int64_t first = s.reverse ? 0 : 1;   // times whose h_prev is in `hidden`
       const int64_t source = s.reverse ? 1 : 0;  // where those h_prev start
-      gemm<T>(true, false, gh, rec, (steps - 1) * batch, T(1), dg_h_all + first * batch * gh, gh,
-              saved.hidden + source * batch * rec, rec, T(1), grads.weight_hh, rec);
+      gemm_raw<T>(Transpose::Yes, Transpose::No, gh, rec, (steps - 1) * batch, T(1), dg_h_all + first * batch * gh, gh,
+                  saved.hidden + source * batch * rec, rec, T(1), grads.weight_hh, rec);
     }
     const int64_t t0 = s.reverse ? steps - 1 : 0;
-    gemm<T>(true, false, gh, rec, batch, T(1), dg_h_all + t0 * batch * gh, gh, h0, rec, T(1), grads.weight_hh, rec);
+    gemm_raw<T>(Transpose::Yes, Transpose::No, gh, rec, batch, T(1), dg_h_all + t0 * batch * gh, gh, h0, rec, T(1),
+                grads.weight_hh, rec);
   }
   if (grads.weight_hr && proj > 0) {
-    gemm<T>(true, false, proj, hidden, rows, T(1), work.dproj, proj, saved.extra, hidden, T(1), grads.weight_hr,
-            hidden);
+    gemm_raw<T>(Transpose::Yes, Transpose::No, proj, hidden, rows, T(1), work.dproj, proj, saved.extra, hidden, T(1),
+                grads.weight_hr, hidden);
   }
 }
 
