@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "autograd/ops.h"
 #include "core/error.h"
 #include "nn/json_integer.h"
 
@@ -20,6 +21,11 @@ void ModelConfig::validate() const {
   RECUR_CHECK(rnn.input_size == embedding_dim, "the RNN's input_size ({}) must equal the embedding size ({})",
               rnn.input_size, embedding_dim);
   rnn.validate();
+  RECUR_CHECK(!tie_weights || rnn.output_hidden_size() == embedding_dim,
+              "--tie-weights needs the last RNN layer's output size to equal the embedding size: the output size is "
+              "{} (--{} {}), the embedding size {} (--embedding {})",
+              rnn.output_hidden_size(), rnn.proj_size > 0 ? "proj" : "hidden", rnn.output_hidden_size(), embedding_dim,
+              embedding_dim);
 }
 
 std::string ModelConfig::summary() const {
@@ -27,12 +33,16 @@ std::string ModelConfig::summary() const {
   for (char& c : kind) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   std::string text = fmt::format("{}-layer {}, hidden {}", rnn.num_layers, kind, rnn.hidden_size);
   if (rnn.proj_size > 0) text += fmt::format(", projection {}", rnn.proj_size);
+  if (tie_weights) text += ", tied weights";
   return text + fmt::format(", embedding {}, vocabulary {}", embedding_dim, vocab_size);
 }
 
 void to_json(nlohmann::json& j, const ModelConfig& c) {
-  j = nlohmann::json{
-      {"vocab_size", c.vocab_size}, {"embedding_dim", c.embedding_dim}, {"dropout", c.dropout}, {"rnn", c.rnn}};
+  j = nlohmann::json{{"vocab_size", c.vocab_size},
+                     {"embedding_dim", c.embedding_dim},
+                     {"dropout", c.dropout},
+                     {"tie_weights", c.tie_weights},
+                     {"rnn", c.rnn}};
 }
 
 void from_json(const nlohmann::json& j, ModelConfig& c) {
@@ -44,6 +54,7 @@ void from_json(const nlohmann::json& j, ModelConfig& c) {
     c.vocab_size = nn::json_integer<int64_t>(j.at("vocab_size"), "model configuration: \"vocab_size\"");
     c.embedding_dim = nn::json_integer<int64_t>(j.at("embedding_dim"), "model configuration: \"embedding_dim\"");
     c.dropout = j.at("dropout").get<double>();
+    c.tie_weights = j.value("tie_weights", false);  // absent before --tie-weights
     c.rnn = j.at("rnn").get<nn::RNNOptions>();
   } catch (const nlohmann::json::exception& e) {
     RECUR_FAIL("model configuration: {}", e.what());
@@ -76,7 +87,7 @@ std::vector<nn::RNNWeightShape> weight_shapes(const ModelConfig& config) {
   for (nn::RNNWeightShape& weight : nn::rnn_weight_shapes(config.rnn)) {
     shapes.push_back({"rnn." + weight.name, std::move(weight.shape)});
   }
-  shapes.push_back({"head.weight", {config.vocab_size, config.rnn.output_hidden_size()}});
+  if (!config.tie_weights) shapes.push_back({"head.weight", {config.vocab_size, config.rnn.output_hidden_size()}});
   shapes.push_back({"head.bias", {config.vocab_size}});
   return shapes;
 }
@@ -92,6 +103,26 @@ uint64_t derived_seed(uint64_t seed, uint64_t index) {
 
 }  // namespace
 
+Head::Head(int64_t in_features, int64_t vocab_size, const Tensor& tied, Generator* generator) {
+  // Drawn as nn::Linear draws its weight and bias, tied or not, so that a seed gives one model.
+  nn::Linear linear(in_features, vocab_size, nn::LinearOptions{.generator = generator});
+  if (tied.defined()) {
+    RECUR_CHECK(tied.dim() == 2 && tied.size(0) == vocab_size && tied.size(1) == in_features,
+                "the tied head needs an embedding matrix [{}, {}], got {}", vocab_size, in_features, tied.describe());
+    weight = tied;
+    weight.copy_(linear.weight);  // the shared matrix starts as the head's weight would
+  } else {
+    weight = register_parameter("weight", linear.weight);
+  }
+  bias = register_parameter("bias", linear.bias);
+}
+
+Tensor Head::forward(const Tensor& y) const {
+  RECUR_CHECK(y.dim() >= 1 && y.size(-1) == weight.size(1), "the head takes {} features, got {}", weight.size(1),
+              y.describe());
+  return linear(y, weight, bias);
+}
+
 LanguageModel::LanguageModel(const ModelConfig& config, uint64_t seed) : config_(config) {
   config_.rnn.dropout_seed = derived_seed(seed, 1);
   config_.validate();
@@ -100,8 +131,8 @@ LanguageModel::LanguageModel(const ModelConfig& config, uint64_t seed) : config_
                                                                            nn::EmbeddingOptions{.generator = &init}));
   rnn = register_module("rnn", std::make_shared<nn::RNN>(config_.rnn, &init));
   dropout = register_module("dropout", std::make_shared<nn::Dropout>(config_.dropout, derived_seed(seed, 2)));
-  head = register_module("head", std::make_shared<nn::Linear>(config_.rnn.output_hidden_size(), config_.vocab_size,
-                                                              nn::LinearOptions{.generator = &init}));
+  head = register_module("head", std::make_shared<Head>(config_.rnn.output_hidden_size(), config_.vocab_size,
+                                                        config_.tie_weights ? embedding->weight : Tensor(), &init));
 }
 
 std::pair<Tensor, nn::RNNState> LanguageModel::forward(const Tensor& tokens, const nn::RNNState& state) {
