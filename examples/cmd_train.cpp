@@ -60,6 +60,11 @@ Command add_train_command(CLI::App& parent) {
   app->add_option("--layers", o.layers, "RNN layers");
   app->add_option("--dropout", o.dropout, "dropout between RNN layers and before the head");
   app->add_option("--proj", o.proj, "LSTM projection size (0 = none)");
+  app->add_option("--dropout-e", o.dropout_e, "embedding dropout: whole words dropped, one mask per batch");
+  app->add_option("--dropout-i", o.dropout_i, "locked dropout on the embedding output: one mask per sequence");
+  app->add_option("--dropout-o", o.dropout_o, "locked dropout on the last RNN layer's output: one mask per sequence");
+  app->add_option("--ar", o.ar, "activation regularization: alpha * mean(output^2), output after --dropout-o");
+  app->add_option("--tar", o.tar, "temporal activation regularization: beta * mean((h_t - h_{t-1})^2)");
   app->add_flag("--tie-weights", o.tie_weights,
                 "the head's weight is the embedding matrix (the last layer's output size must equal --embedding)");
   app->add_flag_callback(

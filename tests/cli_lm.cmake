@@ -281,10 +281,11 @@ elseif(CASE STREQUAL "bytes_and_float64")
   run(1 "^error: --dtype is \"float32\" but the run being resumed used \"float64\"[^\n]*\n$"
       train --resume ${WORK}/run --dtype float32 --steps 20)
 elseif(CASE STREQUAL "words_tied")
-  # --vocab words with --tie-weights: words and punctuation, <unk> for rare words, nats per word
-  # and perplexity, a sample of words, an exact resume.
+  # --vocab words with --tie-weights and AWD-LSTM's regularizers: words and punctuation, <unk> for
+  # rare words, nats per word and perplexity, a sample of words, an exact resume.
   run(0 "" corpus --out ${WORK}/corpus.txt --chars 12000)
-  set(words --vocab words --min-count 2 --max-vocab 150 --tie-weights --proj 8)
+  set(words --vocab words --min-count 2 --max-vocab 150 --tie-weights --proj 8 --dropout-e 0.1 --dropout-i 0.2
+            --dropout-o 0.3 --ar 2 --tar 1)
   run(0 "" train --data ${WORK}/corpus.txt ${words} --steps 10 --decay-steps 20 --eval-every 5 --out ${WORK}/run ${tiny})
   if(NOT last_out MATCHES "validation loss [0-9.]+ nats/word \\(perplexity [0-9.]+\\)")
     message(FATAL_ERROR "a words run does not report nats per word and perplexity:\n${last_out}")

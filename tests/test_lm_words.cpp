@@ -243,12 +243,17 @@ TrainOptions tiny_word_options(const std::string& data, const std::string& out) 
   o.max_vocab = 200;
   o.embedding = 16;
   o.tie_weights = true;
+  o.dropout_e = 0.1;  // and AWD-LSTM's regularizers
+  o.dropout_i = 0.2;
+  o.dropout_o = 0.3;
+  o.ar = 2.0;
+  o.tar = 1.0;
   o.steps = 30;
   o.eval_every = 10;
   return o;
 }
 
-TEST(LmWords, WordRunWithTiedWeightsResumesBitIdentically) {
+TEST(LmWords, WordRunWithTiedWeightsAndRegularizersResumesBitIdentically) {
   ScratchDir dir("words_resume");
   const std::string data = word_corpus(dir);
   TrainOptions options = tiny_word_options(data, dir / "straight");

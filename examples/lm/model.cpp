@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <cmath>
 #include <nlohmann/json.hpp>
 
 #include "autograd/ops.h"
@@ -14,6 +15,11 @@ void ModelConfig::validate() const {
   RECUR_CHECK(vocab_size >= 1, "the vocabulary must have at least 1 symbol, got {}", vocab_size);
   RECUR_CHECK(embedding_dim >= 1, "--embedding must be >= 1, got {}", embedding_dim);
   RECUR_CHECK(dropout >= 0.0 && dropout < 1.0, "--dropout must be in [0, 1), got {}", dropout);
+  for (const auto& [name, p] :
+       {std::pair{"--dropout-e", dropout_e}, {"--dropout-i", dropout_i}, {"--dropout-o", dropout_o}})
+    RECUR_CHECK(p >= 0.0 && p < 1.0, "{} must be in [0, 1), got {}", name, p);
+  RECUR_CHECK(std::isfinite(ar) && ar >= 0.0 && std::isfinite(tar) && tar >= 0.0,
+              "--ar and --tar must be >= 0, got {} and {}", ar, tar);
   RECUR_CHECK(rnn.direction == nn::Direction::Unidirectional,
               "a language model cannot use a bidirectional RNN: its reverse direction would read the characters it "
               "must predict (drop --bidirectional)");
@@ -42,6 +48,11 @@ void to_json(nlohmann::json& j, const ModelConfig& c) {
                      {"embedding_dim", c.embedding_dim},
                      {"dropout", c.dropout},
                      {"tie_weights", c.tie_weights},
+                     {"dropout_e", c.dropout_e},
+                     {"dropout_i", c.dropout_i},
+                     {"dropout_o", c.dropout_o},
+                     {"ar", c.ar},
+                     {"tar", c.tar},
                      {"rnn", c.rnn}};
 }
 
@@ -54,7 +65,13 @@ void from_json(const nlohmann::json& j, ModelConfig& c) {
     c.vocab_size = nn::json_integer<int64_t>(j.at("vocab_size"), "model configuration: \"vocab_size\"");
     c.embedding_dim = nn::json_integer<int64_t>(j.at("embedding_dim"), "model configuration: \"embedding_dim\"");
     c.dropout = j.at("dropout").get<double>();
-    c.tie_weights = j.value("tie_weights", false);  // absent before --tie-weights
+    // Absent before --tie-weights and the regularizers.
+    c.tie_weights = j.value("tie_weights", false);
+    c.dropout_e = j.value("dropout_e", 0.0);
+    c.dropout_i = j.value("dropout_i", 0.0);
+    c.dropout_o = j.value("dropout_o", 0.0);
+    c.ar = j.value("ar", 0.0);
+    c.tar = j.value("tar", 0.0);
     c.rnn = j.at("rnn").get<nn::RNNOptions>();
   } catch (const nlohmann::json::exception& e) {
     RECUR_FAIL("model configuration: {}", e.what());
@@ -65,7 +82,9 @@ void from_json(const nlohmann::json& j, ModelConfig& c) {
 std::string config_difference(const ModelConfig& saved, const ModelConfig& requested) {
   const nlohmann::json a = saved, b = requested;
   for (const auto& [key, value] : a.items()) {
-    if (key == "rnn") continue;
+    // The regularizers act in training alone: a fine-tuned model may use others.
+    if (key == "rnn" || key == "dropout_e" || key == "dropout_i" || key == "dropout_o" || key == "ar" || key == "tar")
+      continue;
     if (!b.contains(key) || b[key] != value) {
       return fmt::format("{}: {} in the checkpoint, {} requested", key, value.dump(),
                          b.value(key, nlohmann::json()).dump());
@@ -123,7 +142,8 @@ Tensor Head::forward(const Tensor& y) const {
   return linear(y, weight, bias);
 }
 
-LanguageModel::LanguageModel(const ModelConfig& config, uint64_t seed) : config_(config) {
+LanguageModel::LanguageModel(const ModelConfig& config, uint64_t seed)
+    : config_(config), locked_dropout_(derived_seed(seed, 3)), embedding_dropout_(derived_seed(seed, 4)) {
   config_.rnn.dropout_seed = derived_seed(seed, 1);
   config_.validate();
   Generator init(seed);
@@ -135,15 +155,42 @@ LanguageModel::LanguageModel(const ModelConfig& config, uint64_t seed) : config_
                                                         config_.tie_weights ? embedding->weight : Tensor(), &init));
 }
 
-std::pair<Tensor, nn::RNNState> LanguageModel::forward(const Tensor& tokens, const nn::RNNState& state) {
+std::pair<Tensor, nn::RNNState> LanguageModel::forward(const Tensor& tokens, const nn::RNNState& state,
+                                                       const DropoutMasks* masks) {
   RECUR_CHECK(tokens.dim() == 2, "the language model takes tokens [T, B], got {}", tokens.describe());
-  const Tensor embedded = embedding->forward(tokens);
+  const bool training = is_training();
+  const int64_t batch = tokens.size(1);
+  // A given mask, or one drawn from `generator` (the masks are drawn in this order).
+  const auto mask = [&](const Tensor DropoutMasks::*given, const Shape& shape, const Tensor& like, double p,
+                        Generator& generator) {
+    return masks != nullptr && (masks->*given).defined() ? masks->*given : dropout_mask(shape, like, p, generator);
+  };
+  Tensor lookup = embedding->weight;
+  if (training && config_.dropout_e > 0.0) {
+    lookup =
+        lookup * mask(&DropoutMasks::embedding, {config_.vocab_size, 1}, lookup, config_.dropout_e, embedding_dropout_);
+  }
+  Tensor embedded = recur::embedding(lookup, tokens);
+  if (training && config_.dropout_i > 0.0) {
+    embedded = embedded * mask(&DropoutMasks::input, {1, batch, config_.embedding_dim}, embedded, config_.dropout_i,
+                               locked_dropout_);
+  }
   auto [output, next] = rnn->forward(embedded, state);
-  return {head->forward(dropout->forward(output)), next};
+  Tensor dropped = output;
+  if (training && config_.dropout_o > 0.0) {
+    dropped =
+        output * mask(&DropoutMasks::output, {1, batch, output.size(2)}, output, config_.dropout_o, locked_dropout_);
+  }
+  penalty_ = training ? lm::activation_penalty(dropped, output, config_.ar, config_.tar) : Tensor();
+  return {head->forward(dropout->forward(dropped)), next};
 }
 
 std::vector<std::pair<std::string, Generator*>> LanguageModel::generators() {
-  return {{"rnn_dropout", &rnn->dropout_generator()}, {"output_dropout", &dropout->generator()}};
+  std::vector<std::pair<std::string, Generator*>> streams = {{"rnn_dropout", &rnn->dropout_generator()},
+                                                             {"output_dropout", &dropout->generator()}};
+  if (config_.dropout_i > 0.0 || config_.dropout_o > 0.0) streams.emplace_back("locked_dropout", &locked_dropout_);
+  if (config_.dropout_e > 0.0) streams.emplace_back("embedding_dropout", &embedding_dropout_);
+  return streams;
 }
 
 }  // namespace recur::lm

@@ -5,6 +5,11 @@
 //
 //   tokens [T, B] int64 -> embedding [T, B, E] -> rnn [T, B, R] -> dropout -> head [T, B, V]
 //
+// While training, AWD-LSTM's regularizers (examples/lm/regularization.h) apply when asked for:
+// embedding dropout on the matrix the lookup reads (dropout_e), locked dropout on the embedding
+// output (dropout_i) and on the RNN's output (dropout_o, before `dropout`), and the AR and TAR
+// penalties of the RNN's output (activation_penalty()).
+//
 // With tie_weights (Press and Wolf 2017; Inan et al. 2017) the head's weight is the embedding
 // matrix itself, so R must equal E: logits = y W_emb^T + b. The matrix is one parameter, which
 // gets the gradient of both uses, is saved once ("embedding.weight", no "head.weight") and
@@ -24,6 +29,7 @@
 #include <vector>
 
 #include "core/tensor.h"
+#include "examples/lm/regularization.h"
 #include "nn/layers.h"
 #include "nn/module.h"
 #include "nn/rnn.h"
@@ -35,7 +41,13 @@ struct ModelConfig {
   int64_t embedding_dim = 64;
   double dropout = 0.0;      // after the RNN (the RNN's own dropout, between layers, is rnn.dropout)
   bool tie_weights = false;  // the head's weight is the embedding matrix (R must equal E)
-  nn::RNNOptions rnn;        // input_size = embedding_dim; always unidirectional, sequence-first
+  // AWD-LSTM's regularizers (regularization.h), while training only; 0 = off.
+  double dropout_e = 0.0;  // embedding dropout: whole words, one mask [V, 1] per batch
+  double dropout_i = 0.0;  // locked dropout on the embedding output, one mask [1, B, E] per batch
+  double dropout_o = 0.0;  // locked dropout on the RNN's output, one mask [1, B, R] per batch
+  double ar = 0.0;         // alpha of activation regularization
+  double tar = 0.0;        // beta of temporal activation regularization
+  nn::RNNOptions rnn;      // input_size = embedding_dim; always unidirectional, sequence-first
 
   // Throws recur::Error naming the option (a bidirectional RNN is refused: it would see the
   // characters it must predict).
@@ -77,11 +89,17 @@ class LanguageModel : public nn::Module {
   std::string name() const override { return "LanguageModel"; }
 
   // tokens: int64 [T, B]; state: the RNN's (undefined tensors = zeros). Returns the logits
-  // [T, B, V] and the final state.
-  std::pair<Tensor, nn::RNNState> forward(const Tensor& tokens, const nn::RNNState& state);
+  // [T, B, V] and the final state. While training, `masks` (tests) replace the drawn dropout
+  // masks of the regularizers.
+  std::pair<Tensor, nn::RNNState> forward(const Tensor& tokens, const nn::RNNState& state,
+                                          const DropoutMasks* masks = nullptr);
+  // The AR and TAR penalties of the last training forward (to add to the loss before backward),
+  // or an undefined tensor when they are off or the model is not training.
+  const Tensor& activation_penalty() const { return penalty_; }
 
   const ModelConfig& config() const { return config_; }
-  // The random streams whose state a checkpoint must keep, by name.
+  // The random streams whose state a checkpoint must keep, by name (the regularizers' only when
+  // they are on, so that older checkpoints resume).
   std::vector<std::pair<std::string, Generator*>> generators();
 
   std::shared_ptr<nn::Embedding> embedding;
@@ -91,6 +109,8 @@ class LanguageModel : public nn::Module {
 
  private:
   ModelConfig config_;
+  Generator locked_dropout_, embedding_dropout_;
+  Tensor penalty_;
 };
 
 }  // namespace recur::lm

@@ -28,6 +28,11 @@ template <typename Options, typename Fn> void visit_options(Options& o, Fn&& fn)
   fn("dropout", o.dropout);
   fn("proj", o.proj);
   fn("tie-weights", o.tie_weights);
+  fn("dropout-e", o.dropout_e);
+  fn("dropout-i", o.dropout_i);
+  fn("dropout-o", o.dropout_o);
+  fn("ar", o.ar);
+  fn("tar", o.tar);
   fn("bias", o.bias);
   fn("bidirectional", o.bidirectional);
   fn("input-mode", o.input_mode);
@@ -150,6 +155,11 @@ ModelConfig TrainOptions::model_config(int64_t vocab_size) const {
   config.embedding_dim = embedding;
   config.dropout = dropout;
   config.tie_weights = tie_weights;
+  config.dropout_e = dropout_e;
+  config.dropout_i = dropout_i;
+  config.dropout_o = dropout_o;
+  config.ar = ar;
+  config.tar = tar;
   config.rnn = rnn.get<nn::RNNOptions>();
   config.validate();
   return config;
