@@ -1,12 +1,15 @@
 // recur eval --checkpoint DIR --data FILE
 //
 // The loss of a trained language model on any text, in nats and bits per character (per byte for
-// a bytes vocabulary): one pass
+// a bytes vocabulary; nats per word and perplexity for words): one pass
 // over the whole file with the hidden state carried (examples/lm/evaluate.h), laid out as
 // training's evaluation is (the same defaults), which the result line says. A symbol outside the
-// model's vocabulary is an error, or with --unknown skip is left out and counted.
+// model's vocabulary is an error, or with --unknown skip is left out and counted; a word outside a
+// words vocabulary is <unk>, and the result says how many words were.
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cmath>
 #include <map>
 #include <memory>
 
@@ -15,6 +18,7 @@
 #include "examples/lm/data.h"
 #include "examples/lm/evaluate.h"
 #include "examples/lm/train_options.h"
+#include "examples/lm/word_tokenizer.h"
 
 namespace recur::cli {
 
@@ -52,10 +56,18 @@ Command add_eval_command(CLI::App& parent) {
             if (!skipped.empty())
               fmt::print("{}: skipped {}\n", state->data, checkpoint.vocab.describe_skipped(skipped));
             const lm::EvalResult result = lm::evaluate(*model, tokens, state->batch, state->bptt, device, what);
-            const std::string unit = lm::symbol_unit(checkpoint.vocab.kind());
-            fmt::print("{}: loss {:.4f} nats/{}, {:.4f} bits/{} over {} {}s ({}; {}; {:.1f} s)\n", state->data,
-                       result.loss, unit, result.bits(), unit, result.tokens, unit, checkpoint.model.summary(),
-                       result.layout(), result.seconds);
+            const lm::VocabKind kind = checkpoint.vocab.kind();
+            if (kind == lm::VocabKind::Words) {
+              const auto unknown = std::count(tokens.begin(), tokens.end(), checkpoint.vocab.word_id(lm::kUnknownWord));
+              fmt::print("{}: {} of {} words are <unk> (outside the vocabulary of {} words, or <unk> in the text)\n",
+                         state->data, unknown, tokens.size(), checkpoint.vocab.size());
+            }
+            const std::string unit = lm::symbol_unit(kind);
+            const std::string second = kind == lm::VocabKind::Words
+                                           ? fmt::format("perplexity {:.1f}", std::exp(result.loss))
+                                           : fmt::format("{:.4f} bits/{}", result.bits(), unit);
+            fmt::print("{}: loss {:.4f} nats/{}, {} over {} {}s ({}; {}; {:.1f} s)\n", state->data, result.loss, unit,
+                       second, result.tokens, unit, checkpoint.model.summary(), result.layout(), result.seconds);
             return 0;
           }};
 }

@@ -35,10 +35,15 @@ Command add_train_command(CLI::App& parent) {
   };
   auto state = std::make_shared<State>();
   lm::TrainOptions& o = state->options;
-  CLI::App* app = parent.add_subcommand("train", "Train a character-level language model on a text file");
+  CLI::App* app = parent.add_subcommand("train", "Train a character- or word-level language model on a text file");
   app->add_option("--data", o.data, "the text to learn (any file; the last --valid-fraction is held out)");
-  app->add_option("--vocab", o.vocab, "symbols: chars (UTF-8 code points of the text) or bytes (all 256)")
-      ->check(CLI::IsMember({"bytes", "chars"}));
+  app->add_option("--vocab", o.vocab,
+                  "symbols: chars (UTF-8 code points of the text), bytes (all 256) or words (words, punctuation and "
+                  "<eol>)")
+      ->check(CLI::IsMember({"bytes", "chars", "words"}));
+  app->add_option("--min-count", o.min_count, "words: a word seen fewer times in the file is <unk>");
+  app->add_option("--max-vocab", o.max_vocab,
+                  "words: keep the most frequent, at most this many tokens with <unk> and <eol> (0 = all)");
   app->add_option("--valid-fraction", o.valid_fraction, "the validation part, at the end of the file");
   app->add_option("--resume", state->resume, "continue the run in this folder from its checkpoint");
   app->add_option("--out", o.out, "the run folder")->default_str("runs/<timestamp>");
@@ -55,6 +60,13 @@ Command add_train_command(CLI::App& parent) {
   app->add_option("--layers", o.layers, "RNN layers");
   app->add_option("--dropout", o.dropout, "dropout between RNN layers and before the head");
   app->add_option("--proj", o.proj, "LSTM projection size (0 = none)");
+  app->add_option("--dropout-e", o.dropout_e, "embedding dropout: whole words dropped, one mask per batch");
+  app->add_option("--dropout-i", o.dropout_i, "locked dropout on the embedding output: one mask per sequence");
+  app->add_option("--dropout-o", o.dropout_o, "locked dropout on the last RNN layer's output: one mask per sequence");
+  app->add_option("--ar", o.ar, "activation regularization: alpha * mean(output^2), output after --dropout-o");
+  app->add_option("--tar", o.tar, "temporal activation regularization: beta * mean((h_t - h_{t-1})^2)");
+  app->add_flag("--tie-weights", o.tie_weights,
+                "the head's weight is the embedding matrix (the last layer's output size must equal --embedding)");
   app->add_flag_callback(
       "--no-bias", [&o] { o.bias = false; }, "RNN without biases");
   app->add_flag("--bidirectional", o.bidirectional, "(refused: a language model reads left to right)");
@@ -156,12 +168,9 @@ Command add_train_command(CLI::App& parent) {
             reporter->finish();
             if (result.end == lm::RunEnd::Finished) {
               // The result, on stdout (progress and messages went to stderr).
-              const std::string unit = lm::symbol_unit(trainer->vocab().kind());
-              fmt::print(
-                  "trained {} steps ({} tokens) in {:.1f} s of training: validation loss {:.4f} nats/{} "
-                  "({:.4f} bits/{})\n",
-                  result.step, result.tokens, result.elapsed_s, result.validation.loss, unit, result.validation.bits(),
-                  unit);
+              fmt::print("trained {} steps ({} tokens) in {:.1f} s of training: validation loss {}\n", result.step,
+                         result.tokens, result.elapsed_s,
+                         lm::describe_loss(result.validation.loss, trainer->vocab().kind()));
               fmt::print("run folder: {} (metrics.csv, loss.svg, checkpoint/)\n", result.run_dir);
               fmt::print("sample with: recur sample --checkpoint {}\n", result.run_dir);
               std::fflush(stdout);

@@ -68,6 +68,17 @@ TEST(LmTorch, LstmWithProjectionLoadsIntoPyTorchWithTheSameValidationLoss) {
   });
 }
 
+TEST(LmTorch, TiedWordModelLoadsIntoPyTorchWithTheSameValidationLoss) {
+  std::string why;
+  if (!torch_available(&why)) GTEST_SKIP() << why;
+  expect_same_loss_in_torch([](TrainOptions& o) {
+    o.vocab = "words";
+    o.min_count = 2;
+    o.embedding = 16;
+    o.tie_weights = true;
+  });
+}
+
 TEST(LmTorch, GruOnBytesLoadsIntoPyTorchWithTheSameValidationLoss) {
   std::string why;
   if (!torch_available(&why)) GTEST_SKIP() << why;
@@ -97,13 +108,15 @@ TEST(LmTorch, TrainingDocProgramRunsAsWrittenAndContinuesAPromptAsRecurSampleDoe
   if (!torch_available(&why)) GTEST_SKIP() << why;
   const std::string program = training_doc_program();
   ASSERT_FALSE(program.empty()) << "docs/TRAINING.md has no python block under \"Loading the weights in PyTorch\"";
-  for (const char* mode : {"lstm", "gru"}) {
+  for (const char* mode : {"lstm", "gru", "lstm_words_tied"}) {
     ScratchDir dir(std::string("torch_doc_") + mode);
-    TrainOptions options = testing::tiny_options(testing::tiny_corpus(dir, 3000), dir / "run");
+    const bool words = std::string(mode) == "lstm_words_tied";
+    TrainOptions options = testing::tiny_options(testing::tiny_corpus(dir, words ? 12000 : 3000), dir / "run");
     options.steps = 15;
-    options.mode = mode;
+    options.mode = words ? "lstm" : mode;
     options.dtype = "float64";  // greedy decoding then has no near-ties that rounding could flip
     if (options.mode == "lstm") options.proj = 8;
+    if (words) options.vocab = "words", options.embedding = 8, options.tie_weights = true;
     CollectingReporter reporter;
     Trainer(options, reporter).run();
     const std::string script = dir / "load_in_pytorch.py";

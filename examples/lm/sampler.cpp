@@ -45,8 +45,9 @@ std::string sample(LanguageModel& model, const Vocabulary& vocab, const SampleOp
               "--temperature must be >= 0 (0 = always the most likely symbol), got {}", options.temperature);
   RECUR_CHECK(options.top_k >= 0, "--top-k must be >= 0 (0 = no limit), got {}", options.top_k);
   std::vector<int32_t> prompt = vocab.encode(options.prompt, "the prompt");
-  if (prompt.empty()) {
-    const int64_t newline = vocab.id_of('\n');
+  const bool empty_prompt = prompt.empty();
+  if (empty_prompt) {
+    const int64_t newline = vocab.newline_id();
     prompt.push_back(static_cast<int32_t>(newline >= 0 ? newline : 0));
   }
   const bool was_training = model.is_training();
@@ -57,13 +58,15 @@ std::string sample(LanguageModel& model, const Vocabulary& vocab, const SampleOp
   Tensor tokens = from_vector(input, {static_cast<int64_t>(input.size()), 1}, int64).to(device);
   nn::RNNState state;
   std::string text;
+  int64_t previous = empty_prompt ? -1 : prompt.back();  // words: the spacing after the prompt's last word
   for (int64_t step = 0; step < options.length; ++step) {
     auto [logits, next] = model.forward(tokens, state);
     state = next;
     const std::vector<float> last = logits.select(0, logits.size(0) - 1).reshape({-1}).to_vector<float>();
     const auto block = Philox::block(options.seed, static_cast<uint64_t>(step));
     const int64_t id = draw_symbol(last, options.temperature, options.top_k, Philox::to_unit(block[0]));
-    const std::string piece = vocab.decode(id);
+    const std::string piece = vocab.decode_after(previous, id);
+    previous = id;
     text += piece;
     if (emit) emit(piece);
     tokens = from_vector(std::vector<int64_t>{id}, {1, 1}, int64).to(device);

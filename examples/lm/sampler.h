@@ -1,7 +1,7 @@
-// Generating text from a language model, one symbol at a time.
+// Generating text from a language model, one symbol (or word) at a time.
 //
-// The prompt is run through the model (an empty prompt starts from a newline, or from the first
-// symbol of the vocabulary when it has no newline); then each step turns the last logits into
+// The prompt is run through the model (an empty prompt starts from a newline, <eol> for words,
+// or from the first symbol of the vocabulary when it has no newline); then each step turns the last logits into
 // probabilities p_i ∝ exp(logit_i / temperature) over the top_k most likely symbols (all when
 // top_k is 0; the single most likely when temperature is 0), draws one symbol with the uniform
 // number of Philox block (seed, step), and feeds it back. The same checkpoint, options and seed
@@ -26,8 +26,9 @@ struct SampleOptions {
   uint64_t seed = 1;
 };
 
-// Calls emit() with the text of every generated symbol as soon as it is drawn, and returns all
-// of it. recur::Error for a prompt with symbols outside the vocabulary or bad options.
+// Calls emit() with the text of every generated symbol as soon as it is drawn (words with the
+// space before them: Vocabulary::decode_after), and returns all of it. recur::Error for a prompt
+// with symbols outside the vocabulary (words outside it read as <unk>) or bad options.
 std::string sample(LanguageModel& model, const Vocabulary& vocab, const SampleOptions& options, Device device,
                    const std::function<void(const std::string&)>& emit = {});
 

@@ -19,12 +19,20 @@ template <typename Options, typename Fn> void visit_options(Options& o, Fn&& fn)
   fn("data", o.data);
   fn("vocab", o.vocab);
   fn("valid-fraction", o.valid_fraction);
+  fn("min-count", o.min_count);
+  fn("max-vocab", o.max_vocab);
   fn("mode", o.mode);
   fn("embedding", o.embedding);
   fn("hidden", o.hidden);
   fn("layers", o.layers);
   fn("dropout", o.dropout);
   fn("proj", o.proj);
+  fn("tie-weights", o.tie_weights);
+  fn("dropout-e", o.dropout_e);
+  fn("dropout-i", o.dropout_i);
+  fn("dropout-o", o.dropout_o);
+  fn("ar", o.ar);
+  fn("tar", o.tar);
   fn("bias", o.bias);
   fn("bidirectional", o.bidirectional);
   fn("input-mode", o.input_mode);
@@ -67,7 +75,14 @@ template <typename Options, typename Fn> void visit_options(Options& o, Fn&& fn)
 }  // namespace
 
 void TrainOptions::validate() const {
-  (void)parse_vocab_kind(vocab);
+  const VocabKind kind = parse_vocab_kind(vocab);
+  RECUR_CHECK(min_count >= 1, "--min-count must be >= 1, got {}", min_count);
+  RECUR_CHECK(max_vocab == 0 || max_vocab >= 2,
+              "--max-vocab must be 0 (no cap) or >= 2 (<unk> and <eol> included), got {}", max_vocab);
+  RECUR_CHECK(kind == VocabKind::Words || (min_count == 1 && max_vocab == 0),
+              "--min-count and --max-vocab apply to --vocab words, not to --vocab {} (got --min-count {}, --max-vocab "
+              "{})",
+              vocab, min_count, max_vocab);
   RECUR_CHECK(valid_fraction > 0.0 && valid_fraction < 1.0, "--valid-fraction must be in (0, 1), got {}",
               valid_fraction);
   (void)rnn_mode();
@@ -139,6 +154,12 @@ ModelConfig TrainOptions::model_config(int64_t vocab_size) const {
   config.vocab_size = vocab_size;
   config.embedding_dim = embedding;
   config.dropout = dropout;
+  config.tie_weights = tie_weights;
+  config.dropout_e = dropout_e;
+  config.dropout_i = dropout_i;
+  config.dropout_o = dropout_o;
+  config.ar = ar;
+  config.tar = tar;
   config.rnn = rnn.get<nn::RNNOptions>();
   config.validate();
   return config;
@@ -203,6 +224,7 @@ void take_model_options(TrainOptions& options, const ModelConfig& model, const V
   take("vocab", options.vocab, vocab_kind_name(vocab.kind()));
   take("embedding", options.embedding, model.embedding_dim);
   take("dropout", options.dropout, model.dropout);
+  take("tie-weights", options.tie_weights, model.tie_weights);
   take("mode", options.mode, rnn.at("mode").get<std::string>());
   take("hidden", options.hidden, rnn.at("hidden_size").get<int64_t>());
   take("layers", options.layers, rnn.at("num_layers").get<int64_t>());

@@ -24,16 +24,25 @@ enum class OptimizerKind : uint8_t { Adam, AdamW, RMSprop, SGD };
 struct TrainOptions {
   // ---- data ------------------------------------------------------------------------------
   std::string data;             // --data FILE
-  std::string vocab = "chars";  // --vocab bytes|chars
+  std::string vocab = "chars";  // --vocab bytes|chars|words
   double valid_fraction = 0.1;  // --valid-fraction: the end of the file
+  int64_t min_count = 1;        // --min-count: words seen fewer times are <unk> (words)
+  int64_t max_vocab = 0;        // --max-vocab: the most tokens kept, <unk> and <eol> included (words; 0 = all)
 
   // ---- model -----------------------------------------------------------------------------
-  std::string mode = "lstm";   // --mode lstm|gru|rnn_tanh|rnn_relu
-  int64_t embedding = 64;      // --embedding
-  int64_t hidden = 256;        // --hidden
-  int64_t layers = 2;          // --layers
-  double dropout = 0.0;        // --dropout: between RNN layers and before the head
-  int64_t proj = 0;            // --proj (LSTM projection size, 0 = none)
+  std::string mode = "lstm";  // --mode lstm|gru|rnn_tanh|rnn_relu
+  int64_t embedding = 64;     // --embedding
+  int64_t hidden = 256;       // --hidden
+  int64_t layers = 2;         // --layers
+  double dropout = 0.0;       // --dropout: between RNN layers and before the head
+  int64_t proj = 0;           // --proj (LSTM projection size, 0 = none)
+  bool tie_weights = false;   // --tie-weights: the head's weight is the embedding matrix
+  // AWD-LSTM's regularizers (examples/lm/regularization.h), 0 = off:
+  double dropout_e = 0.0;      // --dropout-e: embedding dropout (whole words, one mask per batch)
+  double dropout_i = 0.0;      // --dropout-i: locked dropout on the embedding output
+  double dropout_o = 0.0;      // --dropout-o: locked dropout on the last layer's output
+  double ar = 0.0;             // --ar: alpha of activation regularization
+  double tar = 0.0;            // --tar: beta of temporal activation regularization
   bool bias = true;            // --no-bias
   bool bidirectional = false;  // --bidirectional: refused
   std::string input_mode = "linear_input";
@@ -86,6 +95,7 @@ struct TrainOptions {
   // The options that name a choice, parsed (recur::Error naming the option and its choices).
   // The options keep the names, which config.json and the command line use.
   VocabKind vocab_kind() const { return parse_vocab_kind(vocab); }
+  VocabSpec vocab_spec() const { return {.kind = vocab_kind(), .min_count = min_count, .max_vocab = max_vocab}; }
   OptimizerKind optimizer_kind() const;       // --optimizer
   optim::ScheduleKind schedule_kind() const;  // --lr-schedule
   nn::RNNMode rnn_mode() const;               // --mode

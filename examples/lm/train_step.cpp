@@ -3,6 +3,7 @@
 #include <cmath>
 #include <limits>
 
+#include "autograd/ops.h"
 #include "nn/losses.h"
 #include "optim/clip.h"
 
@@ -27,7 +28,8 @@ StepResult TrainStep::operator()(const Batch& batch, const nn::RNNState& from, d
   result.grad_norm = std::numeric_limits<double>::quiet_NaN();
   bool good = std::isfinite(result.loss);
   if (good) {
-    loss.backward();
+    const Tensor& penalty = model_.activation_penalty();  // AR and TAR: minimised, not reported
+    (penalty.defined() ? loss + penalty : loss).backward();
     if (after_backward_) after_backward_(step, model_);
     const optim::ClipResult clip = optim::clip_grad_norm_detailed(parameters_, max_norm_);
     result.grad_norm = clip.norm;

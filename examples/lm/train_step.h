@@ -3,7 +3,7 @@
 //
 //   (logits, state) = model(batch.input, from)        from: the carried state (empty = zeros)
 //   loss            = cross_entropy(logits, batch.target)
-//   loss.backward()
+//   (loss + model.activation_penalty()).backward()     the AR and TAR penalties, when on
 //   norm            = clip_grad_norm(parameters, clip)   (clip 0 = no clipping)
 //   optimizer.step() with the learning rate lr
 //

@@ -228,7 +228,7 @@ void Trainer::load_data(const Vocabulary* expected, const std::string& expected_
               options_.data, data_fingerprint_, expected_fingerprint);
   data_bytes_ = static_cast<int64_t>(text.size());
   const std::string what = fmt::format("data file '{}'", options_.data);
-  vocab_ = expected != nullptr ? *expected : Vocabulary::build(text, options_.vocab_kind(), what);
+  vocab_ = expected != nullptr ? *expected : Vocabulary::build(text, options_.vocab_spec(), what);
   split_ = split_tokens(vocab_.encode(text, vocab_source + what), options_.valid_fraction);
   batcher_ = std::make_unique<StreamBatcher>(
       split_.train, options_.batch, options_.bptt,
@@ -360,12 +360,9 @@ TrainResult Trainer::finish() {
   }
   save(validation.loss);
   reporter_.finish();
-  const std::string unit = symbol_unit(vocab_.kind());
-  reporter_.message(
-      fmt::format("step {}: validation loss {:.4f} nats/{} ({:.4f} bits/{}) over {} {}s ({}), "
-                  "evaluated in {:.1f} s",
-                  progress_.step, validation.loss, unit, validation.bits(), unit, validation.tokens, unit,
-                  validation.layout(), validation.seconds));
+  reporter_.message(fmt::format("step {}: validation loss {} over {} {}s ({}), evaluated in {:.1f} s", progress_.step,
+                                describe_loss(validation.loss, vocab_.kind()), validation.tokens,
+                                symbol_unit(vocab_.kind()), validation.layout(), validation.seconds));
   if (progress_.skipped_steps > 0) {
     reporter_.message(fmt::format("{} step{} skipped for a non-finite loss or gradient", progress_.skipped_steps,
                                   progress_.skipped_steps == 1 ? " was" : "s were"));
@@ -410,9 +407,8 @@ double Trainer::evaluate_now() {
       evaluate(*model_, split_.valid, options_.eval_batch, options_.eval_bptt, device_, "the validation text");
   progress_.last_val_loss = result.loss;
   close_row(result.loss);
-  const std::string unit = symbol_unit(vocab_.kind());
-  reporter_.message(fmt::format("step {}: validation loss {:.4f} nats/{} ({:.4f} bits/{}), {:.1f} s", progress_.step,
-                                result.loss, unit, result.bits(), unit, result.seconds));
+  reporter_.message(fmt::format("step {}: validation loss {}, {:.1f} s", progress_.step,
+                                describe_loss(result.loss, vocab_.kind()), result.seconds));
   write_logs();
   return result.loss;
 }

@@ -4,20 +4,40 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "examples/lm/word_tokenizer.h"
 
 namespace recur::lm {
 
-std::string vocab_kind_name(VocabKind kind) { return kind == VocabKind::Bytes ? "bytes" : "chars"; }
+namespace {
 
-std::string symbol_unit(VocabKind kind) { return kind == VocabKind::Bytes ? "byte" : "char"; }
+// Each kind's name and unit, in the order of VocabKind.
+struct KindNames {
+  const char* name;
+  const char* unit;
+};
+constexpr std::array<KindNames, 3> kKindNames{{{"bytes", "byte"}, {"chars", "char"}, {"words", "word"}}};
+
+}  // namespace
+
+std::string vocab_kind_name(VocabKind kind) { return kKindNames.at(static_cast<size_t>(kind)).name; }
+
+std::string symbol_unit(VocabKind kind) { return kKindNames.at(static_cast<size_t>(kind)).unit; }
 
 VocabKind parse_vocab_kind(const std::string& name) {
-  if (name == "bytes") return VocabKind::Bytes;
-  if (name == "chars") return VocabKind::Chars;
-  RECUR_FAIL("unknown vocabulary kind '{}' (expected bytes or chars)", name);
+  for (size_t kind = 0; kind < kKindNames.size(); ++kind) {
+    if (name == kKindNames[kind].name) return static_cast<VocabKind>(kind);
+  }
+  RECUR_FAIL("unknown vocabulary kind '{}' (expected bytes, chars or words)", name);
+}
+
+std::string describe_loss(double nats, VocabKind kind) {
+  const std::string unit = symbol_unit(kind);
+  if (kind == VocabKind::Words) return fmt::format("{:.4f} nats/{} (perplexity {:.1f})", nats, unit, std::exp(nats));
+  return fmt::format("{:.4f} nats/{} ({:.4f} bits/{})", nats, unit, nats / std::log(2.0), unit);
 }
 
 Utf8Symbol decode_utf8(std::string_view text, size_t pos) {
@@ -107,8 +127,41 @@ Vocabulary::Vocabulary(VocabKind kind, std::vector<uint32_t> symbols)
   }
 }
 
-Vocabulary Vocabulary::build(std::string_view text, VocabKind kind, std::string_view what) {
+Vocabulary::Vocabulary(std::vector<std::string> words) : kind_(VocabKind::Words), words_(std::move(words)) {
+  for (size_t id = 0; id < words_.size(); ++id) word_ids_.emplace(words_[id], static_cast<int32_t>(id));
+}
+
+namespace {
+
+// <unk>, <eol>, then the words of `text` seen at least min_count times, the most frequent first
+// (ties in byte order), at most max_vocab in all.
+std::vector<std::string> frequent_words(std::string_view text, const VocabSpec& spec, std::string_view what) {
+  RECUR_CHECK(spec.min_count >= 1, "--min-count must be >= 1, got {}", spec.min_count);
+  RECUR_CHECK(spec.max_vocab == 0 || spec.max_vocab >= 2,
+              "--max-vocab must be 0 (no cap) or >= 2 (<unk> and <eol> included), got {}", spec.max_vocab);
+  std::unordered_map<std::string_view, int64_t> counts;
+  for_each_word(text, what, [&](std::string_view token, size_t) {
+    if (token != kUnknownWord && token != kEndOfLine) counts[token] += 1;
+  });
+  std::vector<std::pair<int64_t, std::string_view>> by_count;
+  for (const auto& [word, count] : counts) {
+    if (count >= spec.min_count) by_count.emplace_back(-count, word);
+  }
+  std::sort(by_count.begin(), by_count.end());
+  std::vector<std::string> words{std::string(kUnknownWord), std::string(kEndOfLine)};
+  for (const auto& [count, word] : by_count) {
+    if (spec.max_vocab > 0 && static_cast<int64_t>(words.size()) >= spec.max_vocab) break;
+    words.emplace_back(word);
+  }
+  return words;
+}
+
+}  // namespace
+
+Vocabulary Vocabulary::build(std::string_view text, const VocabSpec& spec, std::string_view what) {
+  const VocabKind kind = spec.kind;
   RECUR_CHECK(!text.empty(), "{} is empty: a vocabulary needs at least one symbol", what);
+  if (kind == VocabKind::Words) return Vocabulary(frequent_words(text, spec, what));
   std::array<bool, 256> seen_low{};
   std::vector<uint32_t> others;
   for_each_symbol(text, kind, what, [&](uint32_t symbol, size_t) {
@@ -128,10 +181,12 @@ Vocabulary Vocabulary::build(std::string_view text, VocabKind kind, std::string_
 }
 
 Vocabulary Vocabulary::from_json(const nlohmann::json& json) {
-  RECUR_CHECK(json.is_object() && json.contains("kind") && json.contains("symbols") && json["kind"].is_string() &&
-                  json["symbols"].is_array(),
-              "vocabulary: expected an object with \"kind\" and \"symbols\", got {}", json.dump().substr(0, 80));
+  RECUR_CHECK(json.is_object() && json.contains("kind") && json["kind"].is_string(),
+              "vocabulary: expected an object with \"kind\", got {}", json.dump().substr(0, 80));
   const VocabKind kind = parse_vocab_kind(json["kind"].get<std::string>());
+  if (kind == VocabKind::Words) return words_from_json(json);
+  RECUR_CHECK(json.contains("symbols") && json["symbols"].is_array(),
+              "vocabulary: expected an object with \"kind\" and \"symbols\", got {}", json.dump().substr(0, 80));
   const uint32_t limit = kind == VocabKind::Bytes ? 0xFF : 0x10FFFF;
   std::vector<uint32_t> symbols;
   for (const nlohmann::json& value : json["symbols"]) {
@@ -148,7 +203,34 @@ Vocabulary Vocabulary::from_json(const nlohmann::json& json) {
   return Vocabulary(kind, std::move(symbols));
 }
 
+Vocabulary Vocabulary::words_from_json(const nlohmann::json& json) {
+  RECUR_CHECK(json.contains("words") && json["words"].is_array(),
+              "vocabulary: expected an object with \"kind\": \"words\" and \"words\", got {}",
+              json.dump().substr(0, 80));
+  const nlohmann::json& list = json["words"];
+  RECUR_CHECK(list.size() >= 2 && list[0] == kUnknownWord && list[1] == kEndOfLine,
+              "vocabulary: the words must start with \"{}\" and \"{}\", got {}", kUnknownWord, kEndOfLine,
+              list.dump().substr(0, 80));
+  std::vector<std::string> words;
+  words.reserve(list.size());
+  for (const nlohmann::json& value : list) {
+    RECUR_CHECK(value.is_string(), "vocabulary: words must be strings, got {}", value.dump().substr(0, 80));
+    const std::string& word = value.get_ref<const std::string&>();
+    RECUR_CHECK(words.size() < 2 || (word != kUnknownWord && word != kEndOfLine),
+                "vocabulary: \"{}\" appears twice in the words", word);
+    RECUR_CHECK(is_one_word(word), "vocabulary: {} is not one word of the tokenizer (word_tokenizer.h)",
+                value.dump().substr(0, 80));
+    words.push_back(word);
+  }
+  std::vector<std::string_view> sorted(words.begin(), words.end());
+  std::sort(sorted.begin(), sorted.end());
+  const auto repeated = std::adjacent_find(sorted.begin(), sorted.end());
+  RECUR_CHECK(repeated == sorted.end(), "vocabulary: the word \"{}\" appears twice", *repeated);
+  return Vocabulary(std::move(words));
+}
+
 nlohmann::json Vocabulary::to_json() const {
+  if (kind_ == VocabKind::Words) return nlohmann::json{{"kind", vocab_kind_name(kind_)}, {"words", words_}};
   return nlohmann::json{{"kind", vocab_kind_name(kind_)}, {"symbols", symbols_}};
 }
 
@@ -158,6 +240,13 @@ int64_t Vocabulary::id_of(uint32_t symbol) const {
   return it == other_.end() ? -1 : it->second;
 }
 
+int64_t Vocabulary::word_id(std::string_view word) const {
+  const auto it = word_ids_.find(std::string(word));
+  return it == word_ids_.end() ? -1 : it->second;
+}
+
+int64_t Vocabulary::newline_id() const { return kind_ == VocabKind::Words ? word_id(kEndOfLine) : id_of('\n'); }
+
 std::vector<int32_t> Vocabulary::encode(std::string_view text, std::string_view what) const {
   return encode_known(text, what, nullptr);
 }
@@ -165,6 +254,14 @@ std::vector<int32_t> Vocabulary::encode(std::string_view text, std::string_view 
 std::vector<int32_t> Vocabulary::encode_known(std::string_view text, std::string_view what,
                                               std::map<uint32_t, int64_t>* skipped) const {
   std::vector<int32_t> ids;
+  if (kind_ == VocabKind::Words) {
+    const int64_t unknown = word_id(kUnknownWord);
+    for_each_word(text, what, [&](std::string_view token, size_t) {
+      const int64_t id = word_id(token);
+      ids.push_back(static_cast<int32_t>(id >= 0 ? id : unknown));
+    });
+    return ids;
+  }
   ids.reserve(text.size());
   for_each_symbol(text, kind_, what, [&](uint32_t symbol, size_t pos) {
     const int64_t id = id_of(symbol);
@@ -196,6 +293,7 @@ std::string Vocabulary::describe_skipped(const std::map<uint32_t, int64_t>& skip
 
 std::string Vocabulary::decode(int64_t id) const {
   RECUR_CHECK(id >= 0 && id < size(), "token id {} is outside the vocabulary [0, {})", id, size());
+  if (kind_ == VocabKind::Words) return std::string(word_text(words_[static_cast<size_t>(id)]));
   const uint32_t symbol = symbols_[static_cast<size_t>(id)];
   if (kind_ == VocabKind::Bytes) return std::string(1, static_cast<char>(symbol));
   return encode_utf8(symbol);
@@ -203,8 +301,17 @@ std::string Vocabulary::decode(int64_t id) const {
 
 std::string Vocabulary::decode(const std::vector<int32_t>& ids) const {
   std::string out;
-  for (int32_t id : ids) out += decode(id);
+  int64_t previous = -1;
+  for (int32_t id : ids) out += decode_after(previous, id), previous = id;
   return out;
+}
+
+std::string Vocabulary::decode_after(int64_t previous, int64_t id) const {
+  std::string piece = decode(id);
+  if (kind_ != VocabKind::Words) return piece;
+  RECUR_CHECK(previous >= -1 && previous < size(), "token id {} is outside the vocabulary [0, {})", previous, size());
+  const std::string_view before = previous < 0 ? std::string_view() : words_[static_cast<size_t>(previous)];
+  return std::string(join_separator(before, words_[static_cast<size_t>(id)])) + piece;
 }
 
 }  // namespace recur::lm

@@ -5,11 +5,12 @@ Usage: check_torch_load.py CHECKPOINT_DIR DATA_FILE VALID_FRACTION EVAL_BATCH EV
 Reads CHECKPOINT_DIR/model.safetensors with a minimal safetensors reader (so that only PyTorch
 is needed), builds nn.Embedding -> nn.LSTM / nn.GRU / nn.RNN -> nn.Linear from the metadata,
 loads the weights with strict=True under recur's names, and prints the validation loss in nats
-per character, computed exactly as recur's evaluation does (examples/lm/data.h, EvalChunks):
+per symbol (character, byte or word), computed exactly as recur's evaluation does (examples/lm/data.h, EvalChunks):
 the last VALID_FRACTION of the tokens, B = min(EVAL_BATCH, N - 1) streams of L = (N - 1) // B
 inputs, chunks of EVAL_BPTT steps with the hidden state carried.
 """
 import json
+import re
 import struct
 import sys
 
@@ -50,6 +51,8 @@ class LanguageModel(nn.Module):
             self.rnn = nn.RNN(rnn["input_size"], rnn["hidden_size"], nonlinearity=nonlinearity, **kwargs)
         out = rnn["proj_size"] if rnn["proj_size"] > 0 else rnn["hidden_size"]
         self.head = nn.Linear(out, config["vocab_size"])
+        if config.get("tie_weights"):
+            self.head.weight = self.embedding.weight
 
     def forward(self, tokens, state):
         output, state = self.rnn(self.embedding(tokens), state)
@@ -57,6 +60,11 @@ class LanguageModel(nn.Module):
 
 
 def encode(text_bytes, vocab):
+    if vocab["kind"] == "words":  # examples/lm/word_tokenizer.h
+        ids = {w: i for i, w in enumerate(vocab["words"])}
+        letter = "A-Za-z0-9\u0080-\U0010ffff"
+        words = re.findall(f"[{letter}]+(?:'[{letter}]+)*|<unk>|<eol>|\n|[^ \t\r\v\f]", text_bytes.decode("utf-8"))
+        return [ids["<eol>"] if w == "\n" else ids.get(w, 0) for w in words]
     symbols = vocab["symbols"]
     ids = {s: i for i, s in enumerate(symbols)}
     if vocab["kind"] == "bytes":
@@ -69,6 +77,8 @@ def main():
     tensors, metadata = load_safetensors(checkpoint + "/model.safetensors")
     config = json.loads(metadata["model"])
     vocab = json.loads(metadata["vocab"])
+    if config.get("tie_weights"):  # saved once
+        tensors["head.weight"] = tensors["embedding.weight"]
     model = LanguageModel(config)
     model.load_state_dict(tensors, strict=True)
     model.eval()

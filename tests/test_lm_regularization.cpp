@@ -1,0 +1,113 @@
+// AWD-LSTM's regularizers in the language model (examples/lm/regularization.h): embedding
+// dropout, locked dropout of the embedding output and of the RNN's output, AR and TAR.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "autograd/gradcheck.h"
+#include "autograd/ops.h"
+#include "examples/lm/model.h"
+#include "nn/losses.h"
+#include "nn/safetensors.h"
+
+namespace recur::lm {
+namespace {
+
+// tests/fixtures/make_lm_fixtures.py: a tied 2-layer LSTM with every regularizer on, its masks,
+// its objective (cross-entropy + AR + TAR) and the gradients in PyTorch.
+struct AwdFixture {
+  nn::SafetensorsFile file = nn::load_safetensors(std::string(RECUR_TEST_FIXTURES) + "/lm_awd.safetensors");
+  ModelConfig config = nlohmann::json::parse(file.metadata.at("model")).get<ModelConfig>();
+  DropoutMasks masks{file.tensors.at("mask.embedding"), file.tensors.at("mask.input"), file.tensors.at("mask.output")};
+  const Tensor& operator[](const std::string& name) const { return file.tensors.at(name); }
+};
+
+std::unique_ptr<LanguageModel> fixture_model(const AwdFixture& fixture, nn::RNNImpl impl) {
+  auto model = std::make_unique<LanguageModel>(fixture.config, 1);
+  model->to(DType::Float64);
+  model->rnn->set_implementation(impl);
+  nn::StateDict weights;
+  for (const auto& [name, tensor] : model->state_dict()) weights[name] = fixture[name];
+  model->load_state_dict(weights);
+  return model;
+}
+
+// The cross-entropy, and the objective (with the AR and TAR penalties) of a training forward.
+std::pair<Tensor, Tensor> objective(LanguageModel& model, const AwdFixture& fixture, const DropoutMasks* masks) {
+  auto [logits, state] = model.forward(fixture["tokens"], nn::RNNState{}, masks);
+  const Tensor ce = nn::cross_entropy(logits, fixture["targets"]);
+  const Tensor& penalty = model.activation_penalty();
+  return {ce, penalty.defined() ? ce + penalty : ce};
+}
+
+TEST(LmRegularization, ObjectiveAndGradientsMatchPyTorchWithGivenMasks) {
+  const AwdFixture fixture;
+  ASSERT_GT(fixture.config.dropout_e * fixture.config.dropout_i * fixture.config.dropout_o, 0.0);
+  ASSERT_GT(fixture.config.ar * fixture.config.tar, 0.0);
+  for (const nn::RNNImpl impl : {nn::RNNImpl::Fused, nn::RNNImpl::Cells}) {
+    std::unique_ptr<LanguageModel> model = fixture_model(fixture, impl);
+    const auto [ce, total] = objective(*model, fixture, &fixture.masks);
+    EXPECT_NEAR(ce.item(), fixture["ce"].item(), 1e-12);
+    EXPECT_NEAR(total.item(), fixture["loss"].item(), 1e-12);
+    total.backward();
+    for (const auto& [name, parameter] : model->named_parameters()) {
+      const std::vector<double> got = parameter.grad().to_vector<double>();
+      const std::vector<double> expected = fixture["grad." + name].to_vector<double>();
+      ASSERT_EQ(got.size(), expected.size()) << name;
+      for (size_t i = 0; i < got.size(); ++i) EXPECT_NEAR(got[i], expected[i], 1e-12) << name << "[" << i << "]";
+    }
+  }
+}
+
+TEST(LmRegularization, GradientOfTheObjectivePassesAFloat64GradientCheck) {
+  const AwdFixture fixture;
+  std::unique_ptr<LanguageModel> model = fixture_model(fixture, nn::RNNImpl::Fused);
+  const GradcheckResult result =
+      gradcheck([&](const std::vector<Tensor>&) { return objective(*model, fixture, &fixture.masks).second; },
+                model->parameters());
+  EXPECT_TRUE(result.ok) << result.report;
+}
+
+TEST(LmRegularization, DrawnMasksAreOnePerSequenceAndWholeWordsAndOffOutsideTraining) {
+  const AwdFixture fixture;
+  std::unique_ptr<LanguageModel> model = fixture_model(fixture, nn::RNNImpl::Fused);
+  // Masks not given are drawn, from the streams a checkpoint keeps.
+  const uint64_t offset_before = model->generators().back().second->offset();
+  (void)objective(*model, fixture, nullptr);
+  EXPECT_GT(model->generators().back().second->offset(), offset_before);
+  EXPECT_TRUE(model->activation_penalty().defined());
+  ASSERT_EQ(model->generators().size(), 4u);  // rnn_dropout, output_dropout, locked_dropout, embedding_dropout
+  EXPECT_EQ(model->generators()[2].first, "locked_dropout");
+  EXPECT_EQ(model->generators()[3].first, "embedding_dropout");
+  // Outside training no regularizer acts: the logits are the plain model's.
+  model->eval();
+  const Tensor regularized = model->forward(fixture["tokens"], nn::RNNState{}).first;
+  EXPECT_FALSE(model->activation_penalty().defined());
+  ModelConfig plain_config = fixture.config;
+  plain_config.dropout_e = plain_config.dropout_i = plain_config.dropout_o = plain_config.ar = plain_config.tar = 0.0;
+  AwdFixture plain_fixture;
+  plain_fixture.config = plain_config;
+  std::unique_ptr<LanguageModel> plain = fixture_model(plain_fixture, nn::RNNImpl::Fused);
+  EXPECT_EQ(plain->generators().size(), 2u);  // older checkpoints resume: no streams they lack
+  plain->eval();
+  EXPECT_EQ(regularized.to_vector<double>(),
+            plain->forward(fixture["tokens"], nn::RNNState{}).first.to_vector<double>());
+}
+
+TEST(LmRegularization, LockedDropoutMaskIsSharedAcrossTimeSteps) {
+  Generator generator(3);
+  const Tensor like = zeros({1});
+  const std::vector<float> mask = dropout_mask({1, 4, 5}, like, 0.5, generator).to_vector<float>();
+  ASSERT_EQ(mask.size(), 20u);
+  for (float m : mask) EXPECT_TRUE(m == 0.0f || m == 2.0f) << m;
+  // Broadcast over T: x [3, 4, 5] * mask [1, 4, 5] keeps or drops a (stream, feature) at every step.
+  const Tensor x = ones({3, 4, 5});
+  const std::vector<float> y = (x * from_vector(mask, {1, 4, 5})).to_vector<float>();
+  for (size_t t = 0; t < 3; ++t)
+    for (size_t i = 0; i < 20; ++i) EXPECT_EQ(y[t * 20 + i], mask[i]);
+}
+
+}  // namespace
+}  // namespace recur::lm
