@@ -107,8 +107,7 @@ class Reader {
  public:
   Reader(const TfCheckpoint& checkpoint, const std::string& scope) : checkpoint_(checkpoint) {
     for (const TfCheckpointEntry& entry : checkpoint.entries()) {
-      std::string name = entry.name;
-      if (ends_with(name, kObjectSuffix)) name.resize(name.size() - kObjectSuffix.size());
+      const std::string name = tf_variable_name(entry.name);
       if (!starts_with(name, scope)) continue;
       logical_[name] = entry.name;
     }
@@ -339,6 +338,11 @@ Tensor tensor_of(const Matrix& m, bool vector, DType dtype) {
 }
 
 }  // namespace
+
+std::string tf_variable_name(const std::string& entry_name) {
+  return ends_with(entry_name, kObjectSuffix) ? entry_name.substr(0, entry_name.size() - kObjectSuffix.size())
+                                              : entry_name;
+}
 
 TfConversion convert_tf_rnn(const TfCheckpoint& checkpoint, const TfConvertOptions& options) {
   Reader reader(checkpoint, options.scope);

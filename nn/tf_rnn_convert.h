@@ -55,6 +55,9 @@ struct TfConversion {
 
 TfConversion convert_tf_rnn(const TfCheckpoint& checkpoint, const TfConvertOptions& options = {});
 
+// A checkpoint entry's variable name: a tf.train.Checkpoint's "/.ATTRIBUTES/VARIABLE_VALUE" dropped.
+std::string tf_variable_name(const std::string& entry_name);
+
 // The conversion's options in an RNN case's metadata (nn/rnn_case.h: mode, input_size, ...,
 // use_peepholes, gru_variant; nn::case_options reads them back), and where they came from
 // (source, tf_layout, tf_forget_bias_folded): what `recur convert` writes beside the weights.

@@ -1,6 +1,6 @@
 # Runs `recur convert --from tensorflow` on one case and checks its exit status and output (ctest,
 # see tests/CMakeLists.txt): cmake -DRECUR=<recur program> -DFIXTURES=<dir> -DWORK=<scratch dir>
-#                              -DCASE=<cudnn_lstm_bi|list|missing|truncated> -P cli_convert.cmake
+#                              -DCASE=<cudnn_lstm_bi|keras_lm|list|missing|truncated> -P cli_convert.cmake
 file(REMOVE_RECURSE ${WORK})
 file(MAKE_DIRECTORY ${WORK})
 set(checkpoints ${FIXTURES}/tensorflow_checkpoints)
@@ -8,6 +8,10 @@ if(CASE STREQUAL "cudnn_lstm_bi")
   set(args ${checkpoints}/cudnn_lstm_2layer_bi_f64 --out ${WORK}/converted)
   set(expect_code 0)
   set(expect_out "cudnn_lstm_2layer_bi_f64: lstm_cell \\(lstm\\), 2 layers, bidirectional, input 3, hidden 4\n.*weight_ih_l1_reverse \\[16, 8\\] <- cudnn_lstm/stack_bidirectional_rnn/cell_1/bidirectional_rnn/bw/cudnn_compatible_lstm_cell/kernel \\[12, 16\\] rows \\[0, 8\\) transposed, gates \\(i, j, f, o\\) -> \\(i, f, g, o\\).*wrote 16 weights \\(736 elements\\) to [^\n]*converted/rnn.safetensors\n$")
+elseif(CASE STREQUAL "keras_lm")
+  set(args ${checkpoints}/keras_lm --vocab ${checkpoints}/keras_lm.txt --out ${WORK}/lm)
+  set(expect_code 0)
+  set(expect_out "keras_lm: a language model, 1-layer LSTM, hidden 6, embedding 5, vocabulary 11\n.*head.weight \\[11, 6\\] <- model/layer_with_weights-2/kernel/.ATTRIBUTES/VARIABLE_VALUE \\[6, 11\\] transposed.*wrote 7 weights")
 elseif(CASE STREQUAL "list")
   set(args ${checkpoints}/dtypes --list)
   set(expect_code 0)
@@ -36,6 +40,19 @@ if(DEFINED expect_out AND NOT out MATCHES "${expect_out}")
 endif()
 if(DEFINED expect_err AND NOT err MATCHES "${expect_err}")
   message(FATAL_ERROR "recur convert ${args}: stderr does not match '${expect_err}':\n${err}")
+endif()
+if(CASE STREQUAL "keras_lm")
+  # recur sample and recur eval run the converted model.
+  execute_process(COMMAND ${RECUR} sample --checkpoint ${WORK}/lm --length 20 --prompt "he" RESULT_VARIABLE code
+                  OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  if(NOT code EQUAL 0 OR NOT out MATCHES "he")
+    message(FATAL_ERROR "recur sample of the converted model: exit status ${code}:\n${out}\n${err}")
+  endif()
+  execute_process(COMMAND ${RECUR} eval --checkpoint ${WORK}/lm --data ${checkpoints}/keras_lm.txt --bptt 4 --batch 1
+                  RESULT_VARIABLE code OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  if(NOT code EQUAL 0)
+    message(FATAL_ERROR "recur eval of the converted model: exit status ${code}:\n${out}\n${err}")
+  endif()
 endif()
 if(CASE STREQUAL "cudnn_lstm_bi")
   # What was written is a safetensors file with the options in its metadata.
