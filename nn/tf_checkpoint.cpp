@@ -88,6 +88,7 @@ TfCheckpointEntry parse_entry(const std::string& name, std::string_view value, c
         break;
       case 3:
         RECUR_CHECK(varint, "{}: shard_id has wire type {}, expected 0", what, f.wire_type);
+        RECUR_CHECK(f.value <= static_cast<uint64_t>(kMaxShards), "{}: shard_id {} is out of range", what, f.value);
         entry.shard = static_cast<int64_t>(f.value);
         break;
       case 4:

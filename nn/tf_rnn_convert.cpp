@@ -37,7 +37,8 @@ bool natural_less(const std::string& a, const std::string& b) {
       ++i, ++j;
     }
   }
-  return a.size() - i < b.size() - j;
+  if (a.size() - i != b.size() - j) return a.size() - i < b.size() - j;
+  return a < b;  // equal as numbers ("a01", "a1"): the text decides, so that the order is total
 }
 
 // A row-major matrix of doubles (a vector is one row), for the weights' rearrangement.
@@ -190,6 +191,8 @@ Cell keras_cell(Reader& reader, const std::string& scope) {
   const bool two_biases = !lstm && reader.rank(b) == 2;
   const Matrix bias = two_biases ? reader.matrix(b, 2, scope) : reader.matrix(b, 1, scope);
   check_cols(reader, b, bias, recurrent.cols);
+  RECUR_CHECK(!two_biases || bias.rows == 2, "{}: '{}' has {} rows, expected 2 (the input and the recurrent bias)",
+              reader.name(), b, bias.rows);
   const Matrix zero = zeros_matrix(1, recurrent.cols);
   if (two_biases) {  // reset_after=True: (input, recurrent)
     cell.weights["bias_ih"] = transpose(reorder_row_blocks(transpose(row_range(bias, 0, 1)), order));
@@ -377,9 +380,7 @@ TfConversion convert_tf_rnn(const TfCheckpoint& checkpoint, const TfConvertOptio
   });
   const Cell& first = cells.front();
   const int64_t directions = first.direction < 0 ? 1 : 2;
-  RECUR_CHECK(static_cast<int64_t>(cells.size()) % directions == 0,
-              "{}: {} cells found, which is no whole number of bidirectional layers", checkpoint.name(), cells.size());
-  const int64_t layers = static_cast<int64_t>(cells.size()) / directions;
+  const int64_t layers = (static_cast<int64_t>(cells.size()) + directions - 1) / directions;
   const int64_t R = first.proj_size > 0 ? first.proj_size : first.hidden_size;
   TfConversion out;
   out.layout = first.layout;
@@ -409,6 +410,8 @@ TfConversion convert_tf_rnn(const TfCheckpoint& checkpoint, const TfConvertOptio
                 cell.scope, layer, cell.input_size, expected_input,
                 layer == 0 ? "first layer's input size" : "previous layer's output");
   }
+  RECUR_CHECK(static_cast<int64_t>(cells.size()) % directions == 0,
+              "{}: {} cells found, which is no whole number of bidirectional layers", checkpoint.name(), cells.size());
   RNNOptions& o = out.options;
   o.mode = first.mode;
   o.input_size = first.input_size;

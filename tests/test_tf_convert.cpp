@@ -109,6 +109,31 @@ TEST(TfConvertOptions, ABadRequestOrNoCellIsAnErrorThatSaysWhy) {
   }
 }
 
+// Checkpoints written by TensorFlow whose variables make no RNN: each refused, naming the variable.
+TEST(TfConvertOptions, LayoutsThatMakeNoRnnAreRefusedNamingTheVariable) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"bad_gru_bias", "'gru/gru_cell/bias' has 3 rows, expected 2 (the input and the recurrent bias)"},
+      {"mixed_cells",
+       "the cell at 'lstm_1/gru_cell' (keras_gru, hidden 4, projection 0) differs from the one at "
+       "'lstm/lstm_cell' (keras_lstm, hidden 4, projection 0)"},
+      {"layer_inputs",
+       "the cell at 'rnn/multi_rnn_cell/cell_1/lstm_cell' (layer 1) takes 5 inputs, but 4 expected "
+       "(the previous layer's output)"},
+      {"lone_backward",
+       "the cell at 'bidirectional/backward_lstm/lstm_cell' should be layer 0's forward direction; "
+       "found backward"},
+  };
+  for (const auto& [name, expected] : cases) {
+    const nn::TfCheckpoint checkpoint = nn::TfCheckpoint::open(checkpoint_prefix("malformed_" + name));
+    try {
+      nn::convert_tf_rnn(checkpoint);
+      ADD_FAILURE() << name << " was converted";
+    } catch (const Error& error) {
+      EXPECT_NE(std::string(error.what()).find(expected), std::string::npos) << name << ": " << error.what();
+    }
+  }
+}
+
 TEST(TfConvertOptions, AKerasModelsOtherVariablesAreListedAsLeftOut) {
   const nn::TfConversion conversion =
       nn::convert_tf_rnn(nn::TfCheckpoint::open(checkpoint_prefix("keras_lstm_2layer_bi_f32")));
