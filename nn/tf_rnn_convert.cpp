@@ -423,22 +423,22 @@ TfConversion convert_tf_rnn(const TfCheckpoint& checkpoint, const TfConvertOptio
   o.gru_variant = first.gru_variant;
   o.validate();
   const DType dtype = reader.all_double() ? DType::Float64 : DType::Float32;
+  std::map<std::string, std::string> sources;
   for (size_t k = 0; k < cells.size(); ++k) {
     const std::string suffix = fmt::format("_l{}{}", static_cast<int64_t>(k) / directions,
                                            static_cast<int64_t>(k) % directions == 1 ? "_reverse" : "");
     for (const auto& [field, matrix] : cells[k].weights) {
       const bool vector = field == "bias_ih" || field == "bias_hh";
-      const std::string name = field + suffix;
-      out.weights[name] = tensor_of(matrix, vector, dtype);
-      out.mapping.push_back(
-          fmt::format("{} {} <- {}", name, shape_str(out.weights[name].shape()), cells[k].source.at(field)));
+      out.weights[field + suffix] = tensor_of(matrix, vector, dtype);
+      sources[field + suffix] = cells[k].source.at(field);
     }
   }
-  // Every weight the module has, with its shape.
+  // Every weight the module has, with its shape, and where it came from, in the module's order.
   for (const RNNWeightShape& w : rnn_weight_shapes(o)) {
     auto it = out.weights.find(w.name);
     RECUR_CHECK(it != out.weights.end() && it->second.shape() == w.shape,
                 "{}: internal: weight '{}' {} is missing or misshapen", checkpoint.name(), w.name, shape_str(w.shape));
+    out.mapping.push_back(fmt::format("{} {} <- {}", w.name, shape_str(w.shape), sources.at(w.name)));
   }
   if (takes_forget_bias(first.scope) && first.layout == "lstm_cell") {
     out.forget_bias_folded = options.forget_bias.value_or(1.0);
