@@ -1,4 +1,5 @@
-// recur convert --from tensorflow PREFIX --out DIR [--forget-bias F] [--scope S]
+// recur convert --from tensorflow PREFIX --out DIR [--forget-bias F] [--cell-clip C] [--proj-clip P]
+//               [--activation tanh|relu] [--scope S]
 // recur convert --from tensorflow PREFIX --out DIR --vocab TEXT_FILE|bytes
 // recur convert --from tensorflow PREFIX --list
 //
@@ -40,6 +41,8 @@ struct ConvertOptions {
   std::string out;
   std::optional<double> forget_bias;
   std::string scope;
+  double cell_clip = 0.0, proj_clip = 0.0;
+  std::string activation = "tanh";
   std::string vocab;
   bool list = false;
 };
@@ -90,7 +93,9 @@ int run_convert(const ConvertOptions& options) {
   const nn::TfCheckpoint checkpoint = nn::TfCheckpoint::open(options.prefix);
   if (options.list) return list_checkpoint(checkpoint);
   RECUR_CHECK(!options.out.empty(), "convert: --out DIR is required (or --list to list the checkpoint)");
-  const nn::TfConversion conversion = nn::convert_tf_rnn(checkpoint, {options.forget_bias, options.scope});
+  const nn::TfConversion conversion =
+      nn::convert_tf_rnn(checkpoint, {options.forget_bias, options.scope, options.cell_clip, options.proj_clip,
+                                      options.activation == "relu" ? nn::Activation::Relu : nn::Activation::Tanh});
   if (!options.vocab.empty()) return write_language_model(checkpoint, conversion, options);
   const std::map<std::string, std::string> metadata =
       nn::tf_conversion_metadata(conversion, "tensorflow:" + std::filesystem::path(options.prefix).filename().string());
@@ -129,6 +134,13 @@ Command add_convert_command(CLI::App& parent) {
   app->add_option("--out", options->out, "the folder to write rnn.safetensors to");
   app->add_option("--forget-bias", options->forget_bias,
                   "LSTMCell's forget_bias, folded into the forget gate's bias (default 1.0, TensorFlow's)");
+  app->add_option("--cell-clip", options->cell_clip, "LSTMCell's cell_clip (0 = none), which no checkpoint holds")
+      ->check(CLI::NonNegativeNumber);
+  app->add_option("--proj-clip", options->proj_clip, "LSTMCell's proj_clip (0 = none), which no checkpoint holds")
+      ->check(CLI::NonNegativeNumber);
+  app->add_option("--activation", options->activation, "LSTMCell's activation, which no checkpoint holds")
+      ->check(CLI::IsMember({"tanh", "relu"}))
+      ->capture_default_str();
   app->add_option("--scope", options->scope, "convert only the variables whose names start with this");
   app->add_option("--vocab", options->vocab,
                   "convert a Keras character model (Embedding, RNN, Dense) into DIR/model.safetensors: its vocabulary "

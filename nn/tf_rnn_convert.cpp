@@ -421,6 +421,14 @@ TfConversion convert_tf_rnn(const TfCheckpoint& checkpoint, const TfConvertOptio
   o.proj_size = first.proj_size;
   o.use_peepholes = first.peepholes;
   o.gru_variant = first.gru_variant;
+  if (options.cell_clip != 0.0 || options.proj_clip != 0.0 || options.activation != Activation::Tanh) {
+    RECUR_CHECK(first.layout == "lstm_cell",
+                "{}: cell_clip, proj_clip and activation are LSTMCell's options, but the cells are {} ('{}')",
+                checkpoint.name(), first.layout, first.scope);
+    o.cell_clip = options.cell_clip;
+    o.proj_clip = options.proj_clip;
+    o.activation = options.activation;
+  }
   o.validate();
   const DType dtype = reader.all_double() ? DType::Float64 : DType::Float32;
   std::map<std::string, std::string> sources;
@@ -469,6 +477,9 @@ std::map<std::string, std::string> tf_conversion_metadata(const TfConversion& co
       {"tf_layout", conversion.layout},
       {"tf_forget_bias_folded", fmt::format("{}", conversion.forget_bias_folded)}};
   if (o.mode == RNNMode::LSTM) out["use_peepholes"] = o.use_peepholes ? "1" : "0";
+  if (o.cell_clip != 0.0) out["cell_clip"] = fmt::format("{}", o.cell_clip);
+  if (o.proj_clip != 0.0) out["proj_clip"] = fmt::format("{}", o.proj_clip);
+  if (o.activation == Activation::Relu) out["activation"] = "relu";
   if (o.mode == RNNMode::GRU) {
     out["gru_variant"] = o.gru_variant == GRUVariant::LinearBeforeReset ? "linear_before_reset" : "reset_before_linear";
   }

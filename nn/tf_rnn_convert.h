@@ -42,6 +42,11 @@ struct TfConvertOptions {
   std::optional<double> forget_bias;
   // Only variables whose names start with this (after the checkpoint suffix is dropped).
   std::string scope;
+  // LSTMCell's run-time options, which no checkpoint holds, set on the RNN's options as given
+  // (0 = none; tanh).
+  double cell_clip = 0.0;
+  double proj_clip = 0.0;
+  Activation activation = Activation::Tanh;
 };
 
 struct TfConversion {
@@ -60,7 +65,8 @@ std::string tf_variable_name(const std::string& entry_name);
 
 // The conversion's options in an RNN case's metadata (nn/rnn_case.h: mode, input_size, ...,
 // use_peepholes, gru_variant; nn::case_options reads them back), and where they came from
-// (source, tf_layout, tf_forget_bias_folded): what `recur convert` writes beside the weights.
+// (source, tf_layout, tf_forget_bias_folded); cell_clip, proj_clip and activation when set: what
+// `recur convert` writes beside the weights.
 std::map<std::string, std::string> tf_conversion_metadata(const TfConversion& conversion, const std::string& source);
 
 }  // namespace recur::nn

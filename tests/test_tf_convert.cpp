@@ -1,6 +1,7 @@
 // TensorFlow checkpoints converted to recur's RNN (nn/tf_rnn_convert.h): each checkpoint of
 // tests/fixtures/tensorflow_checkpoints/ (written by TensorFlow 2.15, make_tensorflow_checkpoints.py:
-// Keras LSTM and GRU layers, stacked and bidirectional, LSTMCell with peepholes and a projection,
+// Keras LSTM and GRU layers, stacked and bidirectional, LSTMCell with peepholes and a projection
+// and with every run-time option (given to the conversion from the case's metadata),
 // CudnnLSTM's and CudnnGRU's canonical names, one checkpoint in two shards) is converted, loaded
 // into nn::RNN and run on the input next to it; the outputs and final states must match
 // TensorFlow's: float64 to 1e-10 relative, float32 to 1e-5.
@@ -47,13 +48,30 @@ nn::StateDict run_converted(const nn::TfConversion& conversion, const nn::Safete
   return nn::evaluate_rnn_case(tensors, metadata);
 }
 
+// LSTMCell's run-time options that the case's metadata names (no checkpoint holds them).
+nn::TfConvertOptions with_forget_bias(std::optional<double> forget_bias, const std::string& scope = "") {
+  nn::TfConvertOptions options;
+  options.forget_bias = forget_bias;
+  options.scope = scope;
+  return options;
+}
+
+nn::TfConvertOptions run_time_options(const std::map<std::string, std::string>& metadata) {
+  nn::TfConvertOptions options;
+  if (metadata.count("forget_bias")) options.forget_bias = std::stod(metadata.at("forget_bias"));
+  if (metadata.count("cell_clip")) options.cell_clip = std::stod(metadata.at("cell_clip"));
+  if (metadata.count("proj_clip")) options.proj_clip = std::stod(metadata.at("proj_clip"));
+  if (metadata.count("activation") && metadata.at("activation") == "relu") options.activation = nn::Activation::Relu;
+  return options;
+}
+
 class TfConvert : public testing::TestWithParam<std::string> {};
 
 TEST_P(TfConvert, ReproducesTensorFlowsOutputs) {
   const std::string& name = GetParam();
   const nn::TfCheckpoint checkpoint = nn::TfCheckpoint::open(checkpoint_prefix(name));
-  const nn::TfConversion conversion = nn::convert_tf_rnn(checkpoint);
   const nn::SafetensorsFile file = nn::load_safetensors(checkpoint_prefix(name) + ".expected.safetensors");
+  const nn::TfConversion conversion = nn::convert_tf_rnn(checkpoint, run_time_options(file.metadata));
   const bool f64 = file.tensors.at("x").dtype() == DType::Float64;
   const nn::StateDict result = run_converted(conversion, file);
   const rnn_fixtures::FixtureComparison c =
@@ -61,7 +79,8 @@ TEST_P(TfConvert, ReproducesTensorFlowsOutputs) {
                                             name + " (" + file.metadata.at("source") + ")", "TensorFlow");
   EXPECT_GE(c.compared, 2);
   EXPECT_EQ(conversion.mapping.size(), conversion.weights.size());
-  EXPECT_DOUBLE_EQ(conversion.forget_bias_folded, file.metadata.count("forget_bias") ? 1.0 : 0.0);
+  EXPECT_DOUBLE_EQ(conversion.forget_bias_folded,
+                   file.metadata.count("forget_bias") ? std::stod(file.metadata.at("forget_bias")) : 0.0);
   std::cout << "[ tf-convert ] " << name << " (" << conversion.layout << ", " << conversion.options.num_layers
             << " layers, " << conversion.options.num_directions() << " directions): max relative difference "
             << c.worst_relative << " (" << c.worst_key << ")\n";
@@ -73,7 +92,7 @@ INSTANTIATE_TEST_SUITE_P(Checkpoints, TfConvert, testing::ValuesIn(checkpoint_ca
 TEST(TfConvertOptions, LstmCellsForgetBiasIsFoldedIntoTheForgetGateBlock) {
   const nn::TfCheckpoint checkpoint = nn::TfCheckpoint::open(checkpoint_prefix("lstmcell_peepholes_proj_f64"));
   const nn::TfConversion one = nn::convert_tf_rnn(checkpoint);
-  const nn::TfConversion zero = nn::convert_tf_rnn(checkpoint, {0.0, ""});
+  const nn::TfConversion zero = nn::convert_tf_rnn(checkpoint, with_forget_bias(0.0));
   EXPECT_EQ(one.forget_bias_folded, 1.0);
   EXPECT_EQ(zero.forget_bias_folded, 0.0);
   const std::vector<double> a = one.weights.at("bias_ih_l0").to_vector<double>();
@@ -89,10 +108,19 @@ TEST(TfConvertOptions, LstmCellsForgetBiasIsFoldedIntoTheForgetGateBlock) {
 TEST(TfConvertOptions, ABadRequestOrNoCellIsAnErrorThatSaysWhy) {
   const nn::TfCheckpoint cudnn = nn::TfCheckpoint::open(checkpoint_prefix("cudnn_lstm_f32"));
   try {
-    nn::convert_tf_rnn(cudnn, {1.0, ""});
+    nn::convert_tf_rnn(cudnn, with_forget_bias(1.0));
     ADD_FAILURE() << "a forget bias for CudnnCompatibleLSTMCell was accepted";
   } catch (const Error& error) {
     EXPECT_NE(std::string(error.what()).find("CudnnCompatibleLSTMCell"), std::string::npos) << error.what();
+  }
+  try {
+    nn::TfConvertOptions clip;
+    clip.cell_clip = 1.0;
+    nn::convert_tf_rnn(nn::TfCheckpoint::open(checkpoint_prefix("keras_lstm_2layer_f64")), clip);
+    ADD_FAILURE() << "a cell_clip for Keras cells was accepted";
+  } catch (const Error& error) {
+    EXPECT_NE(std::string(error.what()).find("are LSTMCell's options, but the cells are keras_lstm"), std::string::npos)
+        << error.what();
   }
   const nn::TfCheckpoint dtypes = nn::TfCheckpoint::open(checkpoint_prefix("dtypes"));
   try {
@@ -102,7 +130,7 @@ TEST(TfConvertOptions, ABadRequestOrNoCellIsAnErrorThatSaysWhy) {
     EXPECT_NE(std::string(error.what()).find("no recurrent cell found"), std::string::npos) << error.what();
   }
   try {
-    nn::convert_tf_rnn(cudnn, {std::nullopt, "elsewhere/"});
+    nn::convert_tf_rnn(cudnn, with_forget_bias(std::nullopt, "elsewhere/"));
     ADD_FAILURE() << "a scope without cells was converted";
   } catch (const Error& error) {
     EXPECT_NE(std::string(error.what()).find("under 'elsewhere/'"), std::string::npos) << error.what();
