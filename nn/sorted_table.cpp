@@ -10,6 +10,11 @@ namespace {
 constexpr uint64_t kTableMagic = 0xdb4775248b80fb57ull;
 constexpr size_t kFooterSize = 48;
 constexpr size_t kTrailerSize = 5;  // compression type and masked CRC
+// A key shares a prefix with the previous one for free, so n entries of a few bytes each can
+// spell keys of n bytes each: the keys may add up to at most this many times the table's size
+// (plus 1 MiB), which real tables stay far below, so that a crafted one cannot make the reader
+// allocate without bound.
+constexpr uint64_t kKeyExpansion = 64;
 
 struct BlockHandle {
   uint64_t offset = 0, size = 0;
@@ -46,7 +51,8 @@ std::string_view block_contents(std::string_view table, const BlockHandle& handl
 }
 
 // Appends the entries of one block to `out`, whose keys it must follow in increasing order.
-void read_block(std::vector<TableEntry>& out, std::string_view block, const std::string& what) {
+// `key_budget` is how many key bytes the table may still expand to (see kKeyExpansion).
+void read_block(std::vector<TableEntry>& out, std::string_view block, const std::string& what, uint64_t& key_budget) {
   RECUR_CHECK(block.size() >= 4, "{}: a block of {} bytes cannot hold its restart count", what, block.size());
   WireReader tail(block.substr(block.size() - 4), what);
   const uint64_t restarts = tail.fixed32();
@@ -75,6 +81,10 @@ void read_block(std::vector<TableEntry>& out, std::string_view block, const std:
     key.resize(shared);
     key.append(reader.take(unshared));
     const std::string_view value = reader.take(value_size);
+    RECUR_CHECK(key.size() <= key_budget,
+                "{}: the keys expand to more than {} times the table's size (prefix compression gone wrong?)", what,
+                kKeyExpansion);
+    key_budget -= key.size();
     RECUR_CHECK(out.empty() || out.back().key < key, "{}: key '{}' follows '{}': the keys must increase", what,
                 printable(key), out.empty() ? std::string() : printable(out.back().key));
     out.push_back({key, std::string(value)});
@@ -98,8 +108,10 @@ std::vector<TableEntry> parse_sorted_table(std::string_view bytes, const std::st
   // The metaindex lists filter and meta blocks, which TensorFlow does not write: only its CRC is checked.
   block_contents(table, metaindex_handle, name + " (metaindex block)");
 
+  uint64_t index_budget = kKeyExpansion * bytes.size() + (1u << 20), key_budget = index_budget;
   std::vector<TableEntry> index;
-  read_block(index, block_contents(table, index_handle, name + " (index block)"), name + " (index block)");
+  read_block(index, block_contents(table, index_handle, name + " (index block)"), name + " (index block)",
+             index_budget);
   std::vector<TableEntry> out;
   uint64_t previous_end = 0;
   for (size_t b = 0; b < index.size(); ++b) {
@@ -112,7 +124,7 @@ std::vector<TableEntry> parse_sorted_table(std::string_view bytes, const std::st
     RECUR_CHECK(handle.offset >= previous_end, "{}: it starts at byte {}, before the previous block ends (byte {})",
                 what, handle.offset, previous_end);
     const size_t before = out.size();
-    read_block(out, block_contents(table, handle, what), what);
+    read_block(out, block_contents(table, handle, what), what, key_budget);
     RECUR_CHECK(out.size() > before, "{}: the block is empty", what);
     RECUR_CHECK(out.back().key <= index[b].key, "{}: its last key '{}' is past the index's separator '{}'", what,
                 printable(out.back().key), printable(index[b].key));

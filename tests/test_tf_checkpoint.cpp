@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "nn/crc32c.h"
+#include "nn/sorted_table.h"
 #include "nn/tf_checkpoint.h"
 
 namespace recur {
@@ -206,6 +207,125 @@ TEST(TfCheckpoint, CompressedBlocksAndBadHeadersAreRefusedClearly) {
   big_endian[3] = 0x10;
   fix_first_block_crc(big_endian, size);
   EXPECT_NE(error_of([&] { read_all(big_endian, bytes.shard); }).find("big-endian"), std::string::npos);
+}
+
+// ---- tables and entries made by hand -----------------------------------------------------
+
+std::string varint(uint64_t v) {
+  std::string out;
+  while (v >= 0x80) out += static_cast<char>((v & 0x7f) | 0x80), v >>= 7;
+  return out + static_cast<char>(v);
+}
+std::string fixed32(uint32_t v) { return std::string(reinterpret_cast<const char*>(&v), 4); }
+
+// A block (entries prefix-compressed, one restart point) and its trailer.
+std::string block(const std::vector<std::pair<std::string, std::string>>& entries) {
+  std::string out, previous;
+  for (const auto& [key, value] : entries) {
+    size_t shared = 0;
+    while (shared < key.size() && shared < previous.size() && key[shared] == previous[shared]) ++shared;
+    out += varint(shared) + varint(key.size() - shared) + varint(value.size()) + key.substr(shared) + value;
+    previous = key;
+  }
+  out += fixed32(0) + fixed32(1);
+  const uint32_t crc = nn::crc32c_mask(nn::crc32c_extend(nn::crc32c(out.data(), out.size()), "\0", 1));
+  return out + std::string(1, '\0') + fixed32(crc);
+}
+
+// A table of one data block, as LevelDB lays it out.
+std::string table(const std::vector<std::pair<std::string, std::string>>& entries) {
+  const std::string data = block(entries);
+  const std::string metaindex = block({});
+  const std::string index = block({{entries.empty() ? "" : entries.back().first, varint(0) + varint(data.size() - 5)}});
+  std::string footer = varint(data.size()) + varint(metaindex.size() - 5) + varint(data.size() + metaindex.size()) +
+                       varint(index.size() - 5);
+  footer.resize(40, '\0');
+  const uint64_t magic = 0xdb4775248b80fb57ull;
+  footer += std::string(reinterpret_cast<const char*>(&magic), 8);
+  return data + metaindex + index + footer;
+}
+
+// A BundleEntryProto: dtype, shape, shard, offset, size and the masked CRC of `bytes`.
+std::string entry(int dtype, const std::vector<int64_t>& shape, uint64_t shard, uint64_t size,
+                  const std::string& bytes) {
+  // A field's tag: its number and wire type.
+  const auto tag = [](int number, int wire_type) { return varint(static_cast<uint64_t>(number * 8 + wire_type)); };
+  std::string dims;
+  for (const int64_t d : shape) {
+    const std::string dim = tag(1, 0) + varint(static_cast<uint64_t>(d));
+    dims += tag(2, 2);
+    dims += varint(dim.size());
+    dims += dim;
+  }
+  std::string out = tag(1, 0);
+  out += varint(static_cast<uint64_t>(dtype));
+  out += tag(2, 2);
+  out += varint(dims.size());
+  out += dims;
+  out += tag(3, 0);
+  out += varint(shard);
+  out += tag(5, 0);
+  out += varint(size);
+  out += tag(6, 5);
+  out += fixed32(nn::crc32c_mask(nn::crc32c(bytes.data(), bytes.size())));
+  return out;
+}
+
+const std::string kHeader = std::string("\x08\x01", 2);  // num_shards 1, little-endian
+
+TEST(SortedTable, ReadsAPrefixCompressedTableAndRefusesDecreasingKeys) {
+  const std::vector<nn::TableEntry> entries =
+      nn::parse_sorted_table(table({{"layer/bias", "1"}, {"layer/kernel", "22"}, {"layer/kernel2", ""}}), "t");
+  ASSERT_EQ(entries.size(), 3u);
+  EXPECT_EQ(entries[1].key, "layer/kernel");
+  EXPECT_EQ(entries[1].value, "22");
+  EXPECT_EQ(entries[2].key, "layer/kernel2");
+  EXPECT_NE(error_of([] {
+              nn::parse_sorted_table(table({{"b", ""}, {"a", ""}}), "t");
+            }).find("key 'a' follows 'b': the keys must increase"),
+            std::string::npos);
+}
+
+TEST(SortedTable, KeysThatExpandWithoutBoundAreRefused) {
+  // Each entry shares the whole previous key and adds one byte: 3 bytes of file, a key one longer.
+  std::vector<std::pair<std::string, std::string>> entries;
+  std::string key;
+  for (int i = 0; i < 3000; ++i) entries.push_back({key += 'x', ""});
+  const std::string message = error_of([&] { nn::parse_sorted_table(table(entries), "t"); });
+  EXPECT_NE(message.find("the keys expand to more than 64 times the table's size"), std::string::npos) << message;
+}
+
+TEST(TfCheckpoint, EntriesThatContradictTheirShapesOrShardsAreRefused) {
+  const std::string bytes(8, '\x01');
+  const auto open = [&](const std::string& value) {
+    nn::TfCheckpoint::from_memory(table({{"", kHeader}, {"w", value}}), {bytes}, "model");
+  };
+  EXPECT_EQ(error_of([&] { open(entry(1, {2}, 0, 8, bytes)); }), "");
+  EXPECT_NE(error_of([&] {
+              open(entry(1, {3}, 0, 8, bytes));
+            }).find("tensor 'w': a float tensor of shape [3] has 12 bytes, but the entry says 8"),
+            std::string::npos);
+  EXPECT_NE(error_of([&] { open(entry(1, {-1}, 0, 8, bytes)); }).find("dimension 0 has size -1"), std::string::npos);
+  EXPECT_NE(error_of([&] { open(entry(1, {2}, 1, 8, bytes)); }).find("shard 1, but the checkpoint has 1 shards"),
+            std::string::npos);
+  EXPECT_NE(error_of([&] { open(entry(1, {2}, uint64_t{1} << 40, 8, bytes)); }).find("shard_id 1099511627776 is out"),
+            std::string::npos);
+  EXPECT_NE(error_of([&] { open(entry(2, {2}, 0, 16, bytes)); })
+                .find("is 16 bytes at offset 0 of shard 0, which has "
+                      "only 8 bytes"),
+            std::string::npos);
+  EXPECT_NE(error_of([&] {
+              open(entry(1, {int64_t{1} << 62, 1 << 30}, 0, 8, bytes));
+            }).find("has too many elements"),
+            std::string::npos);
+  EXPECT_NE(error_of([&] {
+              nn::TfCheckpoint::from_memory(table({{"w", entry(1, {2}, 0, 8, bytes)}}), {bytes}, "model");
+            }).find("the first entry must be the header"),
+            std::string::npos);
+  // A wrong CRC is found when the tensor is read.
+  const nn::TfCheckpoint checkpoint = nn::TfCheckpoint::from_memory(
+      table({{"", kHeader}, {"w", entry(1, {2}, 0, 8, std::string(8, '\x02'))}}), {bytes}, "model");
+  EXPECT_NE(error_of([&] { checkpoint.read("w"); }).find("the data is corrupted"), std::string::npos);
 }
 
 }  // namespace
