@@ -13,7 +13,9 @@
 //   index block:       one entry per data block, its value the block's handle
 //
 // Every block's CRC is checked, compressed blocks are refused (TensorFlow writes its index
-// uncompressed), and the keys must increase strictly from entry to entry and block to block.
+// uncompressed), the keys must increase strictly from entry to entry and block to block, and
+// the keys may add up to at most 64 times the table's size plus 1 MiB (shared prefixes cost
+// nothing in the file, so a crafted table could otherwise spell keys without bound).
 #pragma once
 
 #include <string>
