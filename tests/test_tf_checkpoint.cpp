@@ -11,6 +11,7 @@
 #include "nn/crc32c.h"
 #include "nn/sorted_table.h"
 #include "nn/tf_checkpoint.h"
+#include "tests/tf_table_writer.h"
 
 namespace recur {
 namespace {
@@ -211,39 +212,9 @@ TEST(TfCheckpoint, CompressedBlocksAndBadHeadersAreRefusedClearly) {
 
 // ---- tables and entries made by hand -----------------------------------------------------
 
-std::string varint(uint64_t v) {
-  std::string out;
-  while (v >= 0x80) out += static_cast<char>((v & 0x7f) | 0x80), v >>= 7;
-  return out + static_cast<char>(v);
-}
-std::string fixed32(uint32_t v) { return std::string(reinterpret_cast<const char*>(&v), 4); }
-
-// A block (entries prefix-compressed, one restart point) and its trailer.
-std::string block(const std::vector<std::pair<std::string, std::string>>& entries) {
-  std::string out, previous;
-  for (const auto& [key, value] : entries) {
-    size_t shared = 0;
-    while (shared < key.size() && shared < previous.size() && key[shared] == previous[shared]) ++shared;
-    out += varint(shared) + varint(key.size() - shared) + varint(value.size()) + key.substr(shared) + value;
-    previous = key;
-  }
-  out += fixed32(0) + fixed32(1);
-  const uint32_t crc = nn::crc32c_mask(nn::crc32c_extend(nn::crc32c(out.data(), out.size()), "\0", 1));
-  return out + std::string(1, '\0') + fixed32(crc);
-}
-
-// A table of one data block, as LevelDB lays it out.
-std::string table(const std::vector<std::pair<std::string, std::string>>& entries) {
-  const std::string data = block(entries);
-  const std::string metaindex = block({});
-  const std::string index = block({{entries.empty() ? "" : entries.back().first, varint(0) + varint(data.size() - 5)}});
-  std::string footer = varint(data.size()) + varint(metaindex.size() - 5) + varint(data.size() + metaindex.size()) +
-                       varint(index.size() - 5);
-  footer.resize(40, '\0');
-  const uint64_t magic = 0xdb4775248b80fb57ull;
-  footer += std::string(reinterpret_cast<const char*>(&magic), 8);
-  return data + metaindex + index + footer;
-}
+using tf_table::fixed32;
+using tf_table::table;
+using tf_table::varint;
 
 // A BundleEntryProto: dtype, shape, shard, offset, size and the masked CRC of `bytes`.
 std::string entry(int dtype, const std::vector<int64_t>& shape, uint64_t shard, uint64_t size,
@@ -272,6 +243,18 @@ std::string entry(int dtype, const std::vector<int64_t>& shape, uint64_t shard, 
 }
 
 const std::string kHeader = std::string("\x08\x01", 2);  // num_shards 1, little-endian
+
+TEST(SortedTable, ARealIndexWrittenAgainByTheTestWriterReadsTheSame) {
+  const Bytes bytes = cudnn_lstm_bytes();
+  std::vector<std::pair<std::string, std::string>> entries;
+  for (const nn::TableEntry& e : nn::parse_sorted_table(bytes.index, "real")) entries.push_back({e.key, e.value});
+  const nn::TfCheckpoint real = nn::TfCheckpoint::from_memory(bytes.index, {bytes.shard}, "real");
+  const nn::TfCheckpoint again = nn::TfCheckpoint::from_memory(table(entries), {bytes.shard}, "again");
+  ASSERT_EQ(real.entries().size(), again.entries().size());
+  for (const nn::TfCheckpointEntry& e : real.entries()) {
+    EXPECT_EQ(real.read(e.name).to_vector<double>(), again.read(e.name).to_vector<double>()) << e.name;
+  }
+}
 
 TEST(SortedTable, ReadsAPrefixCompressedTableAndRefusesDecreasingKeys) {
   const std::vector<nn::TableEntry> entries =
