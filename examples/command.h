@@ -19,6 +19,9 @@ Command add_info_command(CLI::App& parent);
 // recur inspect FILE.safetensors: tensors, sizes and metadata of a checkpoint.
 Command add_inspect_command(CLI::App& parent);
 
+// recur convert --from tensorflow: a TensorFlow checkpoint's RNN as recur's weights (cmd_convert.cpp).
+Command add_convert_command(CLI::App& parent);
+
 // recur rnn-eval: run an RNN case file forward and backward (cmd_rnn_eval.cpp).
 Command add_rnn_eval_command(CLI::App& parent);
 // recur gradcheck: the RNN's gradients against finite differences or another device (cmd_gradcheck.cpp).

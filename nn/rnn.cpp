@@ -187,6 +187,15 @@ Tensor RNN::flat_parameters() {
   return flat_.detach();
 }
 
+void RNN::set_flat_parameters(const Tensor& params) {
+  RECUR_CHECK(params.defined() && params.dim() == 1 && params.numel() == total_,
+              "set_flat_parameters: expected a flat buffer of {} elements (params_size), got {}", total_,
+              params.defined() ? params.describe() : std::string("an undefined tensor"));
+  Tensor flat = flat_parameters();
+  NoGradGuard no_grad;
+  flat.copy_(params.detach());
+}
+
 CellWeights RNN::layer_weights(int64_t layer, int64_t direction) const {
   RECUR_CHECK(layer >= 0 && layer < options_.num_layers && direction >= 0 && direction < options_.num_directions(),
               "RNN: layer {} direction {} does not exist (num_layers={}, num_directions={})", layer, direction,

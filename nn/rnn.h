@@ -89,6 +89,12 @@ class RNN : public Module {
   std::pair<std::vector<Tensor>, std::vector<Tensor>> params_to_canonical(const Tensor& params) const;
   // Makes every registered weight a view of one flat buffer again (after to()).
   void flatten_parameters();
+  // Installs a flat buffer of this module's layout (params_size() elements, any floating dtype or
+  // device): the inverse of flat_parameters(), and with canonical_to_params() the inverse of
+  // params_to_canonical():  rnn.set_flat_parameters(rnn.canonical_to_params(weights, biases)).
+  // The values are copied into the module's own buffer, so handles to its parameters (an
+  // optimizer's) stay valid.
+  void set_flat_parameters(const Tensor& params);
 
   // The weights of layer l, direction d, as the cell functions take them.
   CellWeights layer_weights(int64_t layer, int64_t direction) const;

@@ -18,6 +18,7 @@
 #include "autograd/grad_mode.h"
 #include "backends/compute.h"
 #include "core/atomic_file.h"
+#include "nn/input_file.h"
 
 namespace recur::nn {
 
@@ -30,8 +31,6 @@ using json = nlohmann::json;
 
 constexpr uint64_t kMaxHeaderSize = 100'000'000;  // the reference implementation's MAX_HEADER_SIZE
 constexpr std::string_view kMetadataKey = "__metadata__";
-
-std::string errno_text(int error) { return std::error_code(error, std::generic_category()).message(); }
 
 std::optional<DType> dtype_from_name(std::string_view name) {
   if (name == "F32") return DType::Float32;
@@ -253,46 +252,6 @@ uint64_t checked_header_size(const unsigned char* prefix, uint64_t file_size, co
 
 // ---- files ------------------------------------------------------------------------------
 
-// An open file descriptor, closed on scope exit.
-class InputFile {
- public:
-  explicit InputFile(const std::string& path) : path_(path), fd_(::open(path.c_str(), O_RDONLY | O_CLOEXEC)) {
-    if (fd_ < 0) RECUR_FAIL("cannot open '{}': {}", path, errno_text(errno));
-    struct stat info {};
-    if (::fstat(fd_, &info) != 0) {
-      const int error = errno;
-      ::close(fd_);
-      RECUR_FAIL("cannot read '{}': {}", path, errno_text(error));
-    }
-    if (S_ISDIR(info.st_mode)) {
-      ::close(fd_);
-      RECUR_FAIL("cannot read '{}': it is a folder, expected a .safetensors file", path);
-    }
-    size_ = static_cast<uint64_t>(info.st_size);
-  }
-  ~InputFile() { ::close(fd_); }
-  InputFile(const InputFile&) = delete;
-  InputFile& operator=(const InputFile&) = delete;
-
-  uint64_t size() const { return size_; }
-  // Reads exactly n bytes at `offset`; a short read (the file shrank) is an error.
-  void read(void* out, uint64_t n, uint64_t offset) const {
-    auto* bytes = static_cast<char*>(out);
-    while (n > 0) {
-      const ssize_t got = ::pread(fd_, bytes, std::min<uint64_t>(n, 1u << 30), static_cast<off_t>(offset));
-      if (got < 0 && errno == EINTR) continue;
-      if (got < 0) RECUR_FAIL("cannot read '{}': {}", path_, errno_text(errno));
-      if (got == 0) RECUR_FAIL("cannot read '{}': the file ended early (did it change while being read?)", path_);
-      bytes += got, n -= static_cast<uint64_t>(got), offset += static_cast<uint64_t>(got);
-    }
-  }
-
- private:
-  std::string path_;
-  int fd_;
-  uint64_t size_ = 0;
-};
-
 SafetensorsHeader read_header(const InputFile& input, const std::string& path) {
   unsigned char prefix[8] = {};
   if (input.size() >= 8) input.read(prefix, 8, 0);
@@ -366,12 +325,12 @@ void save_safetensors(const std::string& path, const StateDict& tensors,
 }
 
 SafetensorsHeader read_safetensors_header(const std::string& path) {
-  const InputFile input(path);
+  const InputFile input(path, "a .safetensors file");
   return read_header(input, path);
 }
 
 SafetensorsFile load_safetensors(const std::string& path) {
-  const InputFile input(path);
+  const InputFile input(path, "a .safetensors file");
   SafetensorsHeader header = read_header(input, path);
   const uint64_t data_start = 8 + header.header_size;
   SafetensorsFile result;

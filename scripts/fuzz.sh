@@ -7,13 +7,13 @@
 # the fix, and the normal test suite replays it). Prints one line per target: executions, coverage
 # (libFuzzer's cov: and ft:), corpus size, and PASS or CRASH; exits non-zero on any crash.
 #
-#   scripts/fuzz.sh [SECONDS] [TARGET...]     targets: safetensors rnn_case vocab checkpoint rnn_options
+#   scripts/fuzz.sh [SECONDS] [TARGET...]     targets: safetensors rnn_case vocab checkpoint rnn_options tf_checkpoint
 set -euo pipefail
 
 cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.."
 seconds=${1:-60}
 shift || true
-all_targets=(safetensors rnn_case vocab checkpoint rnn_options)
+all_targets=(safetensors rnn_case vocab checkpoint rnn_options tf_checkpoint)
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=("${all_targets[@]}")
 [[ $seconds =~ ^[0-9]+$ ]] || { echo "fuzz.sh: SECONDS must be a whole number, got '$seconds'" >&2; exit 2; }
