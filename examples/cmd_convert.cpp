@@ -7,7 +7,7 @@
 // its recurrent cells onto recur's RNN weights (nn/tf_rnn_convert.h: Keras LSTM and GRU layers,
 // LSTMCell, CudnnLSTM's and CudnnGRU's canonical cells) and writes DIR/rnn.safetensors: the
 // weights under recur's names, with the RNN's options in the metadata in the form of an RNN case
-// (nn/rnn_case.h), so that nn::case_options and nn::RNN load it. Prints each weight and where it
+// (examples/rnn_case.h), so that rnn_case::options and nn::RNN load it. Prints each weight and where it
 // came from, and the checkpoint's tensors that belong to no cell. With --vocab, the checkpoint is
 // a Keras character model (Embedding -> recurrent layers -> Dense, examples/lm/tf_import.h) and
 // DIR/model.safetensors is recur's language model, which `recur sample DIR` and `recur eval DIR`
@@ -24,10 +24,10 @@
 #include <string>
 
 #include "examples/command.h"
+#include "examples/rnn_case.h"
 #include "examples/lm/checkpoint.h"
 #include "examples/lm/tf_import.h"
 #include "nn/rnn.h"
-#include "nn/rnn_case.h"
 #include "nn/safetensors.h"
 #include "nn/tf_checkpoint.h"
 #include "nn/tf_rnn_convert.h"
@@ -97,10 +97,13 @@ int run_convert(const ConvertOptions& options) {
       nn::convert_tf_rnn(checkpoint, {options.forget_bias, options.scope, options.cell_clip, options.proj_clip,
                                       options.activation == "relu" ? nn::Activation::Relu : nn::Activation::Tanh});
   if (!options.vocab.empty()) return write_language_model(checkpoint, conversion, options);
-  const std::map<std::string, std::string> metadata =
-      nn::tf_conversion_metadata(conversion, "tensorflow:" + std::filesystem::path(options.prefix).filename().string());
+  // The options as an RNN case's metadata, and where they came from.
+  rnn_case::Metadata metadata = rnn_case::metadata(conversion.options);
+  metadata["source"] = "tensorflow:" + std::filesystem::path(options.prefix).filename().string();
+  metadata["tf_layout"] = conversion.layout;
+  metadata["tf_forget_bias_folded"] = fmt::format("{}", conversion.forget_bias_folded);
   // What was written must load: the options from the metadata, the weights by name and shape.
-  nn::RNN check(nn::case_options(metadata));
+  nn::RNN check(rnn_case::options(metadata));
   check.to(conversion.weights.begin()->second.dtype());
   check.load_state_dict(conversion.weights);
 

@@ -62,7 +62,7 @@ std::vector<std::string> split(const std::string& text, char separator) {
   }
 }
 
-// The model, its weights and the data, in float64 on the CPU (an RNN case, nn/rnn_case.h).
+// The model, its weights and the data, in float64 on the CPU (an RNN case, examples/rnn_case.h).
 struct Case {
   nn::RNNOptions options;
   int64_t batch = 0, seq = 0;

@@ -462,28 +462,4 @@ TfConversion convert_tf_rnn(const TfCheckpoint& checkpoint, const TfConvertOptio
   return out;
 }
 
-std::map<std::string, std::string> tf_conversion_metadata(const TfConversion& conversion, const std::string& source) {
-  const RNNOptions& o = conversion.options;
-  std::map<std::string, std::string> out = {
-      {"mode", mode_name(o.mode)},
-      {"input_size", std::to_string(o.input_size)},
-      {"hidden_size", std::to_string(o.hidden_size)},
-      {"num_layers", std::to_string(o.num_layers)},
-      {"bidirectional", o.direction == Direction::Bidirectional ? "1" : "0"},
-      {"proj_size", std::to_string(o.proj_size)},
-      {"bias", "1"},
-      {"batch_first", "0"},
-      {"source", source},
-      {"tf_layout", conversion.layout},
-      {"tf_forget_bias_folded", fmt::format("{}", conversion.forget_bias_folded)}};
-  if (o.mode == RNNMode::LSTM) out["use_peepholes"] = o.use_peepholes ? "1" : "0";
-  if (o.cell_clip != 0.0) out["cell_clip"] = fmt::format("{}", o.cell_clip);
-  if (o.proj_clip != 0.0) out["proj_clip"] = fmt::format("{}", o.proj_clip);
-  if (o.activation == Activation::Relu) out["activation"] = "relu";
-  if (o.mode == RNNMode::GRU) {
-    out["gru_variant"] = o.gru_variant == GRUVariant::LinearBeforeReset ? "linear_before_reset" : "reset_before_linear";
-  }
-  return out;
-}
-
 }  // namespace recur::nn

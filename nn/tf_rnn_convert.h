@@ -63,10 +63,4 @@ TfConversion convert_tf_rnn(const TfCheckpoint& checkpoint, const TfConvertOptio
 // A checkpoint entry's variable name: a tf.train.Checkpoint's "/.ATTRIBUTES/VARIABLE_VALUE" dropped.
 std::string tf_variable_name(const std::string& entry_name);
 
-// The conversion's options in an RNN case's metadata (nn/rnn_case.h: mode, input_size, ...,
-// use_peepholes, gru_variant; nn::case_options reads them back), and where they came from
-// (source, tf_layout, tf_forget_bias_folded); cell_clip, proj_clip and activation when set: what
-// `recur convert` writes beside the weights.
-std::map<std::string, std::string> tf_conversion_metadata(const TfConversion& conversion, const std::string& source);
-
 }  // namespace recur::nn

@@ -10,7 +10,7 @@
 #include <filesystem>
 #include <iostream>
 
-#include "nn/rnn_case.h"
+#include "examples/rnn_case.h"
 #include "nn/safetensors.h"
 #include "nn/tf_rnn_convert.h"
 #include "test_rnn_fixture_util.h"
@@ -35,7 +35,7 @@ std::vector<std::string> checkpoint_cases() {
   return out;
 }
 
-// Runs the converted RNN as an RNN case (nn/rnn_case.h): the weights and the metadata that
+// Runs the converted RNN as an RNN case (examples/rnn_case.h): the weights and the metadata that
 // `recur convert` writes, with the input and initial state of the TensorFlow case.
 nn::StateDict run_converted(const nn::TfConversion& conversion, const nn::SafetensorsFile& file) {
   nn::StateDict tensors = conversion.weights;
@@ -43,9 +43,9 @@ nn::StateDict run_converted(const nn::TfConversion& conversion, const nn::Safete
     if (file.tensors.count(name)) tensors[name] = file.tensors.at(name);
   }
   tensors["dy"] = zeros_like(file.tensors.at("expected.y"));
-  const std::map<std::string, std::string> metadata = nn::tf_conversion_metadata(conversion, "test");
-  EXPECT_EQ(nn::options_to_json(nn::case_options(metadata)), nn::options_to_json(conversion.options));
-  return nn::evaluate_rnn_case(tensors, metadata);
+  const rnn_case::Metadata metadata = rnn_case::metadata(conversion.options);
+  EXPECT_EQ(nn::options_to_json(rnn_case::options(metadata)), nn::options_to_json(conversion.options));
+  return rnn_case::evaluate(tensors, metadata);
 }
 
 // LSTMCell's run-time options that the case's metadata names (no checkpoint holds them).
