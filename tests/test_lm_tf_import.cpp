@@ -43,7 +43,7 @@ TEST(LmTfImport, AKerasCharacterModelGivesKerasLogitsFromASavedCheckpoint) {
   std::filesystem::create_directories(dir);
   nn::save_safetensors((dir / "model.safetensors").string(), converted.weights,
                        lm::model_metadata(converted.config, vocab, 0));
-  const lm::Checkpoint loaded = lm::load_checkpoint(dir.string(), /*training_state=*/false);
+  const lm::Checkpoint loaded = lm::load_checkpoint(dir.string(), lm::LoadParts::Model);
   std::unique_ptr<lm::LanguageModel> model = lm::model_from_checkpoint(loaded);
   model->eval();
   std::filesystem::remove_all(dir);

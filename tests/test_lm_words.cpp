@@ -288,7 +288,7 @@ TEST(LmWords, WordRunWithTiedWeightsAndRegularizersResumesBitIdentically) {
   EXPECT_EQ(resumed.validation.loss, straight.validation.loss);
 
   // The checkpoint holds the words vocabulary and the matrix once; sampling prints words.
-  const Checkpoint checkpoint = load_checkpoint(first.out, /*training_state=*/false);
+  const Checkpoint checkpoint = load_checkpoint(first.out, LoadParts::Model);
   EXPECT_EQ(checkpoint.vocab.kind(), VocabKind::Words);
   EXPECT_TRUE(checkpoint.model.tie_weights);
   EXPECT_EQ(checkpoint.weights.count("head.weight"), 0u);
