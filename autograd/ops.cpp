@@ -6,6 +6,7 @@
 
 #include <numeric>
 
+#include "autograd/dropout_shard.h"
 #include "autograd/node.h"
 #include "backends/compute.h"
 
@@ -642,9 +643,35 @@ Tensor dropout(const Tensor& x, double p, bool training, Generator* generator) {
   if (!training || p == 0.0) return x;
   if (p == 1.0) return mul_scalar(x, 0.0);
   Generator& gen = generator ? *generator : default_generator();
-  Tensor mask = c::dropout_mask(x.shape(), x.dtype(), x.device(), 1.0 - p, gen);
+  const DropoutShard shard = dropout_shard();
+  Tensor mask;
+  if (shard.global > 0 && x.dim() >= 2) {  // this rank's slice of the global batch's mask
+    RECUR_CHECK(shard.first >= 0 && shard.first + x.shape()[1] <= shard.global,
+                "dropout: streams [{}, {}) are outside the global batch of {}", shard.first, shard.first + x.shape()[1],
+                shard.global);
+    Shape global_shape = x.shape();
+    global_shape[1] = shard.global;
+    mask = c::contiguous(
+        c::dropout_mask(global_shape, x.dtype(), x.device(), 1.0 - p, gen).narrow(1, shard.first, x.shape()[1]));
+  } else {
+    mask = c::dropout_mask(x.shape(), x.dtype(), x.device(), 1.0 - p, gen);
+  }
   Tensor y = mul_raw(x, mask);
   return record("dropout", {x}, y, [mask](const Grads& g) { return Grads{mul_raw(g[0], mask)}; });
 }
+
+}  // namespace recur
+
+namespace recur {
+
+namespace {
+thread_local DropoutShard current_shard;
+}  // namespace
+
+DropoutShard dropout_shard() { return current_shard; }
+
+DropoutShardGuard::DropoutShardGuard(DropoutShard shard) : previous_(current_shard) { current_shard = shard; }
+
+DropoutShardGuard::~DropoutShardGuard() { current_shard = previous_; }
 
 }  // namespace recur

@@ -40,3 +40,39 @@ if(NOT RECUR_CUDA STREQUAL "OFF")
   include(RecurCuda)
 endif()
 message(STATUS "recur: CUDA backend ${RECUR_HAVE_CUDA} ${RECUR_CUDNN_VERSION}")
+
+# MPI (Debian's libopenmpi-dev): the process group of data-parallel training. The MPI headers are
+# private to recur_backends (backends/mpi/).
+set(RECUR_HAVE_MPI 0)
+if(NOT RECUR_MPI STREQUAL "OFF")
+  find_package(MPI COMPONENTS CXX QUIET)
+  if(MPI_CXX_FOUND)
+    set(RECUR_HAVE_MPI 1)
+  elseif(RECUR_MPI STREQUAL "ON")
+    message(FATAL_ERROR "RECUR_MPI=ON but MPI was not found (install libopenmpi-dev openmpi-bin)")
+  endif()
+endif()
+message(STATUS "recur: MPI ${RECUR_HAVE_MPI} ${MPI_CXX_VERSION}")
+
+# NCCL, next to the CUDA toolkit (it ships in /usr/local/cuda): all-reduces CUDA tensors. Its
+# communicator is set up over MPI, so it needs both.
+set(RECUR_HAVE_NCCL 0)
+if(NOT RECUR_NCCL STREQUAL "OFF")
+  if(RECUR_HAVE_CUDA AND RECUR_HAVE_MPI)
+    set(_nccl_hints ${NCCL_ROOT} $ENV{NCCL_ROOT} ${CUDAToolkit_LIBRARY_ROOT} /usr/local/cuda)
+    find_path(RECUR_NCCL_INCLUDE_DIR nccl.h HINTS ${_nccl_hints} PATH_SUFFIXES include)
+    find_library(RECUR_NCCL_LIBRARY NAMES nccl libnccl.so.2 HINTS ${_nccl_hints}
+                 PATH_SUFFIXES lib lib64 lib/x86_64-linux-gnu)
+    if(RECUR_NCCL_INCLUDE_DIR AND RECUR_NCCL_LIBRARY)
+      add_library(recur_nccl INTERFACE IMPORTED)
+      set_target_properties(recur_nccl PROPERTIES INTERFACE_LINK_LIBRARIES ${RECUR_NCCL_LIBRARY}
+                                                  INTERFACE_INCLUDE_DIRECTORIES ${RECUR_NCCL_INCLUDE_DIR})
+      set(RECUR_HAVE_NCCL 1)
+    endif()
+  endif()
+  if(NOT RECUR_HAVE_NCCL AND RECUR_NCCL STREQUAL "ON")
+    message(FATAL_ERROR "RECUR_NCCL=ON but NCCL, CUDA or MPI was not found (CUDA ${RECUR_HAVE_CUDA}, "
+                        "MPI ${RECUR_HAVE_MPI}, nccl.h: '${RECUR_NCCL_INCLUDE_DIR}'; set NCCL_ROOT)")
+  endif()
+endif()
+message(STATUS "recur: NCCL ${RECUR_HAVE_NCCL}")

@@ -7,17 +7,24 @@
 // its device time plus whatever launch overhead the device could not hide.
 // bench/compare_pytorch.py and bench/compare_pytorch_gpu.py run the same steps in PyTorch.
 // --profile adds where a step goes: each primitive's time per step and share (backends/profile.h).
+// Under mpirun -np N (docs/DISTRIBUTED.md) --batch is the global batch: each rank runs B / N
+// streams of its own random tokens and the gradients are averaged (nn::DataParallel) before Adam;
+// rank 0 prints, with the all-reduce's median time per step and its share of the step.
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <chrono>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <numeric>
 
 #include "autograd/ops.h"
+#include "backends/distributed.h"
 #include "backends/profile.h"
 #include "backends/settings.h"
 #include "examples/command.h"
+#include "examples/lm/data_parallel_run.h"
+#include "nn/data_parallel.h"
 #include "nn/layers.h"
 #include "nn/losses.h"
 #include "nn/rnn.h"
@@ -114,13 +121,21 @@ int run_train_step(const TrainStepOptions& o) {
   ao.lr = 2e-3;
   optim::Adam adam(params, ao);
 
-  Generator data(2);
+  distributed::ProcessGroup& group = distributed::world();  // one process unless under mpirun
+  lm::check_batch_divides(o.batch, group.size());
+  const int64_t batch = o.batch / group.size();  // this rank's streams
+  std::unique_ptr<nn::DataParallel> parallel;
+  if (group.size() > 1) {
+    parallel = std::make_unique<nn::DataParallel>(group, params);
+    parallel->broadcast_parameters();
+  }
+  Generator data(2 + static_cast<uint64_t>(group.rank()));
   const TensorOptions index = TensorOptions{}.with_dtype(DType::Int64);
   auto tokens = [&] {
-    Tensor u = rand({o.seq, o.batch}, TensorOptions{}.with_dtype(DType::Float64), &data, 0.0, double(o.vocab));
+    Tensor u = rand({o.seq, batch}, TensorOptions{}.with_dtype(DType::Float64), &data, 0.0, double(o.vocab));
     std::vector<int64_t> ids;
     for (double v : u.to_vector<double>()) ids.push_back(std::min<int64_t>(static_cast<int64_t>(v), o.vocab - 1));
-    return from_vector<int64_t>(ids, {o.seq, o.batch}, index).to(device);
+    return from_vector<int64_t>(ids, {o.seq, batch}, index).to(device);
   };
   Tensor inputs, targets, features, weigh;
   if (lm) {
@@ -128,11 +143,11 @@ int run_train_step(const TrainStepOptions& o) {
     targets = tokens();
   } else {
     const TensorOptions like = TensorOptions{}.with_dtype(dtype);
-    features = randn({o.seq, o.batch, o.input_size}, like, &data).to(device);
-    weigh = randn({o.seq, o.batch, ro.num_directions() * ro.output_hidden_size()}, like, &data).to(device);
+    features = randn({o.seq, batch, o.input_size}, like, &data).to(device);
+    weigh = randn({o.seq, batch, ro.num_directions() * ro.output_hidden_size()}, like, &data).to(device);
   }
 
-  std::vector<double> times;
+  std::vector<double> times, reduce_times;
   double last_loss = 0.0;
   for (int i = 0; i < o.warmup + o.steps; ++i) {
     if (o.profile && i == o.warmup) profile::start();  // the timed steps only
@@ -152,6 +167,8 @@ int run_train_step(const TrainStepOptions& o) {
       profile::Phase phase("backward");
       loss.backward();
     }
+    const double reduced_before = parallel ? parallel->all_reduce_seconds() : 0.0;
+    if (parallel) parallel->average_gradients();  // MPI's time: outside the primitives
     {
       profile::Phase phase("optimizer");
       adam.step();
@@ -159,7 +176,16 @@ int run_train_step(const TrainStepOptions& o) {
     }
     last_loss = loss.item();  // synchronises
     const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-    if (i >= o.warmup) times.push_back(ms);
+    if (i >= o.warmup) {
+      times.push_back(ms);
+      if (parallel) reduce_times.push_back(1000.0 * (parallel->all_reduce_seconds() - reduced_before));
+    }
+  }
+  if (group.rank() != 0) return 0;
+  double reduce_ms = 0.0;
+  if (!reduce_times.empty()) {
+    std::sort(reduce_times.begin(), reduce_times.end());
+    reduce_ms = reduce_times[reduce_times.size() / 2];
   }
   profile::stop();
   const double mean_ms = std::accumulate(times.begin(), times.end(), 0.0) / static_cast<double>(times.size());
@@ -200,7 +226,9 @@ int run_train_step(const TrainStepOptions& o) {
                         {"tokens_per_s", tokens_per_s},
                         {"gflop_per_step", flops / 1e9},
                         {"gflops", gflops},
-                        {"loss", last_loss}};
+                        {"loss", last_loss},
+                        {"processes", group.size()},
+                        {"all_reduce_ms", reduce_ms}};
     if (o.profile) j["profile"] = profile_json(mean_ms, o.steps);
     fmt::print("{}\n", j.dump());
   } else {
@@ -209,6 +237,10 @@ int run_train_step(const TrainStepOptions& o) {
                nn::impl_name(rnn.implementation()), gemm_provider_name());
     fmt::print("  median {:.2f} ms/step (min {:.2f}), {:.0f} tokens/s, {:.1f} GFLOP/s ({:.2f} GFLOP/step)\n", median,
                times.front(), tokens_per_s, gflops, flops / 1e9);
+    if (parallel) {
+      fmt::print("  {} processes of {} streams: gradient all-reduce median {:.3f} ms/step ({:.1f}% of the step)\n",
+                 group.size(), batch, reduce_ms, 100.0 * reduce_ms / median);
+    }
     if (o.profile) print_profile(mean_ms, o.steps);
   }
   return 0;

@@ -11,6 +11,7 @@
 #include <memory>
 #include <set>
 
+#include "backends/distributed.h"
 #include "examples/command.h"
 #include "examples/lm/data.h"
 #include "examples/lm/trainer.h"
@@ -137,7 +138,10 @@ Command add_train_command(CLI::App& parent) {
                 threads != nullptr && threads->count() > 0) {
               given.insert("threads");
             }
-            std::unique_ptr<lm::Reporter> reporter = lm::make_reporter(reporter_kind(state->progress), stderr);
+            // Under an MPI launcher only rank 0 reports (docs/DISTRIBUTED.md); the others print warnings alone.
+            const bool replica = distributed::launch_environment().rank != 0;
+            std::unique_ptr<lm::Reporter> reporter =
+                lm::make_reporter(replica ? lm::ReporterKind::Quiet : reporter_kind(state->progress), stderr);
             if (!state->config.empty()) {
               RECUR_CHECK(state->resume.empty(),
                           "--config cannot be combined with --resume: a resumed run keeps the options of its own "
@@ -166,7 +170,12 @@ Command add_train_command(CLI::App& parent) {
             }
             const lm::TrainResult result = trainer->run(&stop);
             reporter->finish();
-            if (result.end == lm::RunEnd::Finished) {
+            if (result.end == lm::RunEnd::Interrupted && distributed::world().size() > 1) {
+              // Every rank has its part of the checkpoint written: leave together, now, since
+              // mpirun, ending the job after its SIGTERM, may not answer MPI_Finalize in time.
+              distributed::world().exit_together(0);
+            }
+            if (result.end == lm::RunEnd::Finished && trainer->is_root()) {
               // The result, on stdout (progress and messages went to stderr).
               fmt::print("trained {} steps ({} tokens) in {:.1f} s of training: validation loss {}\n", result.step,
                          result.tokens, result.elapsed_s,

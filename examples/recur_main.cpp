@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "backends/distributed.h"
 #include "backends/threading.h"
 #include "examples/command.h"
 #include "examples/stop_signals.h"
@@ -90,6 +91,20 @@ std::string failure(const CLI::App* app, const CLI::Error& e) {
   return fmt::format("error: {}{}\n", e.what(), suggestion(app));
 }
 
+// The one error line, and exit status 1. In a data-parallel run (mpirun -np N) the line names
+// the rank, and the whole job ends (MPI_Abort): the other ranks would wait for this one forever.
+int fail(const std::string& message) {
+  if (recur::distributed::world_created()) {
+    recur::distributed::ProcessGroup& world = recur::distributed::world();
+    if (world.size() > 1) {
+      fmt::print(stderr, "error: rank {} of {}: {}\n", world.rank(), world.size(), message);
+      world.abort(1);
+    }
+  }
+  fmt::print(stderr, "error: {}\n", message);
+  return 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -145,9 +160,8 @@ int main(int argc, char** argv) {
     }
     return 0;
   } catch (const std::exception& e) {  // recur::Error (a caller's mistake) and everything else
-    fmt::print(stderr, "error: {}\n", e.what());
+    return fail(e.what());
   } catch (...) {
-    fmt::print(stderr, "error: unknown exception\n");
+    return fail("unknown exception");
   }
-  return 1;
 }

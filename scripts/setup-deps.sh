@@ -11,6 +11,7 @@ packages=(
   libfmt-dev nlohmann-json3-dev libcli11-dev
   libgtest-dev libgmock-dev # tests
   libbenchmark-dev          # bench/
+  libopenmpi-dev openmpi-bin  # data-parallel training (mpirun -np N recur train), its tests
   clang libclang-rt-14-dev libomp-dev  # scripts/fuzz.sh: libFuzzer, and clang's OpenMP runtime
   python3
   "$@"

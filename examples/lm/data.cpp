@@ -51,13 +51,14 @@ TokenSplit split_tokens(const std::vector<int32_t>& tokens, double valid_fractio
 
 namespace {
 
-// x[t, b] = tokens[start_b + offset + t], y[t, b] = the token after it, for t < steps.
-Batch gather_batch(const std::vector<int32_t>& tokens, int64_t batch, int64_t stream_length, int64_t offset,
-                   int64_t steps) {
+// x[t, b] = tokens[start_(first + b) + offset + t], y[t, b] = the token after it, for t < steps
+// and b < batch (streams first, ..., first + batch - 1).
+Batch gather_batch(const std::vector<int32_t>& tokens, int64_t first, int64_t batch, int64_t stream_length,
+                   int64_t offset, int64_t steps) {
   std::vector<int64_t> input(static_cast<size_t>(steps * batch)), target(input.size());
   for (int64_t t = 0; t < steps; ++t) {
     for (int64_t b = 0; b < batch; ++b) {
-      const auto pos = static_cast<size_t>(b * stream_length + offset + t);
+      const auto pos = static_cast<size_t>((first + b) * stream_length + offset + t);
       input[static_cast<size_t>(t * batch + b)] = tokens[pos];
       target[static_cast<size_t>(t * batch + b)] = tokens[pos + 1];
     }
@@ -77,12 +78,20 @@ StreamBatcher::StreamBatcher(const std::vector<int32_t>& tokens, int64_t batch, 
               "or a smaller --batch or --bptt)",
               what, count, batch, bptt, batch * (bptt + 1));
   stream_length_ = count / batch;
+  local_streams_ = batch;
 }
 
 Batch StreamBatcher::batch(int64_t index) const {
   RECUR_CHECK(index >= 0 && index < batches_per_epoch(), "batch {} is outside the epoch's {} batches", index,
               batches_per_epoch());
-  return gather_batch(tokens_, batch_, stream_length_, index * bptt_, bptt_);
+  return gather_batch(tokens_, first_stream_, local_streams_, stream_length_, index * bptt_, bptt_);
+}
+
+void StreamBatcher::set_shard(int64_t first, int64_t count) {
+  RECUR_CHECK(first >= 0 && count >= 1 && first + count <= batch_, "streams [{}, {}) are outside the batch of {}",
+              first, first + count, batch_);
+  first_stream_ = first;
+  local_streams_ = count;
 }
 
 EvalChunks::EvalChunks(const std::vector<int32_t>& tokens, int64_t batch, int64_t bptt, const std::string& what)
@@ -97,7 +106,15 @@ EvalChunks::EvalChunks(const std::vector<int32_t>& tokens, int64_t batch, int64_
 Batch EvalChunks::chunk(int64_t index) const {
   RECUR_CHECK(index >= 0 && index < num_chunks(), "chunk {} is outside [0, {})", index, num_chunks());
   const int64_t offset = index * bptt_;
-  return gather_batch(tokens_, batch_, stream_length_, offset, std::min(bptt_, stream_length_ - offset));
+  return gather_batch(tokens_, 0, batch_, stream_length_, offset, std::min(bptt_, stream_length_ - offset));
+}
+
+Batch EvalChunks::chunk(int64_t index, int64_t first, int64_t count) const {
+  RECUR_CHECK(index >= 0 && index < num_chunks(), "chunk {} is outside [0, {})", index, num_chunks());
+  RECUR_CHECK(first >= 0 && count >= 1 && first + count <= batch_, "streams [{}, {}) are outside the {} streams", first,
+              first + count, batch_);
+  const int64_t offset = index * bptt_;
+  return gather_batch(tokens_, first, count, stream_length_, offset, std::min(bptt_, stream_length_ - offset));
 }
 
 }  // namespace recur::lm

@@ -52,12 +52,19 @@ class StreamBatcher {
   int64_t batches_per_epoch() const { return (stream_length_ - 1) / bptt_; }
   // Where stream b starts in the tokens.
   int64_t stream_start(int64_t stream) const { return stream * stream_length_; }
-  // Batch `index` of an epoch (0 <= index < batches_per_epoch()), on the CPU.
+  // Batch `index` of an epoch (0 <= index < batches_per_epoch()), on the CPU: [T, local_streams()].
   Batch batch(int64_t index) const;
+
+  // Data parallelism: batch() gives streams [first, first + count) of the B only (a rank's share;
+  // the layout of the B streams stays the same). By default all of them.
+  void set_shard(int64_t first, int64_t count);
+  int64_t first_stream() const { return first_stream_; }
+  int64_t local_streams() const { return local_streams_; }
 
  private:
   const std::vector<int32_t>& tokens_;
   int64_t batch_, bptt_, stream_length_;
+  int64_t first_stream_ = 0, local_streams_ = 0;
 };
 
 // The chunks of an evaluation pass over all of `tokens` with carried state: B streams of
@@ -72,6 +79,8 @@ class EvalChunks {
   int64_t num_chunks() const { return (stream_length_ + bptt_ - 1) / bptt_; }
   int64_t scored_tokens() const { return batch_ * stream_length_; }
   Batch chunk(int64_t index) const;
+  // Streams [first, first + count) of chunk `index` only (a rank's share of the evaluation).
+  Batch chunk(int64_t index, int64_t first, int64_t count) const;
 
  private:
   const std::vector<int32_t>& tokens_;

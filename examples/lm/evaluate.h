@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "backends/distributed.h"
 #include "core/device.h"
 #include "examples/lm/model.h"
 
@@ -25,8 +26,11 @@ struct EvalResult {
   std::string layout() const;  // "32 streams of 93 tokens, chunks of 256"
 };
 
-// Leaves the model in the mode it found it in. `what` names the text in messages.
+// Leaves the model in the mode it found it in. `what` names the text in messages. With a
+// `group` of N processes (data parallelism), the evaluation is collective: rank r runs its
+// contiguous share of the streams (stream_share in examples/lm/data_parallel_run.h; a rank may
+// have none) and the sums are added over the ranks in float64, so every rank gets the loss.
 EvalResult evaluate(LanguageModel& model, const std::vector<int32_t>& tokens, int64_t batch, int64_t bptt,
-                    Device device, const std::string& what);
+                    Device device, const std::string& what, distributed::ProcessGroup* group = nullptr);
 
 }  // namespace recur::lm

@@ -64,6 +64,13 @@ RunFolder RunFolder::open(const std::string& dir, Reporter& reporter) {
   return RunFolder(dir, reporter);
 }
 
+RunFolder RunFolder::read_only(const std::string& dir) {
+  RECUR_CHECK(fs::is_directory(dir), "--resume {}: no such run folder", dir);
+  RunFolder folder;
+  folder.dir_ = dir;
+  return folder;
+}
+
 bool RunFolder::has_config() const { return fs::exists(config_path()); }
 
 bool RunFolder::has_checkpoint() const { return !checkpoint_dir_if_any(dir_).empty(); }

@@ -24,6 +24,9 @@ class RunFolder {
   // The folder of a run to resume (--resume DIR), locked. recur::Error when there is no such
   // folder, or another process holds its lock.
   static RunFolder open(const std::string& dir, Reporter& reporter);
+  // The folder of a run that another process holds, to read only, without its lock: the other
+  // ranks of a data-parallel run read what rank 0 locked (examples/lm/data_parallel_run.h).
+  static RunFolder read_only(const std::string& dir);
 
   const std::string& dir() const { return dir_; }
   std::string config_path() const { return dir_ + "/config.json"; }

@@ -21,16 +21,19 @@ TrainStep::TrainStep(LanguageModel& model, optim::Optimizer& optimizer, Device d
 StepResult TrainStep::operator()(const Batch& batch, const nn::RNNState& from, double lr, int64_t step) {
   optimizer_.set_lr(lr);
   model_.train();
+  const DropoutShardGuard shard(shard_);
   auto [logits, state] = model_.forward(batch.input.to(device_), from);
   const Tensor loss = nn::cross_entropy(logits, batch.target.to(device_));
   StepResult result;
   result.loss = loss.item();
+  if (parallel_ != nullptr) result.loss = parallel_->sum({result.loss})[0] / parallel_->size();
   result.grad_norm = std::numeric_limits<double>::quiet_NaN();
   bool good = std::isfinite(result.loss);
   if (good) {
     const Tensor& penalty = model_.activation_penalty();  // AR and TAR: minimised, not reported
     (penalty.defined() ? loss + penalty : loss).backward();
     if (after_backward_) after_backward_(step, model_);
+    if (parallel_ != nullptr) parallel_->average_gradients();
     const optim::ClipResult clip = optim::clip_grad_norm_detailed(parameters_, max_norm_);
     result.grad_norm = clip.norm;
     good = clip.finite;
@@ -41,6 +44,15 @@ StepResult TrainStep::operator()(const Batch& batch, const nn::RNNState& from, d
   result.applied = good;
   if (good) result.carry = {state.h.detach(), state.c.defined() ? state.c.detach() : Tensor()};
   return result;
+}
+
+}  // namespace recur::lm
+
+namespace recur::lm {
+
+void TrainStep::set_data_parallel(nn::DataParallel* parallel, DropoutShard shard) {
+  parallel_ = parallel;
+  shard_ = shard;
 }
 
 }  // namespace recur::lm

@@ -16,9 +16,11 @@
 #include <functional>
 #include <vector>
 
+#include "autograd/dropout_shard.h"
 #include "core/device.h"
 #include "examples/lm/data.h"
 #include "examples/lm/model.h"
+#include "nn/data_parallel.h"
 #include "optim/optimizer.h"
 
 namespace recur::lm {
@@ -43,6 +45,13 @@ class TrainStep {
   // Step `step` on `batch` (on the CPU; moved to the device), from the state `from`.
   StepResult operator()(const Batch& batch, const nn::RNNState& from, double lr, int64_t step);
 
+  // Data parallelism (examples/lm/data_parallel_run.h): `batch` is this rank's share of the
+  // streams. The loss is averaged over the ranks before anything is decided (a loss that is not
+  // finite on any rank skips the step on all), the gradients after the backward pass, before
+  // clipping (one all-reduce); dropout draws this rank's slice of the global batch's masks.
+  // Every rank then clips and steps alike.
+  void set_data_parallel(nn::DataParallel* parallel, DropoutShard shard);
+
  private:
   LanguageModel& model_;
   optim::Optimizer& optimizer_;
@@ -50,6 +59,8 @@ class TrainStep {
   Device device_;
   double max_norm_;
   AfterBackward after_backward_;
+  nn::DataParallel* parallel_ = nullptr;
+  DropoutShard shard_;
 };
 
 }  // namespace recur::lm

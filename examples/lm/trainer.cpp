@@ -21,8 +21,8 @@ namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-Device checked_device(const std::string& name) {
-  const Device device = Device::parse(name);
+Device checked_device(const std::string& name, const distributed::ProcessGroup& group) {
+  const Device device = rank_device(Device::parse(name), name, group);
   check_device(device, "--device " + name);
   return device;
 }
@@ -87,16 +87,20 @@ Trainer::~Trainer() = default;
 Trainer::Trainer(const TrainOptions& options, Reporter& reporter, TrainHooks hooks)
     : options_(options), reporter_(reporter), hooks_(std::move(hooks)) {
   prepare_from_step_zero("");
-  folder_ = RunFolder::create(options_.out, reporter_);
-  options_.out = folder_.dir();
-  folder_.write_config(config_json());
+  join_replicas();
+  if (is_root()) {
+    folder_ = RunFolder::create(options_.out, reporter_);
+    options_.out = folder_.dir();
+    folder_.write_config(config_json());
+  }
+  group_->broadcast_bytes(options_.out, 0);  // the folder rank 0 chose (runs/<timestamp>), for messages
 }
 
 std::unique_ptr<Trainer> Trainer::resume(const std::string& run_dir, const TrainOptions& requested,
                                          const std::set<std::string>& given, Reporter& reporter, TrainHooks hooks) {
   std::unique_ptr<Trainer> trainer(new Trainer(ResumeTag{}, reporter, std::move(hooks)));
   Trainer& t = *trainer;
-  t.folder_ = RunFolder::open(run_dir, reporter);
+  t.folder_ = t.is_root() ? RunFolder::open(run_dir, reporter) : RunFolder::read_only(run_dir);
   if (!t.folder_.has_checkpoint() && t.folder_.has_config()) {
     // Stopped before its first checkpoint (kill -9, a crash): the run starts again from step 0
     // with the options it recorded, which gives the steps it had made.
@@ -106,7 +110,8 @@ std::unique_ptr<Trainer> Trainer::resume(const std::string& run_dir, const Train
                     "step 0 with the options of {}",
                     run_dir, t.folder_.config_path()));
     t.prepare_from_step_zero(config["data"].value("fingerprint", "(none)"));
-    t.folder_.write_config(t.config_json());
+    t.join_replicas();
+    if (t.is_root()) t.folder_.write_config(t.config_json());
     return trainer;
   }
   const Checkpoint checkpoint = load_checkpoint(run_dir, LoadParts::ModelAndTrainingState);
@@ -120,7 +125,8 @@ std::unique_ptr<Trainer> Trainer::resume(const std::string& run_dir, const Train
               checkpoint.dir, checkpoint.model.summary(), difference);
   t.build_model_and_optimizer();
   t.restore(checkpoint);
-  t.folder_.write_config(t.config_json());
+  t.join_replicas();
+  if (t.is_root()) t.folder_.write_config(t.config_json());
   return trainer;
 }
 
@@ -181,14 +187,14 @@ nlohmann::json Trainer::take_recorded_options(const std::string& config_path, co
   options_.out = folder_.dir();
   options_.fill_defaults();
   options_.validate();
-  device_ = checked_device(options_.device);
+  device_ = checked_device(options_.device, *group_);
   return config;
 }
 
 void Trainer::prepare_from_step_zero(const std::string& expected_fingerprint) {
   options_.fill_defaults();
   options_.validate();
-  device_ = checked_device(options_.device);
+  device_ = checked_device(options_.device, *group_);
   if (options_.init_from.empty()) {
     load_data(nullptr, expected_fingerprint);
     build_model_and_optimizer();
@@ -253,6 +259,27 @@ void Trainer::build_model_and_optimizer() {
   cadence_ = Cadence(options_);
 }
 
+void Trainer::join_replicas() {
+  if (group_->size() == 1) return;
+  check_batch_divides(options_.batch, group_->size());
+  check_same_threads(*group_, get_num_threads());
+  share_ = stream_share(options_.batch, group_->rank(), group_->size());
+  batcher_->set_shard(share_.first, share_.count);
+  parallel_ = std::make_unique<nn::DataParallel>(*group_, model_->parameters());
+  parallel_->broadcast_parameters();
+  StateDict optimizer_state = optimizer_->state_dict();
+  parallel_->broadcast_state(optimizer_state);
+  optimizer_->load_state_dict(optimizer_state);
+  parallel_->check_replicas_equal();
+  train_step_->set_data_parallel(parallel_.get(), DropoutShard{share_.first, options_.batch});
+  if (progress_.has_carry) carry_ = local_carry(carry_, share_);  // a checkpoint holds all the streams
+}
+
+bool Trainer::stop_requested(const std::atomic<int>* stop) const {
+  if (parallel_) return group_stop_;
+  return stop != nullptr && stop->load() > 0;
+}
+
 nlohmann::json Trainer::config_json() const {
   return nlohmann::json{{"recur_version", RECUR_VERSION},
                         {"threads", get_num_threads()},
@@ -278,7 +305,12 @@ TrainResult Trainer::run(const std::atomic<int>* stop) {
                   "vocabulary {} {}, {} batches of {}x{} per epoch, {} threads; run folder {}",
                   model_->config().summary(), model_->num_parameters(), options_.data, split_.train.size(),
                   split_.valid.size(), vocab_.size(), options_.vocab, batcher_->batches_per_epoch(), options_.batch,
-                  options_.bptt, get_num_threads(), folder_.dir()));
+                  options_.bptt, get_num_threads(), options_.out));
+  if (parallel_) {
+    reporter_.message(fmt::format("data parallel: {} (each process trains {} of the {} streams)", group_->description(),
+                                  share_.count, options_.batch));
+  }
+  stop_ = stop;
   if (progress_.step > 0)
     reporter_.message(fmt::format("resuming at step {} (epoch {})", progress_.step, progress_.epoch));
   while (!cadence_.done(progress_)) {
@@ -291,7 +323,7 @@ TrainResult Trainer::run(const std::atomic<int>* stop) {
     if (due.evaluate) val_loss = evaluate_now();
     if (due.log) close_row(kNaN);
     if (due.checkpoint) save(val_loss);
-    if (stop != nullptr && stop->load() > 0) return interrupted();
+    if (stop_requested(stop)) return interrupted();
   }
   return finish();
 }
@@ -318,7 +350,13 @@ void Trainer::step() {
   progress_.step += 1;
   progress_.batch_in_epoch += 1;
   progress_.tokens += tokens;
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (parallel_) {  // rank 0's clock, and whether any rank was asked to stop
+    const bool stop_here = stop_ != nullptr && stop_->load() > 0;
+    const std::vector<double> agreed = parallel_->sum({is_root() ? seconds : 0.0, stop_here ? 1.0 : 0.0});
+    seconds = agreed[0];
+    group_stop_ = agreed[1] > 0.0;
+  }
   progress_.elapsed_s += seconds;
   recent_step_seconds_ = recent_step_seconds_ == 0.0 ? seconds : 0.9 * recent_step_seconds_ + 0.1 * seconds;
   add_step_to_interval(progress_, tokens, seconds, result.loss, result.grad_norm, result.applied);
@@ -334,7 +372,7 @@ void Trainer::stop_after_bad_steps() {
       "--lr or a --clip)",
       progress_.step, progress_.bad_in_a_row,
       last_checkpoint_step_ >= 0 ? fmt::format("the last checkpoint, of step {}, in {}/checkpoint is intact",
-                                               last_checkpoint_step_, folder_.dir())
+                                               last_checkpoint_step_, options_.out)
                                  : std::string("no checkpoint was written"));
 }
 
@@ -344,14 +382,14 @@ TrainResult Trainer::interrupted() {
   reporter_.message(
       fmt::format("interrupted at step {}: checkpoint written to {}/checkpoint; continue with "
                   "`recur train --resume {}`",
-                  progress_.step, folder_.dir(), folder_.dir()));
+                  progress_.step, options_.out, options_.out));
   return result(RunEnd::Interrupted);
 }
 
 // The end: a full evaluation, then the final checkpoint.
 TrainResult Trainer::finish() {
   const EvalResult validation =
-      evaluate(*model_, split_.valid, options_.eval_batch, options_.eval_bptt, device_, "the validation text");
+      evaluate(*model_, split_.valid, options_.eval_batch, options_.eval_bptt, device_, "the validation text", group_);
   progress_.last_val_loss = validation.loss;
   if (!rows_.empty() && rows_.back().step == progress_.step && progress_.interval_steps == 0) {
     rows_.back().val_loss = validation.loss;  // a resumed run that had already finished
@@ -375,7 +413,7 @@ TrainResult Trainer::finish() {
 TrainResult Trainer::result(RunEnd end) const {
   TrainResult result;
   result.end = end;
-  result.run_dir = folder_.dir();
+  result.run_dir = options_.out;
   result.step = progress_.step, result.tokens = progress_.tokens;
   result.elapsed_s = progress_.elapsed_s, result.skipped_steps = progress_.skipped_steps;
   return result;
@@ -404,7 +442,7 @@ void Trainer::close_row(double val_loss) {
 
 double Trainer::evaluate_now() {
   const EvalResult result =
-      evaluate(*model_, split_.valid, options_.eval_batch, options_.eval_bptt, device_, "the validation text");
+      evaluate(*model_, split_.valid, options_.eval_batch, options_.eval_bptt, device_, "the validation text", group_);
   progress_.last_val_loss = result.loss;
   close_row(result.loss);
   reporter_.message(fmt::format("step {}: validation loss {}, {:.1f} s", progress_.step,
@@ -418,6 +456,17 @@ void Trainer::save(double val_loss) {
   for (auto& [name, generator] : model_->generators()) {
     progress_.generators[name] = {generator->seed(), generator->offset()};
   }
+  // Collective: every rank's carried state (a checkpoint holds all the streams), and a check that
+  // the replicas are still equal.
+  const nn::RNNState carry = parallel_ ? gather_carry(*group_, carry_, device_) : carry_;
+  if (parallel_) parallel_->check_replicas_equal();
+  if (!is_root()) {
+    if (std::isfinite(val_loss) && !(val_loss >= progress_.best_val_loss)) {
+      progress_.best_val_loss = val_loss, progress_.best_step = progress_.step;
+    }
+    last_checkpoint_step_ = progress_.step;
+    return;
+  }
   // metrics.csv first: a process killed in between leaves rows past the last checkpoint, which a
   // resumed run drops, rather than a checkpoint whose rows are missing.
   write_logs();
@@ -427,13 +476,14 @@ void Trainer::save(double val_loss) {
   if (std::isfinite(val_loss) && !(val_loss >= progress_.best_val_loss)) {
     progress_.best_val_loss = val_loss;
     progress_.best_step = progress_.step;
-    folder_.save_checkpoint(Which::Best, *model_, vocab_, config, *optimizer_, carry_, progress_);
+    folder_.save_checkpoint(Which::Best, *model_, vocab_, config, *optimizer_, carry, progress_);
   }
-  folder_.save_checkpoint(Which::Latest, *model_, vocab_, config, *optimizer_, carry_, progress_);
+  folder_.save_checkpoint(Which::Latest, *model_, vocab_, config, *optimizer_, carry, progress_);
   last_checkpoint_step_ = progress_.step;
 }
 
 void Trainer::write_logs() {
+  if (!is_root()) return;
   const std::string title =
       fmt::format("{} on {}", model_->config().summary(), fs::path(options_.data).filename().string());
   folder_.write_logs(rows_, title, symbol_unit(vocab_.kind()));

@@ -16,6 +16,13 @@
 // computes bit for bit the losses of an uninterrupted run (with a step-bounded schedule; a
 // time-bounded one follows the clock). config.json records the thread count and the CPU GEMM
 // provider, which a resumed run restores.
+//
+// Under an MPI launcher (`mpirun -np N recur train`, docs/DISTRIBUTED.md) the N processes train
+// one model: each takes its share of the --batch streams (examples/lm/data_parallel_run.h), the
+// gradients are averaged (nn/data_parallel.h), and every decision is collective: the loss, a
+// non-finite step, the clock (rank 0's), a stop request, the evaluation and the checkpoint, which
+// holds the carried state of all the streams, so that it does not depend on N. Only rank 0
+// writes the run folder and reports progress.
 #pragma once
 
 #include <atomic>
@@ -28,10 +35,12 @@
 #include <string>
 #include <vector>
 
+#include "backends/distributed.h"
 #include "core/device.h"
 #include "examples/lm/cadence.h"
 #include "examples/lm/checkpoint.h"
 #include "examples/lm/data.h"
+#include "examples/lm/data_parallel_run.h"
 #include "examples/lm/evaluate.h"
 #include "examples/lm/metrics.h"
 #include "examples/lm/model.h"
@@ -40,6 +49,7 @@
 #include "examples/lm/train_options.h"
 #include "examples/lm/train_step.h"
 #include "examples/lm/vocab.h"
+#include "nn/data_parallel.h"
 #include "optim/lr_schedule.h"
 #include "optim/optimizer.h"
 
@@ -91,7 +101,9 @@ class Trainer {
   // *stop becomes non-zero (a signal: then checkpoints and returns Interrupted).
   TrainResult run(const std::atomic<int>* stop = nullptr);
 
-  const std::string& run_dir() const { return folder_.dir(); }
+  const std::string& run_dir() const { return options_.out; }
+  // Rank 0 of a data-parallel run, or a process alone: the one that writes and reports.
+  bool is_root() const { return group_->rank() == 0; }
   const TrainOptions& options() const { return options_; }
   LanguageModel& model() { return *model_; }
   const Vocabulary& vocab() const { return vocab_; }
@@ -121,6 +133,13 @@ class Trainer {
   void restore(const Checkpoint& checkpoint);
   void build_model_and_optimizer();
   nlohmann::json config_json() const;
+  // Data parallelism, once the model and optimizer are built (and restored): checks that the
+  // ranks agree, takes this rank's streams, makes rank 0's weights and optimizer state every
+  // rank's. Nothing in a process alone.
+  void join_replicas();
+  // Whether to stop for a signal: this process's request alone, or any rank's in a group
+  // (agreed at the end of every step).
+  bool stop_requested(const std::atomic<int>* stop) const;
 
   // The parts of run(): one step with its bookkeeping, and what follows the loop.
   void step();
@@ -141,7 +160,8 @@ class Trainer {
   Reporter& reporter_;
   TrainHooks hooks_;
   Device device_ = Device::cpu();
-  RunFolder folder_;  // holds the folder's lock for the trainer's lifetime
+  distributed::ProcessGroup* group_ = &distributed::world();
+  RunFolder folder_;  // holds the folder's lock for the trainer's lifetime (rank 0's alone)
 
   std::string data_fingerprint_;
   int64_t data_bytes_ = 0;
@@ -161,6 +181,11 @@ class Trainer {
   int64_t last_checkpoint_step_ = -1;
   double lr_ = 0.0;
   double recent_step_seconds_ = 0.0;  // a moving average, for the bar's speed and ETA
+
+  std::unique_ptr<nn::DataParallel> parallel_;  // with more than one process
+  StreamShare share_;                           // this rank's streams
+  const std::atomic<int>* stop_ = nullptr;      // run()'s
+  bool group_stop_ = false;                     // some rank was asked to stop (a group's)
 };
 
 }  // namespace recur::lm
