@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <thread>
 
+#include "backends/compute.h"
 #include "core/error.h"
 #include "recur/config.h"
 
@@ -185,7 +186,8 @@ class MpiGroup final : public ProcessGroup {
                 tensor.device().str());
     nccl_path(*nccl_);
 #else
-    Tensor host = tensor.to(Device::cpu()).contiguous();
+    // compute:: (not Tensor's members, which autograd defines): backends link only downward.
+    Tensor host = compute::contiguous(compute::convert(tensor, tensor.dtype(), Device::cpu()));
     host_path(host);
     tensor.copy_(host);
 #endif
