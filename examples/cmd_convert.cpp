@@ -24,9 +24,9 @@
 #include <string>
 
 #include "examples/command.h"
-#include "examples/rnn_case.h"
 #include "examples/lm/checkpoint.h"
 #include "examples/lm/tf_import.h"
+#include "examples/rnn_case.h"
 #include "nn/rnn.h"
 #include "nn/safetensors.h"
 #include "nn/tf_checkpoint.h"
