@@ -156,7 +156,9 @@ TEST(RnnDispatch, EachDevicePicksItsImplementationFromTheSupportsQuery) {
 #if RECUR_HAVE_CUDA
     std::string why;
     EXPECT_EQ(cudnn_runs(row.options, &why) ? RNNImpl::Fused : RNNImpl::Cells, row.gpu) << why;
-    if (cuda_device_count() > 0) EXPECT_EQ(resolve_impl(row.options, Device::cuda(0), RNNImpl::Auto), row.gpu);
+    if (cuda_device_count() > 0) {
+      EXPECT_EQ(resolve_impl(row.options, Device::cuda(0), RNNImpl::Auto), row.gpu);
+    }
 #endif
   }
 }
