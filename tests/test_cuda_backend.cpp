@@ -14,7 +14,7 @@
 #include "recur/config.h"
 
 #if RECUR_HAVE_CUDA
-#include "backends/cuda/caching_allocator.h"
+#include "backends/caching_allocator.h"
 #include "backends/cuda/cuda_backend.h"
 #endif
 

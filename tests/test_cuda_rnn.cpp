@@ -15,7 +15,7 @@
 #include "recur/config.h"
 
 #if RECUR_HAVE_CUDA
-#include "backends/cuda/caching_allocator.h"
+#include "backends/caching_allocator.h"
 #include "backends/cuda/cuda_backend.h"
 #include "backends/cuda/cudnn_rnn.h"
 #include "backends/cuda_info.h"

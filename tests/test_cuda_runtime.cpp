@@ -1,6 +1,6 @@
 // The CUDA backend's host-side machinery, most of which runs without a GPU: the error-check
-// macros' messages, the caching allocator (over a fake device memory), the device port of
-// Philox against core/philox.h, and the registry's answer when no device is visible.
+// macros' messages, the device port of Philox against core/philox.h, and the registry's answer
+// when no device is visible. (The caching allocator: test_caching_allocator.cpp.)
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -10,9 +10,6 @@
 
 #if RECUR_HAVE_CUDA
 
-#include <map>
-
-#include "backends/cuda/caching_allocator.h"
 #include "backends/cuda/check.h"
 #include "backends/cuda/layout.h"
 #include "backends/cuda/philox.cuh"
@@ -55,106 +52,6 @@ TEST(CudaCheck, MacrosThrowRecurErrorWithTheFailingExpression) {
   const std::string cudnn_message = message_of(failing_cudnn_call);
   EXPECT_THAT(cudnn_message, HasSubstr("cuDNN error CUDNN_STATUS_BAD_PARAM"));
   EXPECT_THAT(cudnn_message, HasSubstr("at failing_cudnn_call"));
-}
-
-// Device memory with a budget, recording what the allocator asks of it.
-class FakeDeviceMemory final : public cuda::DeviceMemory {
- public:
-  explicit FakeDeviceMemory(size_t budget) : budget_(budget) {}
-  ~FakeDeviceMemory() override {
-    for (auto& [ptr, size] : blocks_) ::operator delete(ptr);
-  }
-  void* try_allocate(size_t nbytes) override {
-    if (used_ + nbytes > budget_) return nullptr;
-    void* ptr = ::operator new(nbytes);
-    blocks_[ptr] = nbytes;
-    used_ += nbytes;
-    ++mallocs;
-    return ptr;
-  }
-  void release(void* ptr) override {
-    used_ -= blocks_.at(ptr);
-    blocks_.erase(ptr);
-    ::operator delete(ptr);
-    ++frees;
-  }
-  void synchronize() override { ++synchronizations; }
-  void memory_info(size_t* free_bytes, size_t* total_bytes) override {
-    *free_bytes = budget_ - used_;
-    *total_bytes = budget_;
-  }
-  std::string device_name() const override { return "cuda:7"; }
-
-  int mallocs = 0, frees = 0, synchronizations = 0;
-
- private:
-  size_t budget_, used_ = 0;
-  std::map<void*, size_t> blocks_;
-};
-
-TEST(CudaAllocator, SizeClassesRoundToGranules) {
-  using cuda::CachingAllocator;
-  EXPECT_EQ(CachingAllocator::rounded_size(0), 512u);
-  EXPECT_EQ(CachingAllocator::rounded_size(1), 512u);
-  EXPECT_EQ(CachingAllocator::rounded_size(513), 1024u);
-  EXPECT_EQ(CachingAllocator::rounded_size((1u << 20) - 1), 1u << 20);
-  EXPECT_EQ(CachingAllocator::rounded_size((1u << 20) + 1), 2u << 20);
-  EXPECT_EQ(CachingAllocator::rounded_size((5u << 20)), 6u << 20);
-}
-
-TEST(CudaAllocator, ReusesFreedBlocksAcrossSteps) {
-  FakeDeviceMemory memory(64u << 20);
-  cuda::CachingAllocator allocator(&memory);
-  for (int step = 0; step < 3; ++step) {
-    void* a = allocator.allocate(1000);
-    void* b = allocator.allocate(3u << 20);
-    void* c = allocator.allocate(0);
-    EXPECT_NE(a, c);
-    allocator.deallocate(a, 1000);
-    allocator.deallocate(b, 3u << 20);
-    allocator.deallocate(c, 0);
-  }
-  EXPECT_EQ(memory.mallocs, 3);  // only the first step reaches the device
-  const cuda::AllocatorStats stats = allocator.stats();
-  EXPECT_EQ(stats.allocations, 9u);
-  EXPECT_EQ(stats.cache_hits, 6u);
-  EXPECT_EQ(stats.device_allocations, 3u);
-  EXPECT_EQ(stats.in_use_bytes, 0u);
-  EXPECT_EQ(stats.cached_bytes, 1024u + (4u << 20) + 512u);
-  EXPECT_EQ(stats.peak_in_use_bytes, 1024u + (4u << 20) + 512u);
-  allocator.empty_cache();
-  EXPECT_EQ(allocator.stats().cached_bytes, 0u);
-  EXPECT_EQ(memory.frees, 3);
-}
-
-TEST(CudaAllocator, FlushesTheCacheBeforeGivingUp) {
-  FakeDeviceMemory memory(8u << 20);
-  cuda::CachingAllocator allocator(&memory);
-  void* a = allocator.allocate(6u << 20);
-  allocator.deallocate(a, 6u << 20);       // cached: 6 MiB of the 8 MiB budget
-  void* b = allocator.allocate(4u << 20);  // needs the cache given back first
-  EXPECT_NE(b, nullptr);
-  EXPECT_EQ(allocator.stats().cache_flushes, 1u);
-  EXPECT_GE(memory.synchronizations, 1);
-  allocator.deallocate(b, 4u << 20);
-}
-
-TEST(CudaAllocator, OutOfMemoryNamesRequestInUseAndCached) {
-  FakeDeviceMemory memory(8u << 20);
-  cuda::CachingAllocator allocator(&memory);
-  void* held = allocator.allocate(3u << 20);  // 4 MiB class, in use
-  try {
-    allocator.allocate(10u << 20);
-    FAIL() << "expected an out-of-memory error";
-  } catch (const Error& error) {
-    const std::string message = error.what();
-    EXPECT_THAT(message, HasSubstr("CUDA out of memory on cuda:7"));
-    EXPECT_THAT(message, HasSubstr("tried to allocate 10.00 MiB"));
-    EXPECT_THAT(message, HasSubstr("4.00 MiB in use by tensors"));
-    EXPECT_THAT(message, HasSubstr("0 bytes cached"));
-    EXPECT_THAT(message, HasSubstr("4.00 MiB free of 8.00 MiB"));
-  }
-  allocator.deallocate(held, 3u << 20);
 }
 
 TEST(CudaPhilox, DevicePortMatchesCpuGeneratorAndKnownAnswers) {

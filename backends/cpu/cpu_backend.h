@@ -10,21 +10,34 @@
 #pragma once
 
 #include <atomic>
+#include <memory>
 
 #include "backends/backend.h"
+#include "backends/caching_allocator.h"
 
 namespace recur {
 
 // 64-byte aligned host memory (a cache line, and an AVX-512 vector). A zero-byte request gets
-// a valid, unique pointer.
+// a valid, unique pointer. Blocks of 1 MiB and more (a step's activations, logits and their
+// gradients) are cached between steps (backends/caching_allocator.h, up to 1/8 of the
+// machine's memory, a cached block at most 1/4 larger than the request may serve it), so a
+// training loop does not page-fault its large buffers in anew every step; smaller ones come
+// from the C library's heap, which already reuses them. Builds with AddressSanitizer cache
+// nothing, so that every use after free is still reported.
 class CpuAllocator final : public Allocator {
  public:
+  CpuAllocator();
+  ~CpuAllocator() override;
   void* allocate(size_t nbytes) override;
   void deallocate(void* ptr, size_t nbytes) override;
   // How many allocations were made so far (tests check that hot loops make none).
   uint64_t allocation_count() const { return allocations_.load(std::memory_order_relaxed); }
+  bool caches_large_blocks() const;
+  AllocatorStats large_block_stats() const { return large_->stats(); }
 
  private:
+  std::unique_ptr<DeviceMemory> host_;
+  std::unique_ptr<CachingAllocator> large_;
   std::atomic<uint64_t> allocations_{0};
 };
 

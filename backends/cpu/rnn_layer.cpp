@@ -11,6 +11,7 @@
 #include <type_traits>
 
 #include "backends/cpu/gemm.h"
+#include "backends/cpu/math.h"
 #include "backends/threading.h"
 
 namespace recur::cpu {
@@ -18,29 +19,8 @@ namespace recur::cpu {
 namespace {
 
 // ---- elementwise functions ----------------------------------------------------------------
-// float: a branch-free exp (Cody-Waite reduction, degree-6 polynomial, ~2 ulp) that the
-// compiler vectorises; double: the C library's, for float64's 1e-10 agreement.
-inline float exp_fast(float x) {
-  x = x < -87.0f ? -87.0f : x;  // written as selects (no branches) so that loops vectorise
-  x = x > 88.0f ? 88.0f : x;
-  // n = round(x / ln 2) by the 1.5 * 2^23 trick (round to nearest even, branch-free)
-  const float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
-  const float r = (x - n * 0.693359375f) + n * 2.12194440e-4f;
-  float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  p = p * r * r + r + 1.0f;
-  // A NaN x gives a NaN p; the exponent is taken from 0 then, since casting NaN to an integer is
-  // undefined (the select keeps the loop branch-free).
-  const float n_finite = n == n ? n : 0.0f;
-  const int32_t bits = (static_cast<int32_t>(n_finite) + 127) << 23;
-  float scale;
-  std::memcpy(&scale, &bits, 4);
-  return p * scale;
-}
+// float: exp_fast (cpu/math.h), which the compiler vectorises; double: the C library's, for
+// float64's 1e-10 agreement.
 inline float sigmoid_of(float x) { return 1.0f / (1.0f + exp_fast(-x)); }
 inline double sigmoid_of(double x) { return 1.0 / (1.0 + std::exp(-x)); }
 inline float tanh_of(float x) { return 2.0f / (1.0f + exp_fast(-2.0f * x)) - 1.0f; }

@@ -18,7 +18,7 @@
 #include <memory>
 #include <mutex>
 
-#include "backends/cuda/caching_allocator.h"
+#include "backends/caching_allocator.h"
 
 namespace recur::cuda {
 

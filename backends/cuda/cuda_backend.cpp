@@ -54,7 +54,7 @@ std::string CudaBackend::name() const { return fmt::format("cuda:{}", device_ind
 
 Allocator& CudaBackend::allocator() { return context_->allocator(); }
 
-cuda::AllocatorStats CudaBackend::allocator_stats() const { return context_->allocator().stats(); }
+AllocatorStats CudaBackend::allocator_stats() const { return context_->allocator().stats(); }
 
 void CudaBackend::synchronize() { context_->synchronize(); }
 

@@ -18,10 +18,11 @@
 
 namespace recur::cuda {
 class CudaContext;
-struct AllocatorStats;
 }  // namespace recur::cuda
 
 namespace recur {
+
+struct AllocatorStats;
 
 class CudaBackend final : public Backend {
  public:
@@ -32,7 +33,7 @@ class CudaBackend final : public Backend {
   void synchronize() override;
 
   cuda::CudaContext& context() { return *context_; }
-  cuda::AllocatorStats allocator_stats() const;
+  AllocatorStats allocator_stats() const;
   // TF32 for float32 GEMMs (off by default).
   void set_allow_tf32(bool allow);
   bool allow_tf32() const;

@@ -1,11 +1,11 @@
 // The caching allocator's bins, statistics and out-of-memory message (caching_allocator.h).
-#include "backends/cuda/caching_allocator.h"
+#include "backends/caching_allocator.h"
 
 #include <fmt/format.h>
 
 #include "core/error.h"
 
-namespace recur::cuda {
+namespace recur {
 namespace {
 
 constexpr size_t kSmallLimit = size_t{1} << 20;  // 1 MiB
@@ -43,12 +43,16 @@ CachingAllocator::~CachingAllocator() {
 }
 
 void* CachingAllocator::allocate(size_t nbytes) {
-  const size_t size = rounded_size(nbytes);
+  size_t size = rounded_size(nbytes);
   std::lock_guard<std::mutex> lock(mutex_);
   ++stats_.allocations;
   void* block = nullptr;
-  auto bin = free_bins_.find(size);
-  if (bin != free_bins_.end() && !bin->second.empty()) {
+  // The smallest non-empty bin of this class or larger, within the policy's slack.
+  const auto limit = static_cast<size_t>(static_cast<double>(size) * (1.0 + policy_.reuse_slack));
+  auto bin = free_bins_.lower_bound(size);
+  while (bin != free_bins_.end() && bin->second.empty() && bin->first <= limit) ++bin;
+  if (bin != free_bins_.end() && !bin->second.empty() && bin->first <= limit) {
+    size = bin->first;
     block = bin->second.back();
     bin->second.pop_back();
     stats_.cached_bytes -= size;
@@ -64,8 +68,7 @@ void* CachingAllocator::allocate(size_t nbytes) {
       size_t free_bytes = 0, total_bytes = 0;
       memory_->memory_info(&free_bytes, &total_bytes);
       RECUR_FAIL(
-          "CUDA out of memory on {}: tried to allocate {} ({} bytes, {} with rounding); {} in use by tensors, {} "
-          "cached "
+          "out of memory on {}: tried to allocate {} ({} bytes, {} with rounding); {} in use by tensors, {} cached "
           "in free blocks (already released to retry), the device has {} free of {}",
           memory_->device_name(), format_bytes(nbytes), nbytes, format_bytes(size), format_bytes(stats_.in_use_bytes),
           format_bytes(stats_.cached_bytes), format_bytes(free_bytes), format_bytes(total_bytes));
@@ -86,6 +89,11 @@ void CachingAllocator::deallocate(void* ptr, size_t /*nbytes*/) {
   const size_t size = it->second;
   live_.erase(it);
   stats_.in_use_bytes -= size;
+  if (stats_.cached_bytes + size > policy_.max_cached_bytes) {
+    memory_->synchronize();
+    memory_->release(ptr);
+    return;
+  }
   free_bins_[size].push_back(ptr);
   stats_.cached_bytes += size;
 }
@@ -111,4 +119,4 @@ void CachingAllocator::release_cached_locked() {
   stats_.cached_bytes = 0;
 }
 
-}  // namespace recur::cuda
+}  // namespace recur
