@@ -53,6 +53,10 @@
 #include "optim/lr_schedule.h"
 #include "optim/optimizer.h"
 
+namespace recur::optim {
+class ASGD;
+}
+
 namespace recur::lm {
 
 struct TrainHooks {
@@ -149,6 +153,8 @@ class Trainer {
   TrainResult result(RunEnd end) const;
 
   double evaluate_now();  // returns the validation loss
+  // NT-ASGD: starts averaging when the validation loss triggers the non-monotone rule.
+  void consider_averaging(double val_loss);
   void close_row(double val_loss);
   // Writes the latest checkpoint and, when `val_loss` (an evaluation just made) is the best so
   // far, the best one.
@@ -171,6 +177,7 @@ class Trainer {
 
   std::unique_ptr<LanguageModel> model_;
   std::unique_ptr<optim::Optimizer> optimizer_;
+  optim::ASGD* asgd_ = nullptr;  // optimizer_, when it is NT-ASGD's
   std::unique_ptr<TrainStep> train_step_;
   optim::LrSchedule schedule_;
   Cadence cadence_;
