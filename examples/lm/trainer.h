@@ -10,6 +10,12 @@
 // when to evaluate, log and checkpoint; the run folder (examples/lm/run_folder.h) holds what is
 // written.
 //
+// AWD-LSTM's optimisation (docs/TRAINING.md): with --optimizer ntasgd the trainer applies the
+// non-monotone trigger (optim/nonmono.h) to the validation loss of each evaluation and then has
+// the optimizer average the weights (optim/asgd.h); evaluations and checkpoints swap the average
+// in. With --bptt-jitter each step draws its length (jittered_bptt, examples/lm/data.h) and scales
+// its learning rate by length / --bptt.
+//
 // Everything that influences the numbers is saved in a checkpoint (examples/lm/checkpoint.h):
 // weights, optimizer state, every random stream, the position in the data, the carried state
 // and the step. On the CPU, with the same thread count, a run stopped at step k and resumed
