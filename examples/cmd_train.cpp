@@ -88,11 +88,18 @@ Command add_train_command(CLI::App& parent) {
 
   app->add_option("--batch", o.batch, "parallel streams B");
   app->add_option("--bptt", o.bptt, "sequence length T (truncated back-propagation through time)");
-  app->add_option("--optimizer", o.optimizer, "adam, adamw, rmsprop or sgd")
-      ->check(CLI::IsMember({"adam", "adamw", "rmsprop", "sgd"}));
-  app->add_option("--lr", o.lr, "learning rate (0 = the optimizer's: 5e-3 adam and adamw, 2e-3 rmsprop, 1 sgd)");
+  app->add_flag("--bptt-jitter", o.bptt_jitter,
+                "a random length per batch around --bptt (AWD-LSTM), the learning rate scaled by length / --bptt");
+  app->add_option("--optimizer", o.optimizer, "adam, adamw, rmsprop, sgd or ntasgd (AWD-LSTM's NT-ASGD)")
+      ->check(CLI::IsMember({"adam", "adamw", "rmsprop", "sgd", "ntasgd"}));
+  app->add_option("--lr", o.lr,
+                  "learning rate (0 = the optimizer's: 5e-3 adam and adamw, 2e-3 rmsprop, 1 sgd and ntasgd)");
   app->add_option("--weight-decay", o.weight_decay, "weight decay (< 0 = the optimizer's: 0.01 adamw, else 0)");
   app->add_option("--momentum", o.momentum, "SGD momentum");
+  app->add_option("--nonmono", o.nonmono,
+                  "ntasgd: average once the validation loss is worse than the best of the evaluations before the "
+                  "last N")
+      ->check(CLI::PositiveNumber);
   app->add_option("--lr-schedule", o.lr_schedule, "constant, cosine or step")
       ->check(CLI::IsMember({"constant", "cosine", "step"}));
   app->add_option("--warmup", o.warmup, "learning-rate warm-up steps (linear from 0)");

@@ -153,6 +153,7 @@ void Optimizer::step() {
       throw;
     }
   }
+  after_step();
 }
 
 void Optimizer::zero_grad(GradReset reset) {
@@ -190,6 +191,7 @@ StateDict Optimizer::state_dict() const {
       for (const auto& [buffer_name, tensor] : state.buffers) dict[state_prefix + buffer_name] = tensor;
     }
   }
+  extra_state(dict);
   return dict;
 }
 
@@ -241,6 +243,9 @@ void Optimizer::load_state_dict(const StateDict& dict) {
       }
     }
   }
+  std::vector<std::string> extra_used;
+  const std::function<void()> commit_extra = load_extra_state(dict, owner, extra_used);
+  used.insert(extra_used.begin(), extra_used.end());
   for (const auto& [key, tensor] : dict) {
     RECUR_CHECK(used.count(key),
                 "{}: unexpected entry '{}' (saved from another kind of optimizer, other options or "
@@ -249,6 +254,7 @@ void Optimizer::load_state_dict(const StateDict& dict) {
   }
   groups_ = std::move(groups);
   state_ = std::move(states);
+  if (commit_extra) commit_extra();
 }
 
 }  // namespace recur::optim

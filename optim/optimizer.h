@@ -20,6 +20,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <map>
 #include <string>
@@ -108,6 +109,16 @@ class Optimizer {
   // One parameter's coefficients for this step, in float64: state.step already counts it, and
   // first_step says the buffers were created just now.
   virtual OptimizerCoeffs coefficients(const ParamGroup& group, const ParamState& state, bool first_step) const = 0;
+  // After every step() that updated the parameters (ASGD averages them here).
+  virtual void after_step() {}
+  // State of the optimizer as a whole, beside the groups' and the parameters' (ASGD's average):
+  // added to state_dict(), and read back by load_state_dict(), which calls load_extra_state while
+  // it checks (the keys read go into `used`) and the function returned once everything checked.
+  virtual void extra_state(StateDict& /*dict*/) const {}
+  virtual std::function<void()> load_extra_state(const StateDict& /*dict*/, const std::string& /*owner*/,
+                                                 std::vector<std::string>& /*used*/) {
+    return {};
+  }
 
  private:
   double default_lr_;

@@ -20,7 +20,7 @@ struct SGDOptions {
   bool nesterov = false;  // needs momentum > 0 and dampening == 0
 };
 
-class SGD final : public Optimizer {
+class SGD : public Optimizer {  // ASGD (asgd.h) adds averaging
  public:
   SGD(std::vector<Tensor> params, SGDOptions options = {});
   SGD(std::vector<ParamGroup> groups, SGDOptions defaults = {});

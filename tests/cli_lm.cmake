@@ -36,6 +36,45 @@ function(make_corpus)
   run(0 "" corpus --out ${WORK}/corpus.txt --chars 3000)
 endfunction()
 
+# resumed_as_straight(<first> <steps> train args...): trains WORK/split for <first> steps, resumes
+# it to <steps>, and checks that its losses are those of WORK/straight (losses_of); sets
+# `straight` to them.
+function(resumed_as_straight first steps)
+  run(0 "" train ${ARGN} --steps ${first} --out ${WORK}/split)
+  run(0 "" train --resume ${WORK}/split --steps ${steps} --threads 1 --progress plain)
+  losses_of(straight straight)
+  losses_of(split split)
+  if(NOT straight STREQUAL split)
+    message(FATAL_ERROR "resumed run differs from the straight run:\n${straight}\nvs\n${split}")
+  endif()
+  set(straight "${straight}" PARENT_SCOPE)
+endfunction()
+
+# eval_as_trained(<steps> <variable>): from the last train's stderr, its final validation loss and
+# layout, as the pattern `recur eval` prints them.
+function(eval_as_trained steps var)
+  string(REGEX MATCH "step ${steps}: validation loss ([0-9.]+) nats/char \\([0-9.]+ bits/char\\) over ([0-9]+) chars \\(([^)]*)\\)"
+         trained "${last_err}")
+  if(NOT trained)
+    message(FATAL_ERROR "train printed no final validation loss and layout:\n${last_err}")
+  endif()
+  set(${var} "loss ${CMAKE_MATCH_1} nats/char, [0-9.]+ bits/char over ${CMAKE_MATCH_2} chars \\([^;]*; ${CMAKE_MATCH_3};"
+      PARENT_SCOPE)
+endfunction()
+
+# write_valid_text(): WORK/valid.txt, the validation part of WORK/corpus.txt (--valid-fraction 0.1
+# of an ASCII text); sets `valid` and `valid_length`.
+function(write_valid_text)
+  file(READ ${WORK}/corpus.txt text)
+  string(LENGTH "${text}" length)
+  math(EXPR valid_length "${length} / 10")
+  math(EXPR valid_start "${length} - ${valid_length}")
+  string(SUBSTRING "${text}" ${valid_start} ${valid_length} valid)
+  file(WRITE ${WORK}/valid.txt "${valid}")
+  set(valid "${valid}" PARENT_SCOPE)
+  set(valid_length ${valid_length} PARENT_SCOPE)
+endfunction()
+
 if(CASE STREQUAL "bad_input")
   run(1 "^error: cannot read data file '[^']*missing.txt': No such file or directory\n$"
       train --data ${WORK}/missing.txt --steps 5 --out ${WORK}/run ${tiny})
@@ -186,18 +225,8 @@ elseif(CASE STREQUAL "eval_agrees")
   make_corpus()
   run(0 "" train --data ${WORK}/corpus.txt --steps 20 --hidden 16 --embedding 8 --batch 4 --bptt 8 --threads 1
       --progress plain --out ${WORK}/run)
-  string(REGEX MATCH "step 20: validation loss ([0-9.]+) nats/char \\([0-9.]+ bits/char\\) over ([0-9]+) chars \\(([^)]*)\\)"
-         trained "${last_err}")
-  if(NOT trained)
-    message(FATAL_ERROR "train printed no final validation loss and layout:\n${last_err}")
-  endif()
-  set(expected "loss ${CMAKE_MATCH_1} nats/char, [0-9.]+ bits/char over ${CMAKE_MATCH_2} chars \\([^;]*; ${CMAKE_MATCH_3};")
-  file(READ ${WORK}/corpus.txt text)
-  string(LENGTH "${text}" length)
-  math(EXPR valid_length "${length} / 10")  # --valid-fraction 0.1 of an ASCII text
-  math(EXPR valid_start "${length} - ${valid_length}")
-  string(SUBSTRING "${text}" ${valid_start} ${valid_length} valid)
-  file(WRITE ${WORK}/valid.txt "${valid}")
+  eval_as_trained(20 expected)
+  write_valid_text()
   run(0 "" eval --checkpoint ${WORK}/run --data ${WORK}/valid.txt --threads 1)
   if(NOT last_out MATCHES "${expected}")
     message(FATAL_ERROR "eval of the validation text does not print what training printed ('${expected}'):\n${last_out}")
@@ -220,16 +249,40 @@ elseif(CASE STREQUAL "resume_bit_identical")
   make_corpus()
   set(common --data ${WORK}/corpus.txt --decay-steps 30 --log-every 1 --eval-every 10 --dropout 0.1 ${tiny})
   run(0 "" train ${common} --steps 30 --out ${WORK}/straight)
-  run(0 "" train ${common} --steps 15 --out ${WORK}/split)
-  run(0 "" train --resume ${WORK}/split --steps 30 --threads 1 --progress plain)
-  losses_of(straight straight)
-  losses_of(split split)
-  if(NOT straight STREQUAL split)
-    message(FATAL_ERROR "resumed run differs from the straight run:\n${straight}\nvs\n${split}")
-  endif()
+  resumed_as_straight(15 30 ${common})
   string(REGEX MATCHALL "\n30," last "${straight}")
   if(NOT last)
     message(FATAL_ERROR "metrics.csv has no row for step 30:\n${straight}")
+  endif()
+elseif(CASE STREQUAL "ntasgd_jitter")
+  # AWD-LSTM's optimisation: NT-ASGD triggers, `recur eval` of the run folder gives the final loss
+  # training printed (the averaged weights), and a run stopped before the trigger and resumed
+  # with --bptt-jitter gives the straight run's losses; bad values are refused.
+  make_corpus()
+  set(awd --data ${WORK}/corpus.txt --optimizer ntasgd --lr 3 --clip 0.25 --lr-schedule constant --nonmono 1
+          --eval-every 2 --bptt-jitter --decay-steps 30 --log-every 1 --hidden 16 --embedding 8 --batch 4 --bptt 8
+          --threads 1 --progress plain)
+  run(0 "" train ${awd} --steps 30 --out ${WORK}/straight)
+  if(NOT last_err MATCHES "step ([0-9]+): the validation loss is worse than the best of the evaluations before the last 1 \\(--nonmono\\): NT-ASGD averages the weights")
+    message(FATAL_ERROR "NT-ASGD did not trigger:\n${last_err}")
+  endif()
+  set(trigger ${CMAKE_MATCH_1})
+  eval_as_trained(30 expected)
+  write_valid_text()
+  run(0 "" eval --checkpoint ${WORK}/straight --data ${WORK}/valid.txt --batch 32 --threads 1)
+  if(NOT last_out MATCHES "${expected}")
+    message(FATAL_ERROR "eval of the averaged run does not print what training printed ('${expected}'):\n${last_out}")
+  endif()
+  run(0 "" sample --checkpoint ${WORK}/straight --length 20)
+  math(EXPR before "${trigger} - 2")
+  resumed_as_straight(${before} 30 ${awd})
+  run(2 "--nonmono" train --data ${WORK}/corpus.txt --optimizer ntasgd --nonmono 0 --steps 5 --out ${WORK}/bad)
+  run(2 "--nonmono" train --data ${WORK}/corpus.txt --optimizer ntasgd --nonmono two --steps 5 --out ${WORK}/bad)
+  run(2 "--optimizer" train --data ${WORK}/corpus.txt --optimizer asgd --steps 5 --out ${WORK}/bad)
+  run(1 "^error: --bptt-jitter needs --bptt >= 5 \\(the shortest length it draws\\), got 4\n$"
+      train --data ${WORK}/corpus.txt --bptt-jitter --bptt 4 --steps 5 --out ${WORK}/bad)
+  if(EXISTS ${WORK}/bad)
+    message(FATAL_ERROR "a refused run left its folder behind")
   endif()
 elseif(CASE STREQUAL "sigint_then_resume")
   make_corpus()

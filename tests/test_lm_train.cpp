@@ -16,6 +16,7 @@
 #include "examples/lm/evaluate.h"
 #include "examples/lm/sampler.h"
 #include "examples/lm/trainer.h"
+#include "test_lm_run_util.h"
 #include "test_lm_util.h"
 
 namespace recur::lm {
@@ -26,43 +27,11 @@ using testing::ScratchDir;
 using testing::tiny_corpus;
 using testing::tiny_options;
 
-struct TrainedRun {
-  std::vector<double> losses;  // by step
-  TrainResult result;
-  std::string metrics;  // metrics.csv without the time-dependent columns
-};
-
-// metrics.csv with elapsed_s and tokens_per_s blanked (they follow the clock).
-std::string deterministic_metrics(const std::string& run_dir) {
-  std::vector<MetricsRow> rows = parse_metrics_csv(testing::read_text(run_dir + "/metrics.csv"), "metrics.csv");
-  for (MetricsRow& row : rows) row.elapsed_s = 0, row.tokens_per_s = MetricsRow::kNone;
-  return metrics_csv(rows);
-}
-
-TrainHooks recording(std::vector<double>& losses) {
-  TrainHooks hooks;
-  hooks.on_step = [&losses](int64_t step, double loss) {
-    if (static_cast<int64_t>(losses.size()) <= step) losses.resize(static_cast<size_t>(step) + 1, -1.0);
-    losses[static_cast<size_t>(step)] = loss;
-  };
-  return hooks;
-}
-
-TrainedRun train(const TrainOptions& options) {
-  TrainedRun run;
-  CollectingReporter reporter;
-  Trainer trainer(options, reporter, recording(run.losses));
-  run.result = trainer.run();
-  run.metrics = deterministic_metrics(options.out);
-  return run;
-}
-
-void expect_bit_identical(const std::vector<double>& a, const std::vector<double>& b, size_t from) {
-  ASSERT_EQ(a.size(), b.size());
-  for (size_t i = from; i < a.size(); ++i) {
-    EXPECT_EQ(std::memcmp(&a[i], &b[i], sizeof(double)), 0) << "step " << i << ": " << a[i] << " vs " << b[i];
-  }
-}
+using testing::deterministic_metrics;
+using testing::expect_bit_identical;
+using testing::recording;
+using testing::train;
+using testing::TrainedRun;
 
 TEST(LmTrain, ResumeAfterStepsLimitIsBitIdentical) {
   ScratchDir dir("resume_steps");

@@ -48,6 +48,10 @@ Due Cadence::due(const TrainProgress& progress, double fraction_before) const {
   return due;
 }
 
+bool Cadence::evaluates_after(const TrainProgress& progress) const {
+  return eval_every_ > 0 && progress.step % eval_every_ == 0;
+}
+
 double Cadence::eta_s(const TrainProgress& progress, double step_seconds) const {
   double eta = -1.0;
   if (steps_ > 0 && step_seconds > 0) eta = static_cast<double>(steps_ - progress.step) * step_seconds;

@@ -36,6 +36,9 @@ class Cadence {
   double schedule_progress(const TrainProgress& progress) const;
   // After the step that brought the run from `fraction_before` to `progress`.
   Due due(const TrainProgress& progress, double fraction_before) const;
+  // Whether a run that goes on past this step evaluates after it: every --eval-every steps (false
+  // for a run that spreads its evaluations over its length, whose steps depend on it).
+  bool evaluates_after(const TrainProgress& progress) const;
   // Seconds left at `step_seconds` a step (< 0: unknown).
   double eta_s(const TrainProgress& progress, double step_seconds) const;
 

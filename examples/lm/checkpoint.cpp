@@ -129,6 +129,7 @@ void to_json(nlohmann::json& j, const TrainProgress& p) {
                      {"step", p.step},
                      {"epoch", p.epoch},
                      {"batch_in_epoch", p.batch_in_epoch},
+                     {"position", p.position},
                      {"tokens", p.tokens},
                      {"elapsed_s", p.elapsed_s},
                      {"skipped_steps", p.skipped_steps},
@@ -144,6 +145,11 @@ void to_json(nlohmann::json& j, const TrainProgress& p) {
                      {"last_val_loss", null_from_nan(p.last_val_loss)},
                      {"best", {{"val_loss", null_from_nan(p.best_val_loss)}, {"step", p.best_step}}},
                      {"generators", generators}};
+  if (!p.val_losses.empty() || p.averaging_from >= 0) {
+    nlohmann::json losses = nlohmann::json::array();
+    for (const double loss : p.val_losses) losses.push_back(null_from_nan(loss));
+    j["ntasgd"] = {{"val_losses", losses}, {"averaging_from", p.averaging_from}};
+  }
 }
 
 void from_json(const nlohmann::json& j, TrainProgress& p) {
@@ -172,6 +178,13 @@ void from_json(const nlohmann::json& j, TrainProgress& p) {
       p.best_val_loss = nan_from_null(best->at("val_loss"));
       p.best_step = best->at("step").get<int64_t>();
     }
+    p.position = j.contains("position") ? nn::json_integer<int64_t>(j.at("position"), "\"position\"") : 0;
+    p.val_losses.clear();
+    p.averaging_from = -1;
+    if (const auto ntasgd = j.find("ntasgd"); ntasgd != j.end()) {
+      for (const nlohmann::json& loss : ntasgd->at("val_losses")) p.val_losses.push_back(nan_from_null(loss));
+      p.averaging_from = nn::json_integer<int64_t>(ntasgd->at("averaging_from"), "\"ntasgd\".\"averaging_from\"");
+    }
     p.generators.clear();
     for (const auto& [name, state] : j.at("generators").items()) {
       const std::string what = fmt::format("generator \"{}\"", name);
@@ -181,9 +194,11 @@ void from_json(const nlohmann::json& j, TrainProgress& p) {
   } catch (const nlohmann::json::exception& e) {
     RECUR_FAIL("{}", e.what());
   }
-  RECUR_CHECK(p.step >= 0 && p.epoch >= 0 && p.batch_in_epoch >= 0 && p.tokens >= 0,
-              "negative counters (step {}, epoch {}, batch {}, tokens {})", p.step, p.epoch, p.batch_in_epoch,
-              p.tokens);
+  RECUR_CHECK(p.step >= 0 && p.epoch >= 0 && p.batch_in_epoch >= 0 && p.tokens >= 0 && p.position >= 0,
+              "negative counters (step {}, epoch {}, batch {}, position {}, tokens {})", p.step, p.epoch,
+              p.batch_in_epoch, p.position, p.tokens);
+  RECUR_CHECK(p.averaging_from >= -1 && p.averaging_from <= p.step,
+              "\"ntasgd\".\"averaging_from\" is {}, expected -1 or a step up to {}", p.averaging_from, p.step);
 }
 
 std::map<std::string, std::string> model_metadata(const ModelConfig& model, const Vocabulary& vocab, int64_t step) {

@@ -5,9 +5,14 @@
 //                          "format" = "recur-lm", "model" (ModelConfig JSON), "vocab" (the
 //                          vocabulary JSON), "step"
 //   optimizer.safetensors  the optimizer's state dict (optim/optimizer.h)
+//
+// Once NT-ASGD averages (optim/asgd.h), model.safetensors holds the averaged weights, which
+// evaluation, `sample`, `eval` and --init-from use, and optimizer.safetensors the weights training
+// goes on from (the averager's "held" values, saved while swapped: optim/weight_averager.h).
 //   carry.safetensors      the hidden state carried into the next batch: "h" (and "c")
-//   state.json             the position in the run: step, epoch, batch, tokens, training time,
-//                          every random stream's (seed, offset), counters, the open log interval
+//   state.json             the position in the run: step, epoch, batch, the streams' cursor,
+//                          tokens, training time, every random stream's (seed, offset), counters,
+//                          the open log interval, NT-ASGD's validation losses and trigger step
 //   config.json            the run's configuration (a copy of RUN/config.json)
 //
 // Atomicity: a checkpoint is written into RUN/checkpoint.tmp (each file fsync'ed), which then
@@ -22,6 +27,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "examples/lm/model.h"
 #include "examples/lm/vocab.h"
@@ -43,6 +49,7 @@ struct TrainProgress {
   int64_t step = 0;  // batches processed (skipped ones included)
   int64_t epoch = 0;
   int64_t batch_in_epoch = 0;  // the next batch of the epoch
+  int64_t position = 0;        // --bptt-jitter: the streams' cursor (in tokens) of the next batch
   int64_t tokens = 0;          // tokens trained on
   double elapsed_s = 0.0;      // training time (evaluation and checkpoints excluded)
   int64_t skipped_steps = 0;   // steps with a non-finite loss or gradient, in total
@@ -56,6 +63,10 @@ struct TrainProgress {
   double best_val_loss = std::numeric_limits<double>::quiet_NaN();
   int64_t best_step = -1;
   std::map<std::string, GeneratorState> generators;
+  // NT-ASGD (--optimizer ntasgd): the validation losses of the evaluations so far, which the
+  // trigger compares (optim/nonmono.h), and the step at which averaging started (-1: not yet).
+  std::vector<double> val_losses;
+  int64_t averaging_from = -1;
 };
 
 void to_json(nlohmann::json& j, const TrainProgress& progress);

@@ -3,12 +3,15 @@
 #include <fmt/format.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <memory>
 
 #include "core/error.h"
+#include "core/philox.h"
 
 namespace recur::lm {
 
@@ -85,6 +88,25 @@ Batch StreamBatcher::batch(int64_t index) const {
   RECUR_CHECK(index >= 0 && index < batches_per_epoch(), "batch {} is outside the epoch's {} batches", index,
               batches_per_epoch());
   return gather_batch(tokens_, first_stream_, local_streams_, stream_length_, index * bptt_, bptt_);
+}
+
+Batch StreamBatcher::batch_at(int64_t offset, int64_t steps) const {
+  RECUR_CHECK(offset >= 0 && steps >= 1 && offset + steps < stream_length_,
+              "tokens [{}, {}] are outside the streams of {} tokens", offset, offset + steps, stream_length_);
+  return gather_batch(tokens_, first_stream_, local_streams_, stream_length_, offset, steps);
+}
+
+int64_t jittered_bptt(uint64_t seed, int64_t step, int64_t bptt) {
+  RECUR_CHECK(bptt >= kMinJitteredBptt && step >= 0,
+              "a jittered BPTT length needs bptt >= {} and step >= 0, got {} and {}", kMinJitteredBptt, bptt, step);
+  const auto words = Philox::block(seed, static_cast<uint64_t>(step), kJitterStream);
+  const double base = Philox::to_unit(words[0]) <= 0.95 ? static_cast<double>(bptt) : static_cast<double>(bptt) / 2.0;
+  // Box-Muller: a standard normal from two uniforms in (0, 1].
+  constexpr double kTwoPi = 6.283185307179586476925;
+  const double normal =
+      std::sqrt(-2.0 * std::log(Philox::to_unit(words[1]))) * std::cos(kTwoPi * Philox::to_unit(words[2]));
+  const auto length = static_cast<int64_t>(std::llround(base + 5.0 * normal));
+  return std::clamp(length, kMinJitteredBptt, jitter_cap(bptt));
 }
 
 void StreamBatcher::set_shard(int64_t first, int64_t count) {

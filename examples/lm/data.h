@@ -10,6 +10,11 @@
 // continues exactly where batch i stopped and the hidden state can be carried from one to the
 // next. An epoch has (L - 1) / T batches; the tail of each stream shorter than T + 1 is unused
 // in that epoch.
+//
+// With --bptt-jitter (AWD-LSTM's random BPTT length) each step draws its own length T_s
+// (jittered_bptt below) and takes, for every stream, the T_s tokens at the stream's cursor, which
+// then advances by T_s; a step whose T_s tokens (and the target after them) do not fit before the
+// stream's end starts a new epoch, at the stream's start.
 #pragma once
 
 #include <cstdint>
@@ -34,6 +39,19 @@ struct TokenSplit {
 };
 TokenSplit split_tokens(const std::vector<int32_t>& tokens, double valid_fraction);
 
+// --bptt-jitter (Merity et al. 2017, "Regularizing and Optimizing LSTM Language Models", 4.1):
+//   base = bptt with probability 0.95, else bptt / 2
+//   T_s  = clamp(round(Normal(base, 5)), kMinJitteredBptt, jitter_cap(bptt))
+// drawn from the Philox block (key = seed, counter = step, stream kJitterStream), so that a step's
+// length depends on the seed and the step alone: a resumed run and every rank draw the same. The
+// cap, bptt + 20 (four standard deviations), bounds the batch; the learning rate of the step is
+// scaled by T_s / bptt.
+constexpr int64_t kMinJitteredBptt = 5;
+constexpr int64_t kJitterSpread = 20;
+constexpr uint64_t kJitterStream = 0x6270'7474'6a69'7474ull;  // "bpttjitt"
+inline int64_t jitter_cap(int64_t bptt) { return bptt + kJitterSpread; }
+int64_t jittered_bptt(uint64_t seed, int64_t step, int64_t bptt);
+
 struct Batch {
   Tensor input;   // int64 [T, B]
   Tensor target;  // int64 [T, B]
@@ -54,6 +72,9 @@ class StreamBatcher {
   int64_t stream_start(int64_t stream) const { return stream * stream_length_; }
   // Batch `index` of an epoch (0 <= index < batches_per_epoch()), on the CPU: [T, local_streams()].
   Batch batch(int64_t index) const;
+  // The `steps` tokens of every stream at [offset, offset + steps) (--bptt-jitter); needs
+  // offset + steps < stream_length().
+  Batch batch_at(int64_t offset, int64_t steps) const;
 
   // Data parallelism: batch() gives streams [first, first + count) of the B only (a rank's share;
   // the layout of the B streams stays the same). By default all of them.

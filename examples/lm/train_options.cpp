@@ -8,6 +8,7 @@
 
 #include "core/device.h"
 #include "core/error.h"
+#include "examples/lm/data.h"
 #include "nn/json_integer.h"
 #include "nn/rnn_functional.h"
 
@@ -47,10 +48,12 @@ template <typename Options, typename Fn> void visit_options(Options& o, Fn&& fn)
   fn("allow-tf32", o.allow_tf32);
   fn("batch", o.batch);
   fn("bptt", o.bptt);
+  fn("bptt-jitter", o.bptt_jitter);
   fn("optimizer", o.optimizer);
   fn("lr", o.lr);
   fn("weight-decay", o.weight_decay);
   fn("momentum", o.momentum);
+  fn("nonmono", o.nonmono);
   fn("lr-schedule", o.lr_schedule);
   fn("warmup", o.warmup);
   fn("decay-steps", o.decay_steps);
@@ -95,7 +98,10 @@ void TrainOptions::validate() const {
   (void)rnn_impl();
   (void)parameter_dtype();
   RECUR_CHECK(batch >= 1 && bptt >= 1, "--batch and --bptt must be >= 1, got {} and {}", batch, bptt);
+  RECUR_CHECK(!bptt_jitter || bptt >= kMinJitteredBptt,
+              "--bptt-jitter needs --bptt >= {} (the shortest length it draws), got {}", kMinJitteredBptt, bptt);
   (void)optimizer_kind();
+  RECUR_CHECK(nonmono >= 1, "--nonmono must be >= 1 (evaluations), got {}", nonmono);
   RECUR_CHECK(std::isfinite(lr) && lr >= 0.0, "--lr must be a positive number, got {}", lr);
   RECUR_CHECK(std::isfinite(momentum) && momentum >= 0.0 && momentum < 1.0, "--momentum must be in [0, 1), got {}",
               momentum);
@@ -176,7 +182,8 @@ OptimizerKind TrainOptions::optimizer_kind() const {
   if (optimizer == "adamw") return OptimizerKind::AdamW;
   if (optimizer == "rmsprop") return OptimizerKind::RMSprop;
   if (optimizer == "sgd") return OptimizerKind::SGD;
-  RECUR_FAIL("unknown --optimizer '{}' (expected adam, adamw, rmsprop or sgd)", optimizer);
+  if (optimizer == "ntasgd") return OptimizerKind::NTASGD;
+  RECUR_FAIL("unknown --optimizer '{}' (expected adam, adamw, rmsprop, sgd or ntasgd)", optimizer);
 }
 
 optim::ScheduleKind TrainOptions::schedule_kind() const {
@@ -202,7 +209,8 @@ optim::LrSchedule TrainOptions::make_lr_schedule() const {
 double TrainOptions::effective_lr() const {
   if (lr > 0.0) return lr;
   switch (optimizer_kind()) {
-    case OptimizerKind::SGD: return 1.0;
+    case OptimizerKind::SGD:
+    case OptimizerKind::NTASGD: return 1.0;
     case OptimizerKind::RMSprop: return 2e-3;
     case OptimizerKind::Adam:
     case OptimizerKind::AdamW: break;

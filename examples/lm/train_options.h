@@ -19,7 +19,7 @@ namespace recur::lm {
 constexpr int64_t kAutoEvals = 5;   // evaluations per run when --eval-every is 0
 constexpr int64_t kAutoRows = 200;  // metrics rows per run when --log-every is 0
 
-enum class OptimizerKind : uint8_t { Adam, AdamW, RMSprop, SGD };
+enum class OptimizerKind : uint8_t { Adam, AdamW, RMSprop, SGD, NTASGD };
 
 struct TrainOptions {
   // ---- data ------------------------------------------------------------------------------
@@ -57,12 +57,15 @@ struct TrainOptions {
   // ---- batching --------------------------------------------------------------------------
   int64_t batch = 32;  // --batch: parallel streams B
   int64_t bptt = 64;   // --bptt: truncated back-propagation length T
+  // --bptt-jitter: a random length per batch around --bptt (AWD-LSTM; examples/lm/data.h)
+  bool bptt_jitter = false;
 
   // ---- optimisation ----------------------------------------------------------------------
-  std::string optimizer = "adam";      // --optimizer adam|adamw|rmsprop|sgd
+  std::string optimizer = "adam";      // --optimizer adam|adamw|rmsprop|sgd|ntasgd
   double lr = 0.0;                     // --lr; 0 = the optimizer's recipe default
   double weight_decay = -1.0;          // --weight-decay; < 0 = the optimizer's default
   double momentum = 0.9;               // --momentum (sgd)
+  int64_t nonmono = 5;                 // --nonmono: NT-ASGD's non-monotone interval (optim/nonmono.h)
   std::string lr_schedule = "cosine";  // --lr-schedule constant|cosine|step
   int64_t warmup = 0;                  // --warmup steps (linear from 0)
   int64_t decay_steps = 0;             // --decay-steps: the schedule's length (0 = --steps or --minutes)

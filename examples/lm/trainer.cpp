@@ -10,6 +10,8 @@
 #include "backends/backend.h"
 #include "backends/settings.h"
 #include "optim/adam.h"
+#include "optim/asgd.h"
+#include "optim/nonmono.h"
 #include "optim/rmsprop.h"
 #include "optim/sgd.h"
 #include "recur/config.h"
@@ -36,11 +38,30 @@ std::unique_ptr<optim::Optimizer> make_optimizer(const TrainOptions& o, const st
       return std::make_unique<optim::AdamW>(params, optim::AdamWOptions{.lr = lr, .weight_decay = decay});
     case OptimizerKind::RMSprop:
       return std::make_unique<optim::RMSprop>(params, optim::RMSpropOptions{.lr = lr, .weight_decay = decay});
+    case OptimizerKind::NTASGD:  // plain SGD until the trigger, then averaged (optim/asgd.h)
+      return std::make_unique<optim::ASGD>(params, optim::ASGDOptions{.lr = lr, .weight_decay = decay});
     case OptimizerKind::SGD: break;
   }
   return std::make_unique<optim::SGD>(params,
                                       optim::SGDOptions{.lr = lr, .momentum = o.momentum, .weight_decay = decay});
 }
+
+// NT-ASGD: the averaged weights in the model for the guard's lifetime (nothing before averaging
+// starts, nor for another optimizer).
+class AveragedWeights {
+ public:
+  explicit AveragedWeights(optim::ASGD* asgd) : asgd_(asgd != nullptr && asgd->averaging() ? asgd : nullptr) {
+    if (asgd_ != nullptr) asgd_->swap_average();
+  }
+  ~AveragedWeights() {
+    if (asgd_ != nullptr) asgd_->swap_average();
+  }
+  AveragedWeights(const AveragedWeights&) = delete;
+  AveragedWeights& operator=(const AveragedWeights&) = delete;
+
+ private:
+  optim::ASGD* asgd_;
+};
 
 }  // namespace
 
@@ -137,6 +158,9 @@ void Trainer::restore(const Checkpoint& checkpoint) {
   } catch (const Error& e) {
     RECUR_FAIL("cannot resume from {}: {}", checkpoint.dir, e.what());
   }
+  // NT-ASGD's checkpoint holds the average in model.safetensors and the training weights in the
+  // optimizer's state: swapping back gives the model the weights training goes on from.
+  if (asgd_ != nullptr && asgd_->averager().swapped()) asgd_->swap_average();
   progress_ = checkpoint.progress;
   for (auto& [name, generator] : model_->generators()) {
     const auto it = progress_.generators.find(name);
@@ -144,9 +168,20 @@ void Trainer::restore(const Checkpoint& checkpoint) {
                 checkpoint.dir, name);
     generator->set_state(it->second.seed, it->second.offset);
   }
-  RECUR_CHECK(progress_.batch_in_epoch <= batcher_->batches_per_epoch(),
-              "{}/state.json: batch {} is past the epoch's {} batches", checkpoint.dir, progress_.batch_in_epoch,
-              batcher_->batches_per_epoch());
+  if (options_.bptt_jitter) {
+    RECUR_CHECK(progress_.position < batcher_->stream_length(),
+                "{}/state.json: position {} is past the streams' {} tokens", checkpoint.dir, progress_.position,
+                batcher_->stream_length());
+  } else {
+    RECUR_CHECK(progress_.batch_in_epoch <= batcher_->batches_per_epoch(),
+                "{}/state.json: batch {} is past the epoch's {} batches", checkpoint.dir, progress_.batch_in_epoch,
+                batcher_->batches_per_epoch());
+  }
+  RECUR_CHECK((progress_.averaging_from >= 0) == (asgd_ != nullptr && asgd_->averaging()),
+              "{}: state.json says averaging {}, but optimizer.safetensors {}", checkpoint.dir,
+              progress_.averaging_from >= 0 ? fmt::format("started at step {}", progress_.averaging_from)
+                                            : std::string("has not started"),
+              asgd_ != nullptr && asgd_->averaging() ? "holds an average" : "holds none");
   if (progress_.has_carry) {
     const nn::RNN& rnn = *model_->rnn;
     const auto carried = [&](const char* name, const Shape& shape) {
@@ -239,6 +274,13 @@ void Trainer::load_data(const Vocabulary* expected, const std::string& expected_
   batcher_ = std::make_unique<StreamBatcher>(
       split_.train, options_.batch, options_.bptt,
       fmt::format("the training part of '{}' ({:.0f}%)", options_.data, 100 * (1 - options_.valid_fraction)));
+  if (options_.bptt_jitter) {  // the longest batch --bptt-jitter draws must fit in a stream
+    const int64_t cap = jitter_cap(options_.bptt);
+    RECUR_CHECK(batcher_->stream_length() > cap,
+                "the training part of '{}' has streams of {} tokens, too short for --bptt-jitter, which draws lengths "
+                "up to {} (--bptt + {}): use a longer file, or a smaller --batch or --bptt",
+                options_.data, batcher_->stream_length(), cap, kJitterSpread);
+  }
   // Checks now that the validation part can be evaluated.
   (void)EvalChunks(
       split_.valid, options_.eval_batch, options_.eval_bptt,
@@ -254,6 +296,7 @@ void Trainer::build_model_and_optimizer() {
     model_->to(device_);
   }
   optimizer_ = make_optimizer(options_, model_->parameters());
+  asgd_ = dynamic_cast<optim::ASGD*>(optimizer_.get());
   train_step_ = std::make_unique<TrainStep>(*model_, *optimizer_, device_, options_.clip, hooks_.after_backward);
   schedule_ = options_.make_lr_schedule();
   cadence_ = Cadence(options_);
@@ -330,14 +373,22 @@ TrainResult Trainer::run(const std::atomic<int>* stop) {
 
 void Trainer::step() {
   const auto start = std::chrono::steady_clock::now();
-  if (progress_.batch_in_epoch >= batcher_->batches_per_epoch()) {  // a new epoch: the state restarts
+  const bool jitter = options_.bptt_jitter;
+  const int64_t length = jitter ? jittered_bptt(options_.seed, progress_.step, options_.bptt) : options_.bptt;
+  const bool epoch_over = jitter ? progress_.position + length >= batcher_->stream_length()
+                                 : progress_.batch_in_epoch >= batcher_->batches_per_epoch();
+  if (epoch_over) {  // a new epoch: the state restarts
     progress_.epoch += 1;
     progress_.batch_in_epoch = 0;
+    progress_.position = 0;
     progress_.has_carry = false;
   }
   lr_ = schedule_.lr_at(progress_.step, cadence_.schedule_progress(progress_));
-  const Batch batch = batcher_->batch(progress_.batch_in_epoch);
-  StepResult result = (*train_step_)(batch, progress_.has_carry ? carry_ : nn::RNNState{}, lr_, progress_.step);
+  const Batch batch =
+      jitter ? batcher_->batch_at(progress_.position, length) : batcher_->batch(progress_.batch_in_epoch);
+  // --bptt-jitter: lr * T_s / bptt, so that a short batch moves the weights less.
+  const double step_lr = jitter ? lr_ * static_cast<double>(length) / static_cast<double>(options_.bptt) : lr_;
+  StepResult result = (*train_step_)(batch, progress_.has_carry ? carry_ : nn::RNNState{}, step_lr, progress_.step);
   carry_ = std::move(result.carry);
   progress_.has_carry = result.applied;
   if (result.applied) {
@@ -346,9 +397,10 @@ void Trainer::step() {
     progress_.skipped_steps += 1;
     progress_.bad_in_a_row += 1;
   }
-  const int64_t tokens = options_.batch * options_.bptt;
+  const int64_t tokens = options_.batch * length;
   progress_.step += 1;
   progress_.batch_in_epoch += 1;
+  if (jitter) progress_.position += length;
   progress_.tokens += tokens;
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (parallel_) {  // rank 0's clock, and whether any rank was asked to stop
@@ -388,13 +440,20 @@ TrainResult Trainer::interrupted() {
 
 // The end: a full evaluation, then the final checkpoint.
 TrainResult Trainer::finish() {
-  const EvalResult validation =
-      evaluate(*model_, split_.valid, options_.eval_batch, options_.eval_bptt, device_, "the validation text", group_);
+  EvalResult validation;
+  {
+    const AveragedWeights averaged(asgd_);
+    validation = evaluate(*model_, split_.valid, options_.eval_batch, options_.eval_bptt, device_,
+                          "the validation text", group_);
+  }
   progress_.last_val_loss = validation.loss;
   if (!rows_.empty() && rows_.back().step == progress_.step && progress_.interval_steps == 0) {
     rows_.back().val_loss = validation.loss;  // a resumed run that had already finished
   } else {
     close_row(validation.loss);
+    // NT-ASGD: a longer run evaluates here too, and its trigger counts this loss; so does a run
+    // that is resumed from this checkpoint.
+    if (cadence_.evaluates_after(progress_)) consider_averaging(validation.loss);
   }
   save(validation.loss);
   reporter_.finish();
@@ -441,14 +500,35 @@ void Trainer::close_row(double val_loss) {
 }
 
 double Trainer::evaluate_now() {
-  const EvalResult result =
-      evaluate(*model_, split_.valid, options_.eval_batch, options_.eval_bptt, device_, "the validation text", group_);
+  EvalResult result;
+  {
+    const AveragedWeights averaged(asgd_);
+    result = evaluate(*model_, split_.valid, options_.eval_batch, options_.eval_bptt, device_, "the validation text",
+                      group_);
+  }
   progress_.last_val_loss = result.loss;
   close_row(result.loss);
   reporter_.message(fmt::format("step {}: validation loss {}, {:.1f} s", progress_.step,
                                 describe_loss(result.loss, vocab_.kind()), result.seconds));
+  consider_averaging(result.loss);
   write_logs();
   return result.loss;
+}
+
+// NT-ASGD's trigger, on the validation loss every rank agrees on (evaluate's is collective), so
+// that every rank starts averaging after the same step.
+void Trainer::consider_averaging(double val_loss) {
+  if (asgd_ == nullptr || asgd_->averaging()) return;
+  if (optim::nonmono_triggered(progress_.val_losses, val_loss, options_.nonmono)) {
+    asgd_->start_averaging();
+    progress_.averaging_from = progress_.step;
+    reporter_.message(fmt::format(
+        "step {}: the validation loss is worse than the best of the evaluations before the last {} (--nonmono): "
+        "NT-ASGD averages the weights from here on, and evaluates and saves the average",
+        progress_.step, options_.nonmono));
+    return;
+  }
+  progress_.val_losses.push_back(val_loss);
 }
 
 void Trainer::save(double val_loss) {
@@ -471,6 +551,8 @@ void Trainer::save(double val_loss) {
   // resumed run drops, rather than a checkpoint whose rows are missing.
   write_logs();
   const nlohmann::json config = config_json();
+  // NT-ASGD: model.safetensors holds the average, optimizer.safetensors the training weights.
+  const AveragedWeights averaged(asgd_);
   // The best before the latest: a process killed in between resumes from the previous latest
   // checkpoint, redoes this evaluation and writes the best again.
   if (std::isfinite(val_loss) && !(val_loss >= progress_.best_val_loss)) {

@@ -10,6 +10,12 @@
 // when to evaluate, log and checkpoint; the run folder (examples/lm/run_folder.h) holds what is
 // written.
 //
+// AWD-LSTM's optimisation (docs/TRAINING.md): with --optimizer ntasgd the trainer applies the
+// non-monotone trigger (optim/nonmono.h) to the validation loss of each evaluation and then has
+// the optimizer average the weights (optim/asgd.h); evaluations and checkpoints swap the average
+// in. With --bptt-jitter each step draws its length (jittered_bptt, examples/lm/data.h) and scales
+// its learning rate by length / --bptt.
+//
 // Everything that influences the numbers is saved in a checkpoint (examples/lm/checkpoint.h):
 // weights, optimizer state, every random stream, the position in the data, the carried state
 // and the step. On the CPU, with the same thread count, a run stopped at step k and resumed
@@ -52,6 +58,10 @@
 #include "nn/data_parallel.h"
 #include "optim/lr_schedule.h"
 #include "optim/optimizer.h"
+
+namespace recur::optim {
+class ASGD;
+}
 
 namespace recur::lm {
 
@@ -149,6 +159,8 @@ class Trainer {
   TrainResult result(RunEnd end) const;
 
   double evaluate_now();  // returns the validation loss
+  // NT-ASGD: starts averaging when the validation loss triggers the non-monotone rule.
+  void consider_averaging(double val_loss);
   void close_row(double val_loss);
   // Writes the latest checkpoint and, when `val_loss` (an evaluation just made) is the best so
   // far, the best one.
@@ -171,6 +183,7 @@ class Trainer {
 
   std::unique_ptr<LanguageModel> model_;
   std::unique_ptr<optim::Optimizer> optimizer_;
+  optim::ASGD* asgd_ = nullptr;  // optimizer_, when it is NT-ASGD's
   std::unique_ptr<TrainStep> train_step_;
   optim::LrSchedule schedule_;
   Cadence cadence_;

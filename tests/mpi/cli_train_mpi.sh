@@ -9,6 +9,8 @@
 #                  byte for byte
 #   resume         stopped at step 10 and resumed on 2 ranks: bit-identical to the straight 2-rank
 #                  run; the same checkpoint resumed by 1 process ends within 2e-3 of it
+#   ntasgd_jitter  NT-ASGD and --bptt-jitter, stopped before the trigger and resumed on 2 ranks:
+#                  the straight run's metrics, averaged weights and optimizer state, byte for byte
 #   rank_fails     rank 1's data file is missing: the job ends non-zero with rank 1's message
 #   batch_refused  --batch 5 on 2 ranks: refused, non-zero
 #   sigterm        SIGTERM to mpirun, then to every rank: one complete checkpoint, every rank
@@ -87,6 +89,22 @@ PY
     a=$(val_loss "$work/straight.log") b=$(val_loss "$work/alone.log")
     echo "final validation loss: straight on 2 ranks $a, resumed by 1 process $b"
     close "$a" "$b" 2e-3 || fail "validation losses $a and $b differ by more than 2e-3"
+    ;;
+  ntasgd_jitter)
+    # NT-ASGD triggers on the collective validation loss, on both ranks after the same step, and
+    # --bptt-jitter draws the same lengths on both: a run stopped before the trigger and resumed
+    # gives the straight run's losses, averaged weights and optimizer state, byte for byte.
+    awd=(--optimizer ntasgd --nonmono 1 --eval-every 2 --bptt-jitter --lr 3 --clip 0.25 --lr-schedule constant
+      --decay-steps 24)
+    must_train straight "${model[@]}" "${data[@]}" "${awd[@]}" --steps 24 --out "$work/straight"
+    [ "$(grep -c 'NT-ASGD averages the weights' "$work/straight.log")" = 1 ] ||
+      { show "$work/straight.log"; fail "NT-ASGD did not trigger once"; }
+    must_train part1 "${model[@]}" "${data[@]}" "${awd[@]}" --steps 12 --out "$work/parts"
+    must_train part2 --resume "$work/parts" --steps 24 --progress plain
+    cmp <(losses "$work/straight") <(losses "$work/parts") || fail "the resumed run's metrics differ"
+    for file in model.safetensors optimizer.safetensors; do
+      cmp "$work/straight/checkpoint/$file" "$work/parts/checkpoint/$file" || fail "the resumed run's $file differs"
+    done
     ;;
   rank_fails)
     timeout 60 "$mpirun" --oversubscribe -np 1 "$recur" train "${model[@]}" "${data[@]}" --steps 20 --out "$work/run" : \
