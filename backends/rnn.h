@@ -37,6 +37,9 @@ struct RnnDesc {
   bool skip_input = false;  // layer 0 adds x to its gates unchanged (I == H, no W_ih)
   double dropout = 0.0;     // between layers, in training
   uint64_t dropout_seed = 0;
+  // Between layers, in training: one mask [B, D*R] per call, the same at every step (AWD-LSTM's
+  // dropout_h). nn::rnn_forward runs it layer by layer where a stack cannot.
+  double variational_dropout = 0.0;
   // LSTM options beyond cuDNN's:
   bool peepholes = false, relu_activation = false;
   double forget_bias = 0.0, cell_clip = 0.0, proj_clip = 0.0;

@@ -38,6 +38,7 @@ namespace {
 struct TrainStepOptions {
   std::string mode = "lstm", device = "cpu", impl = "auto", dtype = "float32";
   int64_t input_size = 64, hidden = 256, layers = 2, batch = 32, seq = 64, vocab = 65, proj = 0;
+  double dropout_h = 0.0, wdrop = 0.0;  // AWD-LSTM's dropout between layers and on W_hh
   int steps = 20, warmup = 3;
   bool json = false, allow_tf32 = false, profile = false;
 };
@@ -102,6 +103,8 @@ int run_train_step(const TrainStepOptions& o) {
   ro.hidden_size = o.hidden;
   ro.num_layers = o.layers;
   ro.proj_size = o.proj;
+  ro.variational_dropout = o.dropout_h;
+  ro.weight_dropout = o.wdrop;
   nn::RNN rnn(ro, &init);
   rnn.set_implementation(nn::parse_impl(o.impl));
   nn::LinearOptions lo;
@@ -213,6 +216,8 @@ int run_train_step(const TrainStepOptions& o) {
                         {"seq", o.seq},
                         {"vocab", o.vocab},
                         {"proj", o.proj},
+                        {"dropout_h", o.dropout_h},
+                        {"wdrop", o.wdrop},
                         {"dtype", o.dtype},
                         {"device", device.str()},
                         {"device_name", device_name},
@@ -260,6 +265,8 @@ Command add_bench_command(CLI::App& parent) {
   step->add_option("--hidden", options->hidden, "hidden size")->check(CLI::PositiveNumber);
   step->add_option("--layers", options->layers, "RNN layers")->check(CLI::PositiveNumber);
   step->add_option("--proj", options->proj, "LSTM projection size (0 = none)")->check(CLI::NonNegativeNumber);
+  step->add_option("--dropout-h", options->dropout_h, "locked dropout between RNN layers (AWD-LSTM's dropout_h)");
+  step->add_option("--wdrop", options->wdrop, "weight dropout on every W_hh (AWD-LSTM's wdrop)");
   step->add_option("--batch", options->batch, "parallel streams B")->check(CLI::PositiveNumber);
   step->add_option("--bptt", options->seq, "sequence length T (time steps)")->check(CLI::PositiveNumber);
   step->add_option("--vocab-size", options->vocab, "vocabulary size (0 = the RNN alone: no embedding, head or loss)")

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <set>
 
@@ -64,6 +65,17 @@ Command add_train_command(CLI::App& parent) {
   app->add_option("--dropout-e", o.dropout_e, "embedding dropout: whole words dropped, one mask per batch");
   app->add_option("--dropout-i", o.dropout_i, "locked dropout on the embedding output: one mask per sequence");
   app->add_option("--dropout-o", o.dropout_o, "locked dropout on the last RNN layer's output: one mask per sequence");
+  // A dropout rate: a number in [0, 1).
+  const CLI::Validator rate(
+      [](std::string& text) {
+        char* end = nullptr;
+        const double p = std::strtod(text.c_str(), &end);
+        const bool ok = !text.empty() && end == text.c_str() + text.size() && p >= 0.0 && p < 1.0;
+        return ok ? std::string() : "must be a number in [0, 1), got " + text;
+      },
+      "in [0, 1)");
+  app->add_option("--dropout-h", o.dropout_h, "locked dropout between RNN layers: one mask per sequence")->check(rate);
+  app->add_option("--wdrop", o.wdrop, "weight dropout on every RNN layer's W_hh: one mask per batch")->check(rate);
   app->add_option("--ar", o.ar, "activation regularization: alpha * mean(output^2), output after --dropout-o");
   app->add_option("--tar", o.tar, "temporal activation regularization: beta * mean((h_t - h_{t-1})^2)");
   app->add_flag("--tie-weights", o.tie_weights,

@@ -106,6 +106,8 @@ std::string RNN::extra_repr() const {
   if (!options_.bias) s += ", bias=false";
   if (options_.batch_first) s += ", batch_first=true";
   if (options_.dropout > 0) s += fmt::format(", dropout={}", options_.dropout);
+  if (options_.variational_dropout > 0) s += fmt::format(", variational_dropout={}", options_.variational_dropout);
+  if (options_.weight_dropout > 0) s += fmt::format(", weight_dropout={}", options_.weight_dropout);
   if (options_.direction == Direction::Bidirectional) s += ", bidirectional=true";
   if (options_.proj_size > 0) s += fmt::format(", proj_size={}", options_.proj_size);
   return s;
@@ -205,7 +207,8 @@ CellWeights RNN::layer_weights(int64_t layer, int64_t direction) const {
   return {get(s.weight_ih), get(s.weight_hh), get(s.bias_ih), get(s.bias_hh), get(s.weight_hr), get(s.weight_peephole)};
 }
 
-std::pair<Tensor, RNNState> RNN::forward(const Tensor& x, const RNNState& state, const Tensor& lengths) {
+std::pair<Tensor, RNNState> RNN::forward(const Tensor& x, const RNNState& state, const Tensor& lengths,
+                                         const RNNDropoutMasks* masks) {
   flatten_parameters();
   std::vector<CellWeights> weights;
   for (int64_t layer = 0; layer < options_.num_layers; ++layer) {
@@ -214,9 +217,9 @@ std::pair<Tensor, RNNState> RNN::forward(const Tensor& x, const RNNState& state,
   RECUR_CHECK(!x.defined() || x.dtype() == slots_.front().tensor.dtype(),
               "{}: input is {} but the weights are {} (convert one of them)", name(), x.describe(),
               slots_.front().tensor.dtype());
-  RNNOutput out =
-      rnn_forward(options_, weights, x, state.h, state.c, lengths,
-                  is_training() ? RnnPhase::Training : RnnPhase::Inference, &dropout_generator_, requested_impl_);
+  RNNOutput out = rnn_forward(options_, weights, x, state.h, state.c, lengths,
+                              is_training() ? RnnPhase::Training : RnnPhase::Inference, &dropout_generator_,
+                              requested_impl_, masks);
   return {out.output, RNNState{out.h_n, out.c_n}};
 }
 

@@ -61,8 +61,10 @@ class RNN : public Module {
 
   // x: [T, B, I] ([B, T, I] with batch_first); state: h0 (and c0), undefined = zeros;
   // lengths: optional int64 [B] in 1..T (PyTorch's pack_padded_sequence semantics).
-  // Returns the output [T, B, D*R] (or batch-first) and the final state.
-  std::pair<Tensor, RNNState> forward(const Tensor& x, const RNNState& state = {}, const Tensor& lengths = {});
+  // Returns the output [T, B, D*R] (or batch-first) and the final state. While training, `masks`
+  // (tests) replace the drawn masks of variational_dropout and weight_dropout (rnn_functional.h).
+  std::pair<Tensor, RNNState> forward(const Tensor& x, const RNNState& state = {}, const Tensor& lengths = {},
+                                      const RNNDropoutMasks* masks = nullptr);
 
   const RNNOptions& options() const { return options_; }
   Shape state_shape(int64_t batch) const;              // h: [L*D, B, R]

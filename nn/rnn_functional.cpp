@@ -2,6 +2,7 @@
 
 #include <functional>
 
+#include "autograd/dropout_shard.h"
 #include "autograd/node.h"
 #include "autograd/ops.h"
 #include "backends/backend.h"
@@ -68,8 +69,9 @@ using LayerRun = std::function<std::pair<Tensor, CellState>(int64_t, bool, const
 
 // Initial states from h0/c0 (zeros when absent), directions concatenated on the feature axis
 // (forward first), dropout between layers (never after the last), final states stacked.
+// hidden: the variational dropout masks [1, B, D*R] of layers 0 .. L-2, or none.
 RNNOutput run_layers(const RNNOptions& o, const Tensor& x_tbi, const Tensor& h0, const Tensor& c0, bool training,
-                     Generator* generator, const LayerRun& run) {
+                     Generator* generator, const std::vector<Tensor>& hidden, const LayerRun& run) {
   const int64_t dirs = o.num_directions(), batch = x_tbi.size(1);
   const TensorOptions like = TensorOptions{}.with_dtype(x_tbi.dtype()).with_device(x_tbi.device());
   Tensor layer_input = x_tbi;
@@ -89,6 +91,8 @@ RNNOutput run_layers(const RNNOptions& o, const Tensor& x_tbi, const Tensor& h0,
       if (final_state.c.defined()) cs.push_back(final_state.c);
     }
     Tensor out = dirs == 2 ? concat(outputs, 2) : outputs[0];
+    // y_l <- y_l * m_l, m_l [1, B, D*R] the same at every step
+    if (layer + 1 < o.num_layers && !hidden.empty()) out = out * hidden[static_cast<size_t>(layer)];
     if (layer + 1 < o.num_layers && training && o.dropout > 0.0) out = dropout(out, o.dropout, true, generator);
     layer_input = out;
   }
@@ -103,7 +107,7 @@ RNNOutput run_layers(const RNNOptions& o, const Tensor& x_tbi, const Tensor& h0,
 
 RNNOutput forward_cells(const RNNOptions& o, const std::vector<CellWeights>& weights, const Tensor& x_tbi,
                         const Tensor& h0, const Tensor& c0, const Tensor& lengths, bool training, Generator* generator,
-                        Dims dims) {
+                        const std::vector<Tensor>& hidden, Dims dims) {
   const int64_t steps = dims.steps, batch = dims.batch;
   // masks[t] = [B, 1], 1 where t < lengths[b]
   std::vector<Tensor> masks;
@@ -118,7 +122,7 @@ RNNOutput forward_cells(const RNNOptions& o, const std::vector<CellWeights>& wei
     }
   }
   return run_layers(
-      o, x_tbi, h0, c0, training, generator,
+      o, x_tbi, h0, c0, training, generator, hidden,
       [&](int64_t index, bool reverse, const Tensor& input, CellState state) -> std::pair<Tensor, CellState> {
         const CellWeights& w = weights[index];
         Tensor xg = input_gates(reshape(input, {steps * batch, input.size(2)}), w, o);
@@ -166,6 +170,7 @@ RnnDesc stack_desc(const RNNOptions& o, DType dtype) {
   d.skip_input = o.skip_input();
   d.dropout = o.dropout;
   d.dropout_seed = o.dropout_seed;
+  d.variational_dropout = o.variational_dropout;
   d.peepholes = o.use_peepholes;
   d.relu_activation = o.activation != Activation::Tanh;
   d.forget_bias = o.forget_bias;
@@ -185,6 +190,7 @@ RnnDesc layer_desc(const RNNOptions& o, DType dtype, int64_t layer, bool reverse
   d.reverse = reverse;
   d.skip_input = layer == 0 && o.skip_input();
   d.dropout = 0.0;
+  d.variational_dropout = 0.0;
   return d;
 }
 
@@ -266,10 +272,10 @@ RNNOutput forward_fused_stack(RnnKernels& kernels, const RNNOptions& o, const st
 // One call per layer and direction (the CPU's fused layer), stacked by run_layers.
 RNNOutput forward_fused_layers(RnnKernels& kernels, const RNNOptions& o, const std::vector<CellWeights>& weights,
                                const Tensor& x_tbi, const Tensor& h0, const Tensor& c0, const Tensor& lengths_cpu,
-                               bool training, Generator* generator) {
+                               bool training, Generator* generator, const std::vector<Tensor>& hidden) {
   const int64_t batch = x_tbi.size(1);
   return run_layers(
-      o, x_tbi, h0, c0, training, generator,
+      o, x_tbi, h0, c0, training, generator, hidden,
       [&](int64_t index, bool reverse, const Tensor& input, const CellState& state) -> std::pair<Tensor, CellState> {
         const int64_t layer = index / o.num_directions();
         const RnnDesc desc = layer_desc(o, input.dtype(), layer, reverse);
@@ -281,6 +287,69 @@ RNNOutput forward_fused_layers(RnnKernels& kernels, const RNNOptions& o, const s
                               out.size() > 2 ? reshape(out[2], {batch, o.hidden_size}) : Tensor()};
         return {out[0], final_state};
       });
+}
+
+// ---- AWD-LSTM's masks (variational_dropout, weight_dropout) ----------------------------
+
+// A mask of `shape`, each element 1 / keep with probability keep else 0, in `dtype` (drawn in
+// float32 for the reduced types).
+Tensor draw_mask(const Shape& shape, double keep, DType dtype, Device device, Generator& generator) {
+  const DType drawn = dtype == DType::Float64 ? DType::Float64 : DType::Float32;
+  const Tensor mask = compute::dropout_mask(shape, drawn, device, keep, generator);
+  return drawn == dtype ? mask : mask.to(dtype);
+}
+
+// A variational mask [B, F]: under a DropoutShard, rows [first, first + B) of the global batch's
+// mask, so that N ranks drop what one process with the whole batch drops.
+Tensor draw_batch_mask(int64_t batch, int64_t features, double keep, DType dtype, Device device, Generator& generator) {
+  const DropoutShard shard = dropout_shard();
+  if (shard.global <= 0) return draw_mask({batch, features}, keep, dtype, device, generator);
+  RECUR_CHECK(shard.first >= 0 && shard.first + batch <= shard.global,
+              "RNN: variational dropout of streams [{}, {}) outside the global batch of {}", shard.first,
+              shard.first + batch, shard.global);
+  const Tensor global = draw_mask({shard.global, features}, keep, dtype, device, generator);
+  return compute::contiguous(global.narrow(0, shard.first, batch));
+}
+
+// A given mask, checked against the shape it must have and brought to x's dtype and device.
+Tensor given_mask(const Tensor& mask, const Shape& shape, const char* what, size_t index, const Tensor& x) {
+  RECUR_CHECK(mask.defined() && mask.shape() == shape, "RNN: the given {} mask {} must be {}, got {}", what, index,
+              shape_str(shape), mask.defined() ? mask.describe() : std::string("an undefined tensor"));
+  return mask.to(x.dtype()).to(x.device());
+}
+
+// The masks of one training call: the given ones, else drawn (weights' first, then the layers').
+RNNDropoutMasks awd_masks(const RNNOptions& o, const std::vector<CellWeights>& weights, const Tensor& x_tbi,
+                          Generator* generator, const RNNDropoutMasks* given) {
+  Generator& stream = generator != nullptr ? *generator : default_generator();
+  RNNDropoutMasks masks;
+  if (o.weight_dropout > 0.0) {
+    const bool use_given = given != nullptr && !given->weight_hh.empty();
+    RECUR_CHECK(!use_given || given->weight_hh.size() == weights.size(),
+                "RNN: {} weight_hh masks given, expected one per weight set ({})",
+                use_given ? given->weight_hh.size() : 0, weights.size());
+    for (size_t i = 0; i < weights.size(); ++i) {
+      const Shape& shape = weights[i].weight_hh.shape();
+      masks.weight_hh.push_back(use_given
+                                    ? given_mask(given->weight_hh[i], shape, "weight_hh", i, x_tbi)
+                                    : draw_mask(shape, 1.0 - o.weight_dropout, x_tbi.dtype(), x_tbi.device(), stream));
+    }
+  }
+  if (o.variational_dropout > 0.0 && o.num_layers > 1) {
+    const int64_t batch = x_tbi.size(1), features = o.num_directions() * o.output_hidden_size();
+    const auto layers = static_cast<size_t>(o.num_layers - 1);
+    const bool use_given = given != nullptr && !given->hidden.empty();
+    RECUR_CHECK(!use_given || given->hidden.size() == layers,
+                "RNN: {} hidden masks given, expected one per layer but the last ({})",
+                use_given ? given->hidden.size() : 0, layers);
+    for (size_t l = 0; l < layers; ++l) {
+      const Tensor mask = use_given ? given_mask(given->hidden[l], {batch, features}, "hidden", l, x_tbi)
+                                    : draw_batch_mask(batch, features, 1.0 - o.variational_dropout, x_tbi.dtype(),
+                                                      x_tbi.device(), stream);
+      masks.hidden.push_back(reshape(mask, {1, batch, features}));
+    }
+  }
+  return masks;
 }
 
 }  // namespace
@@ -316,7 +385,8 @@ RNNImpl resolve_impl(const RNNOptions& options, Device device, RNNImpl requested
 }
 
 RNNOutput rnn_forward(const RNNOptions& o, const std::vector<CellWeights>& weights, const Tensor& x, const Tensor& h0,
-                      const Tensor& c0, const Tensor& lengths, RnnPhase phase, Generator* generator, RNNImpl impl) {
+                      const Tensor& c0, const Tensor& lengths, RnnPhase phase, Generator* generator, RNNImpl impl,
+                      const RNNDropoutMasks* masks) {
   const bool training = phase == RnnPhase::Training;
   o.validate();
   const Dims dims = check_inputs(o, x, h0, c0, lengths);
@@ -333,14 +403,26 @@ RNNOutput rnn_forward(const RNNOptions& o, const std::vector<CellWeights>& weigh
               "RNN: {} runs only on a fused RNN (cuDNN), which cannot run this layer{}{}", x.dtype(),
               why.empty() ? "" : ": ", why.empty() ? std::string(" (the cell graph was requested)") : why);
   const Tensor& lengths_cpu = dims.lengths_cpu;
+  const RNNDropoutMasks awd = training ? awd_masks(o, weights, x_tbi, generator, masks) : RNNDropoutMasks{};
+  // Weight dropout: every path runs on W_hh * mask, whose gradient flows to W_hh through the product.
+  std::vector<CellWeights> dropped;
+  if (!awd.weight_hh.empty()) {
+    dropped = weights;
+    for (size_t i = 0; i < dropped.size(); ++i) dropped[i].weight_hh = weights[i].weight_hh * awd.weight_hh[i];
+  }
+  const std::vector<CellWeights>& run = dropped.empty() ? weights : dropped;
   RNNOutput out;
   if (scope == FusedScope::None) {
-    out = forward_cells(o, weights, x_tbi, h0, c0, lengths_cpu, training, generator, dims);
+    out = forward_cells(o, run, x_tbi, h0, c0, lengths_cpu, training, generator, awd.hidden, dims);
   } else {
     RnnKernels& kernels = *backend_for(x.device()).rnn();
+    RECUR_CHECK(scope == FusedScope::Layer || awd.hidden.empty(),
+                "RNN: the {} backend's stack took variational_dropout, which runs between its layers here "
+                "(its supports() must refuse it)",
+                x.device());
     out = scope == FusedScope::Stack
-              ? forward_fused_stack(kernels, o, weights, x_tbi, h0, c0, lengths_cpu, training, generator)
-              : forward_fused_layers(kernels, o, weights, x_tbi, h0, c0, lengths_cpu, training, generator);
+              ? forward_fused_stack(kernels, o, run, x_tbi, h0, c0, lengths_cpu, training, generator)
+              : forward_fused_layers(kernels, o, run, x_tbi, h0, c0, lengths_cpu, training, generator, awd.hidden);
   }
   if (o.batch_first) out.output = transpose(out.output, 0, 1);
   return out;

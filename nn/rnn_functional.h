@@ -40,11 +40,23 @@ RNNImpl resolve_impl(const RNNOptions& options, Device device, RNNImpl requested
 // for recur's own packing (nn::RNN::flatten_parameters).
 std::optional<RnnWeightLayout> fused_weight_layout(const RNNOptions& options, Device device, DType dtype);
 
+// The masks of variational_dropout and weight_dropout (RNNOptions) for one forward call, each
+// 0 or 1 / (1 - p). Given (tests compare with PyTorch so) they replace the drawn ones; an empty
+// list is drawn.
+struct RNNDropoutMasks {
+  std::vector<Tensor> hidden;     // L - 1 masks [B, D*R]: layer l's output is y_l * hidden[l]
+  std::vector<Tensor> weight_hh;  // L * D masks [G*H, R]: weight set i runs on weight_hh * mask[i]
+};
+
 // weights[l * D + d] holds layer l, direction d. h0/c0 may be undefined (zeros); lengths is an
-// optional int64 [B] with values in 1..T. Dropout between layers draws from `generator` in
-// RnnPhase::Training. Throws recur::Error naming expected and actual shapes on bad input.
+// optional int64 [B] with values in 1..T. In RnnPhase::Training the dropout masks draw from
+// `generator` (the default generator when null), in this order: weight_dropout's (weight set
+// 0 .. L*D-1), variational_dropout's (layer 0 .. L-2), then `dropout`'s between layers. Under a
+// DropoutShardGuard (autograd/dropout_shard.h) a variational mask is this rank's rows of the
+// global batch's; a weight mask is the same on every rank, which shares the weights. Throws
+// recur::Error naming expected and actual shapes on bad input.
 RNNOutput rnn_forward(const RNNOptions& options, const std::vector<CellWeights>& weights, const Tensor& x,
                       const Tensor& h0, const Tensor& c0, const Tensor& lengths, RnnPhase phase, Generator* generator,
-                      RNNImpl impl = RNNImpl::Auto);
+                      RNNImpl impl = RNNImpl::Auto, const RNNDropoutMasks* masks = nullptr);
 
 }  // namespace recur::nn

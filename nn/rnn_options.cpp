@@ -54,6 +54,10 @@ void RNNOptions::validate() const {
   RECUR_CHECK(hidden_size >= 1, "RNN: hidden_size must be >= 1, got {}", hidden_size);
   RECUR_CHECK(num_layers >= 1, "RNN: num_layers must be >= 1, got {}", num_layers);
   RECUR_CHECK(dropout >= 0.0 && dropout < 1.0, "RNN: dropout must be in [0, 1), got {}", dropout);
+  RECUR_CHECK(variational_dropout >= 0.0 && variational_dropout < 1.0,
+              "RNN: variational_dropout must be in [0, 1), got {}", variational_dropout);
+  RECUR_CHECK(weight_dropout >= 0.0 && weight_dropout < 1.0, "RNN: weight_dropout must be in [0, 1), got {}",
+              weight_dropout);
   RECUR_CHECK(proj_size >= 0, "RNN: proj_size must be >= 0, got {}", proj_size);
   if (proj_size > 0) {
     RECUR_CHECK(mode == RNNMode::LSTM, "RNN: proj_size={} is only supported for LSTM, got mode {}", proj_size,
@@ -94,6 +98,8 @@ void to_json(nlohmann::json& j, const RNNOptions& o) {
                      {"direction", enum_name(o.direction, kDirections)},
                      {"dropout", o.dropout},
                      {"dropout_seed", o.dropout_seed},
+                     {"variational_dropout", o.variational_dropout},
+                     {"weight_dropout", o.weight_dropout},
                      {"proj_size", o.proj_size},
                      {"input_mode", enum_name(o.input_mode, kInputModes)},
                      {"use_peepholes", o.use_peepholes},
@@ -127,6 +133,10 @@ void from_json(const nlohmann::json& j, RNNOptions& o) {
         o.dropout = value.get<double>();
       else if (key == "dropout_seed")
         o.dropout_seed = json_integer<uint64_t>(value, "RNN options: 'dropout_seed'");
+      else if (key == "variational_dropout")
+        o.variational_dropout = value.get<double>();
+      else if (key == "weight_dropout")
+        o.weight_dropout = value.get<double>();
       else if (key == "proj_size")
         o.proj_size = json_integer<int64_t>(value, "RNN options: 'proj_size'");
       else if (key == "input_mode")

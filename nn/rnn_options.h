@@ -30,9 +30,17 @@ struct RNNOptions {
   bool bias = true;
   bool batch_first = false;
   Direction direction = Direction::Unidirectional;
-  double dropout = 0.0;       // between layers, never after the last
+  double dropout = 0.0;       // between layers, never after the last: a fresh mask per element
   uint64_t dropout_seed = 0;  // the dropout masks' Philox stream
-  int64_t proj_size = 0;      // LSTM only: h = W_hr (o * tanh(c)), 0 = none
+  // AWD-LSTM's regularizers of the stack (Merity, Keskar and Socher 2017), in training only; both
+  // draw their masks once per forward call from the dropout_seed stream (rnn_functional.h):
+  //   variational_dropout (dropout_h): between layers, never after the last, one mask [B, D*R]
+  //     per call, the same at every time step, scaled by 1 / (1 - p) (Gal and Ghahramani 2016);
+  //   weight_dropout (wdrop): DropConnect on every weight_hh, one mask [G*H, R] per weight per
+  //     call, scaled by 1 / (1 - p): the recurrence runs on W_hh * mask.
+  double variational_dropout = 0.0;
+  double weight_dropout = 0.0;
+  int64_t proj_size = 0;  // LSTM only: h = W_hr (o * tanh(c)), 0 = none
   InputMode input_mode = InputMode::LinearInput;
   // LSTM cell options beyond cuDNN's (run by the cell graph):
   bool use_peepholes = false;  // i, f see c_{t-1} and o sees c_t through diagonal weights

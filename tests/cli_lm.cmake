@@ -358,11 +358,12 @@ elseif(CASE STREQUAL "bench_profile")
     message(FATAL_ERROR "bench without --profile prints a profile:\n${last_out}")
   endif()
 elseif(CASE STREQUAL "words_tied")
-  # --vocab words with --tie-weights and AWD-LSTM's regularizers: words and punctuation, <unk> for
-  # rare words, nats per word and perplexity, a sample of words, an exact resume.
+  # --vocab words with --tie-weights and AWD-LSTM's regularizers (the RNN's --dropout-h and --wdrop
+  # included): words and punctuation, <unk> for rare words, nats per word and perplexity, a sample
+  # of words, an exact resume.
   run(0 "" corpus --out ${WORK}/corpus.txt --chars 12000)
   set(words --vocab words --min-count 2 --max-vocab 150 --tie-weights --proj 8 --dropout-e 0.1 --dropout-i 0.2
-            --dropout-o 0.3 --ar 2 --tar 1)
+            --dropout-o 0.3 --dropout-h 0.25 --wdrop 0.4 --ar 2 --tar 1)
   run(0 "" train --data ${WORK}/corpus.txt ${words} --steps 10 --decay-steps 20 --eval-every 5 --out ${WORK}/run ${tiny})
   if(NOT last_out MATCHES "validation loss [0-9.]+ nats/word \\(perplexity [0-9.]+\\)")
     message(FATAL_ERROR "a words run does not report nats per word and perplexity:\n${last_out}")
@@ -397,6 +398,10 @@ elseif(CASE STREQUAL "words_tied")
   run(1 "^error: --min-count and --max-vocab apply to --vocab words, not to --vocab chars[^\n]*\n$"
       train --data ${WORK}/corpus.txt --min-count 3 --steps 5 --out ${WORK}/bad ${tiny})
   run(2 "^error: --vocab: [^\n]*\n$" train --data ${WORK}/corpus.txt --vocab sentences --steps 5 --out ${WORK}/bad ${tiny})
+  run(2 "^error: --dropout-h: must be a number in \\[0, 1\\), got 1\n$"
+      train --data ${WORK}/corpus.txt --dropout-h 1 --steps 5 --out ${WORK}/bad ${tiny})
+  run(2 "^error: --wdrop: must be a number in \\[0, 1\\), got -0.5\n$"
+      train --data ${WORK}/corpus.txt --wdrop=-0.5 --steps 5 --out ${WORK}/bad ${tiny})
 else()
   message(FATAL_ERROR "unknown CASE ${CASE}")
 endif()

@@ -90,6 +90,14 @@ TEST(CudaRnn, SupportsSaysWhatCudnnLacks) {
     EXPECT_FALSE(cudnn_runs(options, &why));
     EXPECT_THAT(why, HasSubstr("fewer than hidden_size"));
   }
+  // Variational dropout between a stack's layers (AWD-LSTM's dropout_h): cuDNN's dropout draws a
+  // mask per element and step, so nn runs the layers one cuDNN call each, the masks between them.
+  RNNOptions awd = small_options(RNNMode::LSTM, 3, 4);
+  awd.variational_dropout = 0.3;
+  EXPECT_TRUE(cudnn_runs(awd, &why)) << why;  // one layer: nothing between layers
+  awd.num_layers = 2;
+  EXPECT_FALSE(cudnn_runs(awd, &why));
+  EXPECT_THAT(why, HasSubstr("variational_dropout"));
 }
 #else
 // Without CUDA the GPU tests skip (RECUR_REQUIRE_GPU) before they ask.

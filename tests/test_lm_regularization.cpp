@@ -1,5 +1,7 @@
 // AWD-LSTM's regularizers in the language model (examples/lm/regularization.h): embedding
-// dropout, locked dropout of the embedding output and of the RNN's output, AR and TAR.
+// dropout, locked dropout of the embedding output, between the RNN's layers and of its output,
+// weight dropout of W_hh, AR and TAR.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
@@ -15,12 +17,22 @@
 namespace recur::lm {
 namespace {
 
-// tests/fixtures/make_lm_fixtures.py: a tied 2-layer LSTM with every regularizer on, its masks,
-// its objective (cross-entropy + AR + TAR) and the gradients in PyTorch.
+// tests/fixtures/make_lm_fixtures.py: a tied LSTM with every regularizer on, its masks, its
+// objective (cross-entropy + AR + TAR) and the gradients in PyTorch. lm_awd: 2 layers, the
+// regularizers outside the RNN; lm_awd_rnn: 3 layers, --dropout-h and --wdrop as well.
 struct AwdFixture {
-  nn::SafetensorsFile file = nn::load_safetensors(std::string(RECUR_TEST_FIXTURES) + "/lm_awd.safetensors");
-  ModelConfig config = nlohmann::json::parse(file.metadata.at("model")).get<ModelConfig>();
-  DropoutMasks masks{file.tensors.at("mask.embedding"), file.tensors.at("mask.input"), file.tensors.at("mask.output")};
+  explicit AwdFixture(const std::string& name = "lm_awd")
+      : file(nn::load_safetensors(std::string(RECUR_TEST_FIXTURES) + "/" + name + ".safetensors")),
+        config(nlohmann::json::parse(file.metadata.at("model")).get<ModelConfig>()),
+        masks{(*this)["mask.embedding"], (*this)["mask.input"], (*this)["mask.output"], {}} {
+    for (int64_t l = 0; file.tensors.count(fmt::format("mask.weight_hh.{}", l)) > 0; ++l)
+      masks.rnn.weight_hh.push_back(file.tensors.at(fmt::format("mask.weight_hh.{}", l)));
+    for (int64_t l = 0; file.tensors.count(fmt::format("mask.hidden.{}", l)) > 0; ++l)
+      masks.rnn.hidden.push_back(file.tensors.at(fmt::format("mask.hidden.{}", l)));
+  }
+  nn::SafetensorsFile file;
+  ModelConfig config;
+  DropoutMasks masks;
   const Tensor& operator[](const std::string& name) const { return file.tensors.at(name); }
 };
 
@@ -42,8 +54,7 @@ std::pair<Tensor, Tensor> objective(LanguageModel& model, const AwdFixture& fixt
   return {ce, penalty.defined() ? ce + penalty : ce};
 }
 
-TEST(LmRegularization, ObjectiveAndGradientsMatchPyTorchWithGivenMasks) {
-  const AwdFixture fixture;
+void expect_matches_pytorch(const AwdFixture& fixture) {
   ASSERT_GT(fixture.config.dropout_e * fixture.config.dropout_i * fixture.config.dropout_o, 0.0);
   ASSERT_GT(fixture.config.ar * fixture.config.tar, 0.0);
   for (const nn::RNNImpl impl : {nn::RNNImpl::Fused, nn::RNNImpl::Cells}) {
@@ -61,13 +72,43 @@ TEST(LmRegularization, ObjectiveAndGradientsMatchPyTorchWithGivenMasks) {
   }
 }
 
+TEST(LmRegularization, ObjectiveAndGradientsMatchPyTorchWithGivenMasks) { expect_matches_pytorch(AwdFixture()); }
+
+// --dropout-h and --wdrop on top: the masks between the RNN's layers and on each W_hh given.
+TEST(LmRegularization, RnnRegularizersMatchPyTorchWithGivenMasks) {
+  const AwdFixture fixture("lm_awd_rnn");
+  ASSERT_GT(fixture.config.rnn.variational_dropout * fixture.config.rnn.weight_dropout, 0.0);
+  ASSERT_EQ(fixture.masks.rnn.weight_hh.size(), 3u);
+  ASSERT_EQ(fixture.masks.rnn.hidden.size(), 2u);
+  expect_matches_pytorch(fixture);
+}
+
+// lm_awd_rnn: with --dropout-h and --wdrop as well.
 TEST(LmRegularization, GradientOfTheObjectivePassesAFloat64GradientCheck) {
-  const AwdFixture fixture;
+  for (const char* name : {"lm_awd", "lm_awd_rnn"}) {
+    const AwdFixture fixture(name);
+    std::unique_ptr<LanguageModel> model = fixture_model(fixture, nn::RNNImpl::Fused);
+    const GradcheckResult result =
+        gradcheck([&](const std::vector<Tensor>&) { return objective(*model, fixture, &fixture.masks).second; },
+                  model->parameters());
+    EXPECT_TRUE(result.ok) << name << ": " << result.report;
+  }
+}
+
+// The RNN's masks come from its dropout stream, which a checkpoint keeps ("rnn_dropout").
+TEST(LmRegularization, RnnMasksAreDrawnFromTheRnnStream) {
+  const AwdFixture fixture("lm_awd_rnn");
   std::unique_ptr<LanguageModel> model = fixture_model(fixture, nn::RNNImpl::Fused);
-  const GradcheckResult result =
-      gradcheck([&](const std::vector<Tensor>&) { return objective(*model, fixture, &fixture.masks).second; },
-                model->parameters());
-  EXPECT_TRUE(result.ok) << result.report;
+  EXPECT_EQ(model->generators()[0].first, "rnn_dropout");
+  const Generator& stream = *model->generators()[0].second;
+  DropoutMasks outside = fixture.masks;
+  outside.rnn = {};
+  (void)objective(*model, fixture, &outside);
+  // weight_hh: 3 x [24, 6]; hidden: 2 x [3, 6]; a block of 4 numbers per 4 elements
+  EXPECT_EQ(stream.offset(), 3u * 24 * 6 / 4 + 2u * ((3 * 6 + 3) / 4));
+  const uint64_t after_one = stream.offset();
+  (void)objective(*model, fixture, &fixture.masks);  // given masks draw nothing
+  EXPECT_EQ(stream.offset(), after_one);
 }
 
 TEST(LmRegularization, DrawnMasksAreOnePerSequenceAndWholeWordsAndOffOutsideTraining) {

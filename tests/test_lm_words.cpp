@@ -246,6 +246,8 @@ TrainOptions tiny_word_options(const std::string& data, const std::string& out) 
   o.dropout_e = 0.1;  // and AWD-LSTM's regularizers
   o.dropout_i = 0.2;
   o.dropout_o = 0.3;
+  o.dropout_h = 0.25;  // between the 2 RNN layers
+  o.wdrop = 0.4;
   o.ar = 2.0;
   o.tar = 1.0;
   o.steps = 30;

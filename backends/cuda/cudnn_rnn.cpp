@@ -433,6 +433,8 @@ class CudnnRnn final : public RnnKernels {
     if (o.dtype == DType::BFloat16 && cudnnGetVersion() < 91300) return no("a bfloat16 RNN needs cuDNN 9.13 or newer");
     if (o.reverse) return no("cuDNN runs whole stacks, not one reversed direction");
     if (o.peepholes) return no("cuDNN has no peepholes");
+    if (o.variational_dropout > 0.0 && o.num_layers > 1)
+      return no("cuDNN's dropout draws a mask per element and step, not one per sequence (variational_dropout)");
     if (o.proj_clip > 0.0) return no("cuDNN has no proj_clip");
     // cuDNN's projSize may not exceed hiddenSize, and projSize == hiddenSize turns the projection off.
     if (o.proj_size > 0 && o.proj_size >= o.hidden_size)

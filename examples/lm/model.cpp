@@ -15,8 +15,11 @@ void ModelConfig::validate() const {
   RECUR_CHECK(vocab_size >= 1, "the vocabulary must have at least 1 symbol, got {}", vocab_size);
   RECUR_CHECK(embedding_dim >= 1, "--embedding must be >= 1, got {}", embedding_dim);
   RECUR_CHECK(dropout >= 0.0 && dropout < 1.0, "--dropout must be in [0, 1), got {}", dropout);
-  for (const auto& [name, p] :
-       {std::pair{"--dropout-e", dropout_e}, {"--dropout-i", dropout_i}, {"--dropout-o", dropout_o}})
+  for (const auto& [name, p] : {std::pair{"--dropout-e", dropout_e},
+                                {"--dropout-i", dropout_i},
+                                {"--dropout-o", dropout_o},
+                                {"--dropout-h", rnn.variational_dropout},
+                                {"--wdrop", rnn.weight_dropout}})
     RECUR_CHECK(p >= 0.0 && p < 1.0, "{} must be in [0, 1), got {}", name, p);
   RECUR_CHECK(std::isfinite(ar) && ar >= 0.0 && std::isfinite(tar) && tar >= 0.0,
               "--ar and --tar must be >= 0, got {} and {}", ar, tar);
@@ -91,7 +94,8 @@ std::string config_difference(const ModelConfig& saved, const ModelConfig& reque
     }
   }
   for (const auto& [key, value] : a["rnn"].items()) {
-    if (key == "dropout_seed") continue;  // derived from --seed, not a shape
+    if (key == "dropout_seed") continue;                                    // derived from --seed, not a shape
+    if (key == "variational_dropout" || key == "weight_dropout") continue;  // regularizers, as above
     if (!b["rnn"].contains(key) || b["rnn"][key] != value) {
       return fmt::format("{}: {} in the checkpoint, {} requested", key, value.dump(),
                          b["rnn"].value(key, nlohmann::json()).dump());
@@ -175,7 +179,7 @@ std::pair<Tensor, nn::RNNState> LanguageModel::forward(const Tensor& tokens, con
     embedded = embedded * mask(&DropoutMasks::input, {1, batch, config_.embedding_dim}, embedded, config_.dropout_i,
                                locked_dropout_);
   }
-  auto [output, next] = rnn->forward(embedded, state);
+  auto [output, next] = rnn->forward(embedded, state, Tensor(), masks != nullptr ? &masks->rnn : nullptr);
   Tensor dropped = output;
   if (training && config_.dropout_o > 0.0) {
     dropped =

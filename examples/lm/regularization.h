@@ -8,6 +8,9 @@
 //   variational (locked) dropout (--dropout-i on the embedding output, --dropout-o on the last
 //     layer's output): one mask [1, B, F] per batch, the same at every time step, scaled by
 //     1 / (1 - p).
+// Inside the RNN (nn::RNNOptions, drawn from the RNN's dropout stream): locked dropout between
+// layers (--dropout-h, variational_dropout) and weight dropout on every W_hh (--wdrop,
+// weight_dropout).
 //   activation regularization (--ar, alpha): alpha * mean(y_o^2), y_o the last layer's output
 //     after --dropout-o;
 //   temporal activation regularization (--tar, beta): beta * mean((y_t - y_{t-1})^2), y the last
@@ -20,14 +23,16 @@
 #include "core/device.h"
 #include "core/philox.h"
 #include "core/tensor.h"
+#include "nn/rnn_functional.h"
 
 namespace recur::lm {
 
 // Masks given instead of drawn (tests compare with PyTorch so); an undefined one is drawn.
 struct DropoutMasks {
-  Tensor embedding;  // [V, 1]
-  Tensor input;      // [1, B, E]
-  Tensor output;     // [1, B, R]
+  Tensor embedding;         // [V, 1]
+  Tensor input;             // [1, B, E]
+  Tensor output;            // [1, B, R]
+  nn::RNNDropoutMasks rnn;  // the RNN's: between layers (--dropout-h) and on W_hh (--wdrop)
 };
 
 // keep = 1 - p: each element 1 / keep with probability keep, else 0, from the generator.

@@ -32,6 +32,8 @@ template <typename Options, typename Fn> void visit_options(Options& o, Fn&& fn)
   fn("dropout-e", o.dropout_e);
   fn("dropout-i", o.dropout_i);
   fn("dropout-o", o.dropout_o);
+  fn("dropout-h", o.dropout_h);
+  fn("wdrop", o.wdrop);
   fn("ar", o.ar);
   fn("tar", o.tar);
   fn("bias", o.bias);
@@ -148,6 +150,8 @@ ModelConfig TrainOptions::model_config(int64_t vocab_size) const {
                         {"bias", bias},
                         {"direction", bidirectional ? "bidirectional" : "unidirectional"},
                         {"dropout", layers > 1 ? dropout : 0.0},
+                        {"variational_dropout", dropout_h},
+                        {"weight_dropout", wdrop},
                         {"proj_size", proj},
                         {"input_mode", input_mode},
                         {"use_peepholes", peepholes},

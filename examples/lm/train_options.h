@@ -41,6 +41,8 @@ struct TrainOptions {
   double dropout_e = 0.0;      // --dropout-e: embedding dropout (whole words, one mask per batch)
   double dropout_i = 0.0;      // --dropout-i: locked dropout on the embedding output
   double dropout_o = 0.0;      // --dropout-o: locked dropout on the last layer's output
+  double dropout_h = 0.0;      // --dropout-h: locked dropout between RNN layers
+  double wdrop = 0.0;          // --wdrop: weight dropout (DropConnect) on every W_hh
   double ar = 0.0;             // --ar: alpha of activation regularization
   double tar = 0.0;            // --tar: beta of temporal activation regularization
   bool bias = true;            // --no-bias

@@ -5,6 +5,8 @@
 #
 #   equivalence    2 ranks with 4 of the 8 streams each against 1 process with 8: the losses of
 #                  the first 20 steps within 1e-5 (relative), the final validation loss within 2e-3
+#   awd            the same with --dropout-h and --wdrop: each rank drops its rows of the whole
+#                  batch's masks between the layers, and every rank the same elements of W_hh
 #   repeatable     two identical 2-rank runs: the same metrics (clock columns aside) and weights,
 #                  byte for byte
 #   resume         stopped at step 10 and resumed on 2 ranks: bit-identical to the straight 2-rank
@@ -52,8 +54,9 @@ val_loss() { sed -n 's/.*validation loss \([0-9.]*\) nats.*/\1/p' "$1" | tail -n
 # $1 and $2 within $3 (absolute).
 close() { python3 -c "import sys; a, b, t = map(float, sys.argv[1:]); sys.exit(0 if abs(a - b) <= t else 1)" "$@"; }
 
+[ "$case" = awd ] && model+=(--dropout-h 0.3 --wdrop 0.4)
 case $case in
-  equivalence)
+  equivalence | awd)
     np=1 must_train one "${model[@]}" "${data[@]}" --eval-every 10 --steps 20 --out "$work/one"
     must_train two "${model[@]}" "${data[@]}" --eval-every 10 --steps 20 --out "$work/two"
     grep -q "data parallel: MPI" "$work/two.log" || { show "$work/two.log"; fail "no data-parallel line"; }
