@@ -1,43 +1,55 @@
-// Tensor's member functions that record gradients: thin forwards to autograd/ops.h and the
-// engine, declared in core/tensor.h.
+// Installs the autograd hooks of core/tensor_hooks.h, through which core's Tensor members
+// reshape, view, transpose, permute, narrow, slice, select, expand, squeeze, unsqueeze,
+// contiguous, clone, to and backward record gradients (autograd/ops.h, the engine).
+//
+// The anchor keeps this object in every program that links recur_autograd: the library's
+// interface link option -Wl,--undefined=recur_autograd_tensor_hooks (autograd/CMakeLists.txt).
 #include "autograd/node.h"
 #include "autograd/ops.h"
 #include "backends/compute.h"
+#include "core/tensor_hooks.h"
+
+extern "C" {
+extern const int recur_autograd_tensor_hooks;
+const int recur_autograd_tensor_hooks = 1;
+}
 
 namespace recur {
+namespace {
 
-Tensor Tensor::reshape(const Shape& shape) const { return recur::reshape(*this, shape); }
-
-Tensor Tensor::view(const Shape& shape) const {
-  RECUR_CHECK(is_contiguous(), "view {} as {}: the tensor is not contiguous (use reshape)", describe(),
-              shape_str(shape));
-  return recur::reshape(*this, shape);
+Tensor clone_recorded(const Tensor& x) {
+  Tensor y = compute::contiguous(x);
+  return autograd::record("clone", {x}, y, [](const std::vector<Tensor>& g) { return std::vector<Tensor>{g[0]}; });
 }
 
-Tensor Tensor::transpose(int64_t axis0, int64_t axis1) const { return recur::transpose(*this, axis0, axis1); }
-Tensor Tensor::permute(const std::vector<int64_t>& axes) const { return recur::permute(*this, axes); }
-Tensor Tensor::narrow(int64_t axis, int64_t start, int64_t length) const {
-  return recur::narrow(*this, axis, start, length);
-}
-Tensor Tensor::slice(int64_t axis, int64_t start, int64_t end, int64_t step) const {
-  return recur::slice(*this, axis, start, end, step);
-}
-Tensor Tensor::select(int64_t axis, int64_t index) const { return recur::select(*this, axis, index); }
-Tensor Tensor::expand(const Shape& shape) const { return recur::expand(*this, shape); }
-Tensor Tensor::squeeze(int64_t axis) const { return recur::squeeze(*this, axis); }
-Tensor Tensor::unsqueeze(int64_t axis) const { return recur::unsqueeze(*this, axis); }
-Tensor Tensor::contiguous() const { return recur::contiguous(*this); }
-
-Tensor Tensor::clone() const {
-  Tensor y = compute::contiguous(*this);
-  return autograd::record("clone", {*this}, y, [](const std::vector<Tensor>& g) { return std::vector<Tensor>{g[0]}; });
+void backward_from(const Tensor& root, const Tensor& gradient, bool retain_graph) {
+  autograd::backward({root}, {gradient}, retain_graph);
 }
 
-Tensor Tensor::to(Device device) const { return to_device(*this, device); }
-Tensor Tensor::to(DType dtype) const { return to_dtype(*this, dtype); }
+struct InstallAutogradHooks {
+  InstallAutogradHooks() {
+    AutogradHooks hooks;
+    hooks.reshape = &recur::reshape;
+    hooks.transpose = &recur::transpose;
+    hooks.permute = &recur::permute;
+    hooks.narrow = &recur::narrow;
+    hooks.slice = &recur::slice;
+    hooks.select = &recur::select;
+    hooks.expand = &recur::expand;
+    hooks.squeeze = &recur::squeeze;
+    hooks.unsqueeze = &recur::unsqueeze;
+    hooks.contiguous = &recur::contiguous;
+    hooks.clone = &clone_recorded;
+    hooks.to_device = &recur::to_device;
+    hooks.to_dtype = &recur::to_dtype;
+    hooks.backward = &backward_from;
+    install_autograd_hooks(hooks);
+  }
+};
 
-void Tensor::backward(const Tensor& gradient, bool retain_graph) const {
-  autograd::backward({*this}, {gradient}, retain_graph);
-}
+// Before the static initialisers of the default priority, so that a program's static tensors
+// find the hooks.
+__attribute__((init_priority(101))) const InstallAutogradHooks install_autograd_hooks_at_start;
 
+}  // namespace
 }  // namespace recur

@@ -1,6 +1,10 @@
+// Tensor's data structure, metadata and raw views, and the members that compute, which call
+// the layers above through the hooks of core/tensor_hooks.h.
 #include "core/tensor.h"
 
-#include <mutex>
+#include <cstring>
+
+#include "core/tensor_hooks.h"
 
 namespace recur {
 
@@ -87,6 +91,97 @@ Tensor& Tensor::requires_grad_(bool value) {
   RECUR_CHECK(!value || is_floating(dtype()), "requires_grad needs a floating-point tensor, got {}", describe());
   RECUR_CHECK(value || is_leaf(), "requires_grad_(false) on a non-leaf tensor {}: use detach()", describe());
   impl().requires_grad = value;
+  return *this;
+}
+
+// ---- differentiable views and copies (AutogradHooks) -------------------------------------
+
+Tensor Tensor::reshape(const Shape& shape) const { return autograd_hooks("Tensor::reshape").reshape(*this, shape); }
+
+Tensor Tensor::view(const Shape& shape) const {
+  RECUR_CHECK(is_contiguous(), "view {} as {}: the tensor is not contiguous (use reshape)", describe(),
+              shape_str(shape));
+  return autograd_hooks("Tensor::view").reshape(*this, shape);
+}
+
+Tensor Tensor::transpose(int64_t axis0, int64_t axis1) const {
+  return autograd_hooks("Tensor::transpose").transpose(*this, axis0, axis1);
+}
+Tensor Tensor::permute(const std::vector<int64_t>& axes) const {
+  return autograd_hooks("Tensor::permute").permute(*this, axes);
+}
+Tensor Tensor::narrow(int64_t axis, int64_t start, int64_t length) const {
+  return autograd_hooks("Tensor::narrow").narrow(*this, axis, start, length);
+}
+Tensor Tensor::slice(int64_t axis, int64_t start, int64_t end, int64_t step) const {
+  return autograd_hooks("Tensor::slice").slice(*this, axis, start, end, step);
+}
+Tensor Tensor::select(int64_t axis, int64_t index) const {
+  return autograd_hooks("Tensor::select").select(*this, axis, index);
+}
+Tensor Tensor::expand(const Shape& shape) const { return autograd_hooks("Tensor::expand").expand(*this, shape); }
+Tensor Tensor::squeeze(int64_t axis) const { return autograd_hooks("Tensor::squeeze").squeeze(*this, axis); }
+Tensor Tensor::unsqueeze(int64_t axis) const { return autograd_hooks("Tensor::unsqueeze").unsqueeze(*this, axis); }
+Tensor Tensor::contiguous() const { return autograd_hooks("Tensor::contiguous").contiguous(*this); }
+Tensor Tensor::clone() const { return autograd_hooks("Tensor::clone").clone(*this); }
+Tensor Tensor::to(Device device) const { return autograd_hooks("Tensor::to").to_device(*this, device); }
+Tensor Tensor::to(DType dtype) const { return autograd_hooks("Tensor::to").to_dtype(*this, dtype); }
+
+void Tensor::backward(const Tensor& gradient, bool retain_graph) const {
+  autograd_hooks("Tensor::backward").backward(*this, gradient, retain_graph);
+}
+
+// ---- values and in-place writes (BackendHooks) -------------------------------------------
+
+namespace {
+
+// A contiguous host copy in dtype T (x itself when it already is one).
+template <typename T> Tensor host_contiguous(const Tensor& x, const char* member) {
+  if (x.device().is_cpu() && x.dtype() == dtype_of<T>() && x.is_contiguous()) return x;
+  return backend_hooks(member).convert(x, dtype_of<T>(), Device::cpu());
+}
+
+}  // namespace
+
+double Tensor::item() const {
+  RECUR_CHECK(numel() == 1, "item() needs a tensor with exactly one element, got {}", describe());
+  return host_contiguous<double>(*this, "Tensor::item").data<double>()[0];
+}
+
+template <typename T> std::vector<T> Tensor::to_vector() const {
+  const Tensor host = host_contiguous<T>(*this, "Tensor::to_vector");
+  std::vector<T> values(static_cast<size_t>(host.numel()));
+  if (!values.empty()) std::memcpy(values.data(), host.raw_data(), values.size() * sizeof(T));
+  return values;
+}
+
+template std::vector<float> Tensor::to_vector<float>() const;
+template std::vector<double> Tensor::to_vector<double>() const;
+template std::vector<int64_t> Tensor::to_vector<int64_t>() const;
+
+Tensor& Tensor::fill_(double value) {
+  backend_hooks("Tensor::fill_").fill(*this, value);
+  return *this;
+}
+
+Tensor& Tensor::copy_(const Tensor& src) {
+  const BackendHooks& backend = backend_hooks("Tensor::copy_");
+  Shape broadcast;
+  try {
+    broadcast = broadcast_shapes(src.shape(), shape());
+  } catch (const Error&) {
+    broadcast.clear();
+  }
+  RECUR_CHECK(broadcast == shape(), "copy_: source {} does not broadcast to destination {}", src.describe(),
+              describe());
+  // Another device: bring the source over first (converting its dtype on the way).
+  const Tensor source = src.device() == device() ? src : backend.convert(src, dtype(), device());
+  const size_t lead = shape().size() - source.shape().size();
+  Strides strides(shape().size(), 0);
+  for (size_t i = 0; i < source.shape().size(); ++i) {
+    if (source.shape()[i] == shape()[lead + i]) strides[lead + i] = source.strides()[i];
+  }
+  backend.copy(*this, source.as_strided_raw(shape(), strides, source.offset()));
   return *this;
 }
 

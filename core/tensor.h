@@ -1,14 +1,12 @@
 // Tensor: a cheap, reference-counted handle to (storage, offset, shape, strides, dtype), plus
 // the autograd fields (requires_grad, grad, the node that made it).
 //
-// core/tensor.cpp defines the data structure, the metadata and the pure-metadata views. The
-// members that compute are declared here, so that `x.contiguous()` reads the same in every
-// layer, and defined by the layer whose machinery they need: backends/tensor_compute.cpp
-// (item, to_vector, fill_, copy_) and autograd/tensor_methods.cpp (the differentiable views
-// and copies, backward). Nothing in core/ or backends/ calls a member of a layer above it, so
-// each library links only to the ones below; a program that calls them links those layers
-// (recur::recur links all). The factories at the end (zeros, randn, ...) likewise are defined in
-// backends/tensor_compute.cpp.
+// core/ defines everything declared here. The members that compute and the factories reach the
+// layers above through the hooks of core/tensor_hooks.h: a device's memory and kernels, which
+// recur_backends installs (item, to_vector, fill_, copy_, the factories, printing), and the
+// gradient tape, which recur_autograd installs (the differentiable views and copies,
+// backward). A program that calls one without linking its layer gets a recur::Error naming the
+// library; recur::recur links all.
 #pragma once
 
 #include <fmt/format.h>
@@ -86,7 +84,6 @@ class Tensor {
   // Reads one element as double (any dtype), by multi-index.
   double at(std::initializer_list<int64_t> index) const;
   void set(std::initializer_list<int64_t> index, double value);
-  // item() and to_vector() are defined in backends/tensor_compute.cpp.
   // item(): the value of a one-element tensor (copies from the GPU when needed).
   double item() const;
   // All elements in row-major order, converted to T (copies from the GPU when needed).
@@ -96,7 +93,7 @@ class Tensor {
   Tensor as_strided_raw(const Shape& shape, const Strides& strides, int64_t offset) const;
   Tensor detach() const;  // same data, no autograd history
 
-  // ---- differentiable views (autograd/tensor_methods.cpp) -------------------------------
+  // ---- differentiable views (recur_autograd) ---------------------------------------------
   Tensor reshape(const Shape& shape) const;  // a view when possible, else a copy; -1 infers
   Tensor view(const Shape& shape) const;     // a view; throws when the strides do not allow it
   Tensor transpose(int64_t axis0, int64_t axis1) const;
@@ -110,13 +107,13 @@ class Tensor {
   Tensor unsqueeze(int64_t axis) const;
   Tensor flatten() const { return reshape({numel()}); }
 
-  // ---- copies and conversions (differentiable; autograd/tensor_methods.cpp) ---------------
+  // ---- copies and conversions (differentiable; recur_autograd) ---------------------------
   Tensor contiguous() const;
   Tensor clone() const;
   Tensor to(Device device) const;
   Tensor to(DType dtype) const;
 
-  // ---- in-place, non-differentiable (backends/tensor_compute.cpp) ------------------------
+  // ---- in-place, non-differentiable (recur_backends) -------------------------------------
   Tensor& fill_(double value);
   Tensor& copy_(const Tensor& src);  // same shape (or broadcastable), any dtype or device
   Tensor& zero_() { return fill_(0.0); }
@@ -128,7 +125,7 @@ class Tensor {
   void set_grad(const Tensor& grad) { impl().grad = grad.impl_; }
   bool is_leaf() const { return impl().grad_fn == nullptr; }
   const std::shared_ptr<autograd::Node>& grad_fn() const { return impl().grad_fn; }
-  // Back-propagates from this tensor (autograd/engine.cpp). A scalar uses 1 as its
+  // Back-propagates from this tensor (recur_autograd's engine). A scalar uses 1 as its
   // gradient; a non-scalar needs an explicit upstream gradient of its shape.
   void backward(const Tensor& gradient = Tensor(), bool retain_graph = false) const;
 
@@ -136,7 +133,7 @@ class Tensor {
   std::shared_ptr<TensorImpl> impl_;
 };
 
-// ---- factories (backends/tensor_compute.cpp) --------------------------------------------
+// ---- factories (core/tensor_factories.cpp, through recur_backends) ----------------------
 struct TensorOptions {
   DType dtype = DType::Float32;
   Device device = Device::cpu();
@@ -174,13 +171,13 @@ template <typename T> Tensor from_vector(const std::vector<T>& values, const Sha
 Tensor scalar_tensor(double value, TensorOptions options = {});
 
 // Uninitialised contiguous memory on a device, not differentiable: a Storage from the device's
-// allocator (allocator_for, backends/backend.h).
+// allocator (BackendHooks::allocator_for, core/tensor_hooks.h).
 Tensor make_contiguous_tensor(const Shape& shape, DType dtype, Device device);
 
 }  // namespace recur
 
 // fmt::format("{}", tensor) prints the values (at most a few per dimension) with dtype and shape
-// (backends/tensor_format.cpp).
+// (core/tensor_format.cpp).
 template <> struct fmt::formatter<recur::Tensor> {
   constexpr auto parse(format_parse_context& ctx) { return ctx.begin(); }
   format_context::iterator format(const recur::Tensor& tensor, format_context& ctx) const;

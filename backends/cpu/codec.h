@@ -7,6 +7,7 @@
 #include <limits>
 #include <type_traits>
 
+#include "backends/dtype_dispatch.h"
 #include "backends/elementwise_math.h"
 #include "core/dtype.h"
 
@@ -49,14 +50,6 @@ template <> struct Codec<DType::Int64> {
 using elementwise_math::convert_value;
 
 // Calls f(std::integral_constant<DType, D>{}) for the runtime dtype.
-template <typename F> void dispatch_any(DType dtype, const F& f) {
-  switch (dtype) {
-    case DType::Float32: f(std::integral_constant<DType, DType::Float32>{}); return;
-    case DType::Float64: f(std::integral_constant<DType, DType::Float64>{}); return;
-    case DType::Float16: f(std::integral_constant<DType, DType::Float16>{}); return;
-    case DType::BFloat16: f(std::integral_constant<DType, DType::BFloat16>{}); return;
-    case DType::Int64: f(std::integral_constant<DType, DType::Int64>{}); return;
-  }
-}
+template <typename F> void dispatch_any(DType dtype, const F& f) { dispatch_dtype(dtype, f); }
 
 }  // namespace recur::cpu

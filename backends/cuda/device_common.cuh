@@ -10,6 +10,7 @@
 
 #include "backends/cuda/check.h"
 #include "backends/cuda/kernels.h"
+#include "backends/dtype_dispatch.h"
 #include "backends/elementwise_math.h"
 
 namespace recur::cuda {
@@ -83,15 +84,7 @@ template <> struct DeviceCodec<ElemType::Int64> {
 using elementwise_math::convert_value;
 
 // f(std::integral_constant<ElemType, E>{}) for the runtime dtype (host side of a launcher).
-template <typename F> void dispatch_elem(ElemType type, const F& f) {
-  switch (type) {
-    case ElemType::Float32: f(std::integral_constant<ElemType, ElemType::Float32>{}); return;
-    case ElemType::Float64: f(std::integral_constant<ElemType, ElemType::Float64>{}); return;
-    case ElemType::Float16: f(std::integral_constant<ElemType, ElemType::Float16>{}); return;
-    case ElemType::BFloat16: f(std::integral_constant<ElemType, ElemType::BFloat16>{}); return;
-    case ElemType::Int64: f(std::integral_constant<ElemType, ElemType::Int64>{}); return;
-  }
-}
+template <typename F> void dispatch_elem(ElemType type, const F& f) { dispatch_dtype(type, f); }
 
 // f((T*)nullptr) for float32/float64 (and int64 when allowed); the host checked the dtype.
 template <bool WithInt64, typename F> void dispatch_computing(ElemType type, const F& f) {

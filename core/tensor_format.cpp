@@ -7,7 +7,8 @@
 #include <cmath>
 #include <string>
 
-#include "backends/compute.h"
+#include "core/tensor.h"
+#include "core/tensor_hooks.h"
 
 namespace recur {
 namespace {
@@ -124,7 +125,9 @@ fmt::format_context::iterator fmt::formatter<recur::Tensor>::format(const recur:
                                                                     format_context& ctx) const {
   using namespace recur;
   if (!tensor.defined()) return fmt::format_to(ctx.out(), "tensor(undefined)");
-  const Tensor host = tensor.device().is_cpu() ? tensor : compute::convert(tensor, tensor.dtype(), Device::cpu());
+  const Tensor host = tensor.device().is_cpu()
+                          ? tensor
+                          : backend_hooks("fmt::formatter<Tensor>").convert(tensor, tensor.dtype(), Device::cpu());
   const std::string device = tensor.device().is_cpu() ? "" : ", device=" + tensor.device().str();
   return fmt::format_to(ctx.out(), "tensor({}, dtype={}, shape={}{})", Printer(host).render(), tensor.dtype(),
                         shape_str(tensor.shape()), device);
