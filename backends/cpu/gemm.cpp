@@ -413,6 +413,13 @@ void gemm_raw_rounded_b(Transpose trans_a, Transpose trans_b, int64_t m, int64_t
   bfloat16_gemm_rounded(trans_a, trans_b, m, n, k, alpha, ra, rounded_lda, b_rounded, ldb, beta, c, ldc);
 }
 
+void gemm_raw_rounded(Transpose trans_a, Transpose trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+                      const uint16_t* a_rounded, int64_t lda, const uint16_t* b_rounded, int64_t ldb, float beta,
+                      float* c, int64_t ldc) {
+  RECUR_CHECK(bfloat16_gemm(), "gemm_raw_rounded: the CPU GEMMs' precision is float32, not bfloat16");
+  bfloat16_gemm_rounded(trans_a, trans_b, m, n, k, alpha, a_rounded, lda, b_rounded, ldb, beta, c, ldc);
+}
+
 void round_to_bfloat16(uint16_t* out, const float* in, int64_t rows, int64_t cols, int64_t ld) {
   for (int64_t r = 0; r < rows; ++r) {
     const float* row = in + r * ld;

@@ -26,6 +26,11 @@ void gemm_raw_rounded_b(Transpose trans_a, Transpose trans_b, int64_t m, int64_t
                         const float* a, int64_t lda, const uint16_t* b_rounded, int64_t ldb, float beta, float* c,
                         int64_t ldc);
 
+// The same with both operands given rounded (bfloat16 bits in their layouts and leading dimensions).
+void gemm_raw_rounded(Transpose trans_a, Transpose trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+                      const uint16_t* a_rounded, int64_t lda, const uint16_t* b_rounded, int64_t ldb, float beta,
+                      float* c, int64_t ldc);
+
 // out = bfloat16(in), rounded to nearest even: the [rows, cols] matrix `in` of leading dimension
 // ld into the dense [rows, cols] `out`.
 void round_to_bfloat16(uint16_t* out, const float* in, int64_t rows, int64_t cols, int64_t ld);

@@ -70,6 +70,19 @@ template <typename T> void gemm_weight(Transpose trans_a, Transpose trans_w, int
   gemm_raw<T>(trans_a, trans_w, m, n, k, T(1), a, lda, weight.values, ldw, beta, c, ldc);
 }
 
+// C[m, n] += A[m, k] op(W) with A also given rounded to bfloat16 (`a_rounded`, dense, or null),
+// which a GEMM that reads W's bfloat16 copy takes instead of rounding A again.
+template <typename T> void gemm_add_rounded_a(Transpose trans_w, int64_t m, int64_t n, int64_t k, const T* a,
+                                              const uint16_t* a_rounded, Weight<T> weight, int64_t ldw, T* c,
+                                              int64_t ldc) {
+  if constexpr (std::is_same_v<T, float>) {
+    if (weight.rounded != nullptr && a_rounded != nullptr) {
+      return gemm_raw_rounded(Transpose::No, trans_w, m, n, k, 1.0f, a_rounded, k, weight.rounded, ldw, 1.0f, c, ldc);
+    }
+  }
+  gemm_weight<T>(Transpose::No, trans_w, m, n, k, a, k, weight, ldw, T(1), c, ldc);
+}
+
 // C[m, n] = A[m, k] W^T + beta C for a weight W [n, k], reading W^T [k, n] when it is given.
 template <typename T> void gemm_bt(int64_t m, int64_t n, int64_t k, const T* a, int64_t lda, Weight<T> weight,
                                    Weight<T> weight_t, T beta, T* c, int64_t ldc) {
@@ -282,6 +295,9 @@ template <typename T> void forward_team(RnnLayerBuffers<T> buf, const T* h0, con
   {
     const UnitRange u = units_of(hidden, threads, omp_get_thread_num());
     const int64_t width = u.end - u.begin;
+    // h_{t-1} rounded to bfloat16 once per step for the thread's G GEMMs, when W_hh is rounded.
+    std::vector<uint16_t> h_rounded(sw.hh.rounded != nullptr && width > 0 ? static_cast<size_t>(batch * hidden) : 0);
+    const uint16_t* h_prev_rounded = h_rounded.empty() ? nullptr : h_rounded.data();
     for (int64_t step = 0; step < steps; ++step) {
       const int64_t t = time_of(s, step), tp = s.reverse ? t + 1 : t - 1;
       const T* h_prev = step == 0 ? h0 : buf.hidden + tp * batch * hidden;
@@ -290,6 +306,9 @@ template <typename T> void forward_team(RnnLayerBuffers<T> buf, const T* h0, con
       T* h_out = buf.hidden + t * batch * hidden;
       // The recurrent GEMM adds into G (LSTM, RNN); the GRU keeps it apart, HG = b_hh + h W_hh^T.
       T* acc = gru ? buf.step : g;
+      if constexpr (std::is_same_v<T, float>) {
+        if (h_prev_rounded != nullptr) round_to_bfloat16(h_rounded.data(), h_prev, batch, hidden, hidden);
+      }
       if (width > 0) {
         for (int64_t k = 0; k < gates; ++k) {
           const int64_t col = k * hidden + u.begin;  // its first column of G (row of W_hh)
@@ -304,11 +323,11 @@ template <typename T> void forward_team(RnnLayerBuffers<T> buf, const T* h0, con
             }
           }
           if (sw.hh_t.values) {
-            gemm_weight<T>(Transpose::No, Transpose::No, batch, width, hidden, h_prev, hidden, sw.hh_t.at(col), gh,
-                           T(1), acc + col, gh);
+            gemm_add_rounded_a<T>(Transpose::No, batch, width, hidden, h_prev, h_prev_rounded, sw.hh_t.at(col), gh,
+                                  acc + col, gh);
           } else {
-            gemm_weight<T>(Transpose::No, Transpose::Yes, batch, width, hidden, h_prev, hidden, sw.hh.at(col * hidden),
-                           hidden, T(1), acc + col, gh);
+            gemm_add_rounded_a<T>(Transpose::Yes, batch, width, hidden, h_prev, h_prev_rounded, sw.hh.at(col * hidden),
+                                  hidden, acc + col, gh);
           }
         }
         for (int64_t b = 0; b < batch; ++b) {
