@@ -1,7 +1,8 @@
 // The runtime settings of the backends, asked and set in one device-neutral place, so that a
 // program (recur info, recur bench, the trainer, bench/) never includes a backend's internals:
 //   - the CPU thread budget (backends/threading.h, included here);
-//   - the CPU's float32 GEMM provider, oneDNN or OpenBLAS (backends/cpu/gemm.h runs it);
+//   - the CPU's float32 GEMM provider, oneDNN or OpenBLAS (backends/cpu/gemm.h runs it), and the
+//     precision of its operands: float32, or bfloat16 with float32 accumulation;
 //   - per CUDA device: TF32 for float32 GEMMs and cuDNN, and reduced precision (float16 and
 //     bfloat16 operands with float32 accumulation);
 //   - what the CUDA side can see (devices, runtime and cuDNN versions: backends/cuda_info.h).
@@ -40,6 +41,41 @@ std::string cpu_gemm_isa();
 // The GEMM operand precisions this CPU multiplies natively with float32 accumulation:
 // "float32", plus "bfloat16 (AVX512-BF16)" or "bfloat16 (AMX)" where oneDNN dispatches to them.
 std::string cpu_native_gemm_precisions();
+
+// The CPU's flags that decide its GEMM kernels, as /proc/cpuinfo names them, e.g. "avx2 fma
+// avx512f avx512_bf16" ("amx_bf16" where the CPU has AMX; "unknown" where the flags cannot be read).
+std::string cpu_gemm_flags();
+
+// ---- the CPU GEMMs' operand precision ---------------------------------------------------
+// Float32: float32 operands. BFloat16: every float32 GEMM of the CPU backend (Backend::gemm, the
+// fused RNN layer's input, recurrent and backward GEMMs) rounds its operands to bfloat16 (round
+// to nearest even) and accumulates and writes float32:
+//   C = alpha * bf16(op(A)) @ bf16(op(B)) + beta * C,   sums of products in float32.
+// Everything else (weights, optimizer state, cell state, gates, softmax, loss) stays float32, and
+// float64 GEMMs are not affected. bfloat16 GEMMs run on oneDNN's matmul primitive whichever
+// float32 provider is selected (OpenBLAS has none), so they need a build with oneDNN and a CPU
+// with AVX512-BF16 or AMX-BF16; recur never emulates them. The default is Float32.
+enum class CpuGemmPrecision : uint8_t { Float32, BFloat16 };
+
+// Whether this build and CPU multiply bfloat16 operands natively; when not, `why` (if given)
+// gets the reason, naming the CPU's instruction sets.
+bool cpu_bfloat16_gemm_available(std::string* why = nullptr);
+// Selects the precision; BFloat16 where cpu_bfloat16_gemm_available() is false is a recur::Error
+// with its reason.
+void set_cpu_gemm_precision(CpuGemmPrecision precision);
+CpuGemmPrecision cpu_gemm_precision();
+// "f32" or "bf16" (the names of --precision).
+std::string cpu_gemm_precision_name(CpuGemmPrecision precision);
+
+// The precision a request names, "f32", "bf16" or "auto", with one line saying which and why.
+// "auto" picks bfloat16 only where the CPU has AMX-BF16 (where bfloat16 GEMMs are faster than
+// float32), float32 elsewhere. An unknown name, or "bf16" where bfloat16 is unavailable, is a
+// recur::Error. Nothing is set: pass the choice to set_cpu_gemm_precision.
+struct CpuGemmPrecisionChoice {
+  CpuGemmPrecision precision = CpuGemmPrecision::Float32;
+  std::string reason;  // e.g. "float32: bfloat16 GEMMs run slower than float32 without AMX (...)"
+};
+CpuGemmPrecisionChoice choose_cpu_gemm_precision(const std::string& request);
 
 // ---- per-device precision -----------------------------------------------------------------
 // TF32 for float32 GEMMs and cuDNN's RNN on a CUDA device (off by default). The CPU has no TF32:

@@ -36,7 +36,7 @@ namespace recur::cli {
 namespace {
 
 struct TrainStepOptions {
-  std::string mode = "lstm", device = "cpu", impl = "auto", dtype = "float32";
+  std::string mode = "lstm", device = "cpu", impl = "auto", dtype = "float32", precision = "f32";
   int64_t input_size = 64, hidden = 256, layers = 2, batch = 32, seq = 64, vocab = 65, proj = 0;
   double dropout_h = 0.0, wdrop = 0.0;  // AWD-LSTM's dropout between layers and on W_hh
   int steps = 20, warmup = 3;
@@ -87,6 +87,14 @@ int run_train_step(const TrainStepOptions& o) {
   RECUR_CHECK(o.dtype == "float32" || o.dtype == "float64", "bench: --dtype must be float32 or float64, got '{}'",
               o.dtype);
   const DType dtype = o.dtype == "float64" ? DType::Float64 : DType::Float32;
+  RECUR_CHECK(o.precision != "bf16" || (dtype == DType::Float32 && device.is_cpu()),
+              "bench: --precision bf16 rounds the operands of the CPU's float32 GEMMs, but the step runs in {} on {}",
+              o.dtype, device);
+  if (device.is_cpu()) {
+    const CpuGemmPrecisionChoice precision = choose_cpu_gemm_precision(o.precision);
+    set_cpu_gemm_precision(precision.precision);
+    if (o.precision == "auto") fmt::print(stderr, "CPU GEMM operands: {}\n", precision.reason);
+  }
   std::string device_name = "cpu";
   if (device.is_cuda()) {
     set_allow_tf32(device, o.allow_tf32);  // throws, with the reason, when the device is not visible
@@ -225,6 +233,7 @@ int run_train_step(const TrainStepOptions& o) {
                         {"threads", get_num_threads()},
                         {"impl", nn::impl_name(rnn.implementation())},
                         {"gemm", gemm_provider_name()},
+                        {"precision", cpu_gemm_precision_name(cpu_gemm_precision())},
                         {"steps", o.steps},
                         {"ms_per_step", median},
                         {"ms_min", times.front()},
@@ -237,9 +246,10 @@ int run_train_step(const TrainStepOptions& o) {
     if (o.profile) j["profile"] = profile_json(mean_ms, o.steps);
     fmt::print("{}\n", j.dump());
   } else {
-    fmt::print("train-step {} I={} H={} L={} B={} T={} V={} on {} ({} threads, {} RNN, {} GEMM)\n", o.mode,
+    fmt::print("train-step {} I={} H={} L={} B={} T={} V={} on {} ({} threads, {} RNN, {} GEMM, {} operands)\n", o.mode,
                o.input_size, o.hidden, o.layers, o.batch, o.seq, o.vocab, device, get_num_threads(),
-               nn::impl_name(rnn.implementation()), gemm_provider_name());
+               nn::impl_name(rnn.implementation()), gemm_provider_name(),
+               cpu_gemm_precision_name(cpu_gemm_precision()));
     fmt::print("  median {:.2f} ms/step (min {:.2f}), {:.0f} tokens/s, {:.1f} GFLOP/s ({:.2f} GFLOP/step)\n", median,
                times.front(), tokens_per_s, gflops, flops / 1e9);
     if (parallel) {
@@ -273,6 +283,9 @@ Command add_bench_command(CLI::App& parent) {
       ->check(CLI::NonNegativeNumber);
   step->add_option("--dtype", options->dtype, "float32 or float64")->check(CLI::IsMember({"float32", "float64"}));
   step->add_flag("--allow-tf32", options->allow_tf32, "let float32 GEMMs on a GPU use TF32 (off by default)");
+  step->add_option("--precision", options->precision,
+                   "the CPU GEMMs' operands: f32, bf16 (bfloat16, float32 accumulation) or auto (bf16 with AMX)")
+      ->check(CLI::IsMember({"f32", "bf16", "auto"}));
   step->add_option("--device", options->device, "cpu or cuda[:N]");
   step->add_option("--impl", options->impl, "RNN implementation: auto, cells or fused")
       ->check(CLI::IsMember({"auto", "cells", "fused"}));

@@ -45,6 +45,12 @@ int run_info() {
              RECUR_HAVE_ONEDNN ? "float32; RECUR_GEMM=openblas|onednn chooses" : "built without oneDNN");
   fmt::print("CPU ISA:       {} (oneDNN's kernels); native GEMM operands: {}\n", cpu_gemm_isa(),
              cpu_native_gemm_precisions());
+  fmt::print("CPU flags:     {}\n", cpu_gemm_flags());
+  std::string no_bfloat16;
+  fmt::print("bfloat16 GEMM: {}\n",
+             cpu_bfloat16_gemm_available(&no_bfloat16)
+                 ? "available (--precision bf16; auto: " + choose_cpu_gemm_precision("auto").reason + ")"
+                 : "unavailable: " + no_bfloat16);
   fmt::print("threads:       {} ({} cores available)\n", get_num_threads(), hardware_threads());
   print_cuda();
   return 0;

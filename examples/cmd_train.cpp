@@ -97,6 +97,10 @@ Command add_train_command(CLI::App& parent) {
   app->add_option("--dtype", o.dtype, "float32 or float64: the parameters' and the computation's type")
       ->check(CLI::IsMember({"float32", "float64"}));
   app->add_flag("--allow-tf32", o.allow_tf32, "let float32 GEMMs on a GPU use TF32 (off by default)");
+  app->add_option("--precision", o.precision,
+                  "the CPU GEMMs' operands: f32, bf16 (bfloat16 with float32 accumulation; needs AVX512-BF16 or "
+                  "AMX) or auto (bf16 where the CPU has AMX, else f32)")
+      ->check(CLI::IsMember({"f32", "bf16", "auto"}));
 
   app->add_option("--batch", o.batch, "parallel streams B");
   app->add_option("--bptt", o.bptt, "sequence length T (truncated back-propagation through time)");

@@ -402,6 +402,43 @@ elseif(CASE STREQUAL "words_tied")
       train --data ${WORK}/corpus.txt --dropout-h 1 --steps 5 --out ${WORK}/bad ${tiny})
   run(2 "^error: --wdrop: must be a number in \\[0, 1\\), got -0.5\n$"
       train --data ${WORK}/corpus.txt --wdrop=-0.5 --steps 5 --out ${WORK}/bad ${tiny})
+elseif(CASE STREQUAL "precision")
+  # --precision f32|bf16|auto (docs/TRAINING.md, "Precision"): bad values exit 2, bf16 with
+  # float64 exits 1, auto says which it chose, and a resumed run keeps the run's precision.
+  make_corpus()
+  run(2 "^error: --precision: fp16 not in [^\n]*\n$" train --data ${WORK}/corpus.txt --steps 5 --precision fp16 ${tiny})
+  run(2 "^error: --precision: bfloat16 not in [^\n]*\n$" bench train-step --precision bfloat16 --steps 1)
+  run(1 "^error: --precision bf16 rounds the operands of float32 GEMMs, but --dtype float64 [^\n]*\n$"
+      train --data ${WORK}/corpus.txt --steps 5 --precision bf16 --dtype float64 --out ${WORK}/bad ${tiny})
+  run(1 "^error: bench: --precision bf16 rounds the operands of the CPU's float32 GEMMs[^\n]*\n$"
+      bench train-step --precision bf16 --dtype float64 --steps 1)
+  if(EXISTS ${WORK}/bad)
+    message(FATAL_ERROR "a refused --precision left the run folder ${WORK}/bad behind")
+  endif()
+  run(0 "CPU GEMM operands: (float32|bfloat16 GEMM operands): [^\n]+\n"
+      train --data ${WORK}/corpus.txt --steps 4 --precision auto --out ${WORK}/auto ${tiny})
+  run(0 "CPU GEMM operands: (float32|bfloat16 GEMM operands): [^\n]+\n"
+      bench train-step --precision auto --hidden 16 --embedding 8 --batch 4 --bptt 8 --steps 1 --untimed-steps 0)
+  run(0 "" info)
+  if(NOT last_out MATCHES "\nCPU flags: +[^\n]+\nbfloat16 GEMM: +(available|unavailable)")
+    message(FATAL_ERROR "recur info does not say whether bfloat16 GEMMs are available:\n${last_out}")
+  endif()
+  run(0 "" train --data ${WORK}/corpus.txt --steps 4 --out ${WORK}/f32 ${tiny})
+  run(1 "^error: --precision is \"bf16\" but the run being resumed used \"f32\"[^\n]*\n$"
+      train --resume ${WORK}/f32 --steps 8 --precision bf16 --progress plain)
+elseif(CASE STREQUAL "precision_refused")
+  # Run with DNNL_MAX_CPU_ISA=AVX512_CORE: oneDNN sees no bfloat16 instructions, so bf16 is refused,
+  # naming the instruction sets, before a run folder is made; auto falls back to float32.
+  make_corpus()
+  run(1 "^error: --precision bf16: this CPU has no bfloat16 GEMM instructions \\(oneDNN's ISA here: avx512_core; CPU flags: [^)]*\\)[^\n]*\n$"
+      train --data ${WORK}/corpus.txt --steps 5 --precision bf16 --out ${WORK}/bad ${tiny})
+  if(EXISTS ${WORK}/bad)
+    message(FATAL_ERROR "a refused --precision left the run folder ${WORK}/bad behind")
+  endif()
+  run(1 "^error: --precision bf16: this CPU has no bfloat16 GEMM instructions[^\n]*\n$"
+      bench train-step --precision bf16 --steps 1)
+  run(0 "CPU GEMM operands: float32: this CPU has no bfloat16 GEMM instructions"
+      train --data ${WORK}/corpus.txt --steps 4 --precision auto --out ${WORK}/auto ${tiny})
 else()
   message(FATAL_ERROR "unknown CASE ${CASE}")
 endif()

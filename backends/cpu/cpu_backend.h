@@ -1,6 +1,7 @@
 // The CPU backend: float32 and float64 everywhere, int64 for copies, fills, indexing, argmax,
 // where, binary ops (not Div or Pow) and Sum/Max/Min reductions; float16 and bfloat16 through
-// copy() only.
+// copy() only. Under set_cpu_gemm_precision(BFloat16) (backends/settings.h) the float32 GEMMs
+// round their float32 operands to bfloat16 inside and accumulate in float32 (cpu/gemm.h).
 //
 // Each group of primitives lives in its own file: copy.cpp (copy, fill, host transfers),
 // elementwise.cpp (unary, binary, where, axpby), reduce.cpp (reduce, argmax), softmax.cpp,

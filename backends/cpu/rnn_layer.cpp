@@ -9,9 +9,11 @@
 #include <cstring>
 #include <limits>
 #include <type_traits>
+#include <vector>
 
 #include "backends/cpu/gemm.h"
 #include "backends/cpu/math.h"
+#include "backends/settings.h"
 #include "backends/threading.h"
 
 namespace recur::cpu {
@@ -27,15 +29,85 @@ inline float tanh_of(float x) { return 2.0f / (1.0f + exp_fast(-2.0f * x)) - 1.0
 inline double tanh_of(double x) { return std::tanh(x); }
 
 // ---- GEMM on raw row-major pointers ----------------------------------------------------------
+// A weight matrix that GEMMs read: its values and, where the CPU's GEMMs take bfloat16 operands
+// and every step reads it, the same rounded to bfloat16 (StepWeights), else null.
+template <typename T> struct Weight {
+  const T* values = nullptr;
+  const uint16_t* rounded = nullptr;
+  // The matrix from element `offset` on (a slice of columns or rows).
+  Weight at(int64_t offset) const { return {values + offset, rounded != nullptr ? rounded + offset : nullptr}; }
+};
+
+// C[m, n] = op(A) op(W) + beta C, reading W's bfloat16 copy when it has one.
+template <typename T> void gemm_weight(Transpose trans_a, Transpose trans_w, int64_t m, int64_t n, int64_t k,
+                                       const T* a, int64_t lda, Weight<T> weight, int64_t ldw, T beta, T* c,
+                                       int64_t ldc) {
+  if constexpr (std::is_same_v<T, float>) {
+    if (weight.rounded != nullptr) {
+      return gemm_raw_rounded_b(trans_a, trans_w, m, n, k, 1.0f, a, lda, weight.rounded, ldw, beta, c, ldc);
+    }
+  }
+  gemm_raw<T>(trans_a, trans_w, m, n, k, T(1), a, lda, weight.values, ldw, beta, c, ldc);
+}
+
+// C[m, n] += A[m, k] op(W) with A also given rounded to bfloat16 (`a_rounded`, dense, or null),
+// which a GEMM that reads W's bfloat16 copy takes instead of rounding A again.
+template <typename T> void gemm_add_rounded_a(Transpose trans_w, int64_t m, int64_t n, int64_t k, const T* a,
+                                              const uint16_t* a_rounded, Weight<T> weight, int64_t ldw, T* c,
+                                              int64_t ldc) {
+  if constexpr (std::is_same_v<T, float>) {
+    if (weight.rounded != nullptr && a_rounded != nullptr) {
+      return gemm_raw_rounded(Transpose::No, trans_w, m, n, k, 1.0f, a_rounded, k, weight.rounded, ldw, 1.0f, c, ldc);
+    }
+  }
+  gemm_weight<T>(Transpose::No, trans_w, m, n, k, a, k, weight, ldw, T(1), c, ldc);
+}
+
 // C[m, n] = A[m, k] W^T + beta C for a weight W [n, k], reading W^T [k, n] when it is given.
-template <typename T> void gemm_bt(int64_t m, int64_t n, int64_t k, const T* a, int64_t lda, const T* weight,
-                                   const T* weight_t, T beta, T* c, int64_t ldc) {
-  if (weight_t) {
-    gemm_raw<T>(Transpose::No, Transpose::No, m, n, k, T(1), a, lda, weight_t, n, beta, c, ldc);
+template <typename T> void gemm_bt(int64_t m, int64_t n, int64_t k, const T* a, int64_t lda, Weight<T> weight,
+                                   Weight<T> weight_t, T beta, T* c, int64_t ldc) {
+  if (weight_t.values != nullptr) {
+    gemm_weight<T>(Transpose::No, Transpose::No, m, n, k, a, lda, weight_t, n, beta, c, ldc);
   } else {
-    gemm_raw<T>(Transpose::No, Transpose::Yes, m, n, k, T(1), a, lda, weight, k, beta, c, ldc);
+    gemm_weight<T>(Transpose::No, Transpose::Yes, m, n, k, a, lda, weight, k, beta, c, ldc);
   }
 }
+
+// The weights that every step reads: W_hh and W_hr, and for the forward pass their transposes
+// when given. With bfloat16 GEMM operands (float32 layers) they are rounded once per call here,
+// not once per step.
+enum class Pass : uint8_t { Forward, Backward };
+template <typename T> class StepWeights {
+ public:
+  StepWeights(const RnnLayerWeights<T>& w, const RnnLayerShape& s, Pass pass)
+      : hh{w.weight_hh}, hh_t{w.weight_hh_t}, hr{w.weight_hr}, hr_t{w.weight_hr_t} {
+    if (pass == Pass::Backward) hh_t = {}, hr_t = {};  // backward reads W_hh and W_hr untransposed
+    if constexpr (std::is_same_v<T, float>) {
+      if (cpu_gemm_precision() != CpuGemmPrecision::BFloat16) return;
+      const int64_t recurrent = s.gates() * s.hidden_size * s.recurrent_size(),
+                    projection = s.proj_size * s.hidden_size;
+      Weight<T>* all[] = {&hh, &hh_t, &hr, &hr_t};
+      const int64_t sizes[] = {recurrent, recurrent, projection, projection};
+      int64_t total = 0;
+      for (int i = 0; i < 4; ++i) total += all[i]->values != nullptr ? sizes[i] : 0;
+      rounded_.resize(static_cast<size_t>(total));
+      uint16_t* next = rounded_.data();
+      for (int i = 0; i < 4; ++i) {
+        if (all[i]->values == nullptr) continue;
+        round_to_bfloat16(next, all[i]->values, 1, sizes[i], sizes[i]);
+        all[i]->rounded = next;
+        next += sizes[i];
+      }
+    }
+  }
+  StepWeights(const StepWeights&) = delete;
+  StepWeights& operator=(const StepWeights&) = delete;
+
+  Weight<T> hh, hh_t, hr, hr_t;  // [G*H, R], [R, G*H], [P, H], [H, P]
+
+ private:
+  std::vector<uint16_t> rounded_;
+};
 
 // clamp(x, -limit, limit) as selects; limit = infinity disables it (NaN passes through).
 template <typename T> inline T clip_to(T x, T limit) {
@@ -194,7 +266,7 @@ UnitRange units_of(int64_t hidden, int threads, int p) {
 }
 
 template <typename T> void forward_team(RnnLayerBuffers<T> buf, const T* h0, const T* c0, const RnnLayerWeights<T>& w,
-                                        const RnnLayerShape& s, int threads) {
+                                        const StepWeights<T>& sw, const RnnLayerShape& s, int threads) {
   const int64_t steps = s.steps, batch = s.batch, hidden = s.hidden_size, gates = s.gates(), gh = gates * hidden;
   const bool lstm = s.kind == RnnCellKind::LSTM, gru = s.kind == RnnCellKind::GRU;
   const bool relu = s.kind == RnnCellKind::RNN_RELU;
@@ -203,6 +275,9 @@ template <typename T> void forward_team(RnnLayerBuffers<T> buf, const T* h0, con
   {
     const UnitRange u = units_of(hidden, threads, omp_get_thread_num());
     const int64_t width = u.end - u.begin;
+    // h_{t-1} rounded to bfloat16 once per step for the thread's G GEMMs, when W_hh is rounded.
+    std::vector<uint16_t> h_rounded(sw.hh.rounded != nullptr && width > 0 ? static_cast<size_t>(batch * hidden) : 0);
+    const uint16_t* h_prev_rounded = h_rounded.empty() ? nullptr : h_rounded.data();
     for (int64_t step = 0; step < steps; ++step) {
       const int64_t t = time_of(s, step), tp = s.reverse ? t + 1 : t - 1;
       const T* h_prev = step == 0 ? h0 : buf.hidden + tp * batch * hidden;
@@ -211,6 +286,9 @@ template <typename T> void forward_team(RnnLayerBuffers<T> buf, const T* h0, con
       T* h_out = buf.hidden + t * batch * hidden;
       // The recurrent GEMM adds into G (LSTM, RNN); the GRU keeps it apart, HG = b_hh + h W_hh^T.
       T* acc = gru ? buf.step : g;
+      if constexpr (std::is_same_v<T, float>) {
+        if (h_prev_rounded != nullptr) round_to_bfloat16(h_rounded.data(), h_prev, batch, hidden, hidden);
+      }
       if (width > 0) {
         for (int64_t k = 0; k < gates; ++k) {
           const int64_t col = k * hidden + u.begin;  // its first column of G (row of W_hh)
@@ -224,12 +302,12 @@ template <typename T> void forward_team(RnnLayerBuffers<T> buf, const T* h0, con
               }
             }
           }
-          if (w.weight_hh_t) {
-            gemm_raw<T>(Transpose::No, Transpose::No, batch, width, hidden, T(1), h_prev, hidden, w.weight_hh_t + col,
-                        gh, T(1), acc + col, gh);
+          if (sw.hh_t.values) {
+            gemm_add_rounded_a<T>(Transpose::No, batch, width, hidden, h_prev, h_prev_rounded, sw.hh_t.at(col), gh,
+                                  acc + col, gh);
           } else {
-            gemm_raw<T>(Transpose::No, Transpose::Yes, batch, width, hidden, T(1), h_prev, hidden,
-                        w.weight_hh + col * hidden, hidden, T(1), acc + col, gh);
+            gemm_add_rounded_a<T>(Transpose::Yes, batch, width, hidden, h_prev, h_prev_rounded, sw.hh.at(col * hidden),
+                                  hidden, acc + col, gh);
           }
         }
         for (int64_t b = 0; b < batch; ++b) {
@@ -258,7 +336,7 @@ template <typename T> void forward_team(RnnLayerBuffers<T> buf, const T* h0, con
 }
 
 template <typename T> void backward_team(RnnBackwardWork<T> work, const T* dy, const RnnLayerBuffers<T>& saved,
-                                         const T* h0, const T* c0, const RnnLayerWeights<T>& w, const RnnLayerShape& s,
+                                         const T* h0, const T* c0, const StepWeights<T>& sw, const RnnLayerShape& s,
                                          int threads) {
   const int64_t steps = s.steps, batch = s.batch, hidden = s.hidden_size, gates = s.gates(), gh = gates * hidden;
   const bool lstm = s.kind == RnnCellKind::LSTM, gru = s.kind == RnnCellKind::GRU;
@@ -304,8 +382,8 @@ template <typename T> void backward_team(RnnBackwardWork<T> work, const T* dy, c
       }
 #pragma omp barrier
       if (width > 0) {
-        gemm_raw<T>(Transpose::No, Transpose::No, batch, width, gh, T(1), dgh, gh, w.weight_hh + u.begin, hidden, T(1),
-                    dh + u.begin, hidden);
+        gemm_weight<T>(Transpose::No, Transpose::No, batch, width, gh, dgh, gh, sw.hh.at(u.begin), hidden, T(1),
+                       dh + u.begin, hidden);
       }
     }
   }
@@ -354,13 +432,14 @@ template <typename T> void rnn_layer_forward(T* output, T* h_n, T* c_n, RnnLayer
         }
       }
     } else {
-      gemm_bt<T>(rows, gh, input, x, input, w.weight_ih, w.weight_ih_t, T(1), xg, gh);
+      gemm_bt<T>(rows, gh, input, x, input, {w.weight_ih}, {w.weight_ih_t}, T(1), xg, gh);
     }
   }
 
   // 2. The steps (on one thread team where it runs this layer).
+  const StepWeights<T> sw(w, s, Pass::Forward);
   const int threads = team_threads<T>(s);
-  if (threads > 0) forward_team(buf, h0, c0, w, s, threads);
+  if (threads > 0) forward_team(buf, h0, c0, w, sw, s, threads);
   for (int64_t step = 0; step < steps && threads == 0; ++step) {
     const int64_t t = time_of(s, step), tp = s.reverse ? t + 1 : t - 1;
     const T* h_prev = step == 0 ? h0 : buf.hidden + tp * batch * rec;
@@ -368,7 +447,7 @@ template <typename T> void rnn_layer_forward(T* output, T* h_n, T* c_n, RnnLayer
     T* g = buf.gates + t * batch * gh;
     T* h_out = buf.hidden + t * batch * rec;
     if (lstm) {
-      gemm_bt<T>(batch, gh, rec, h_prev, rec, w.weight_hh, w.weight_hh_t, T(1), g, gh);
+      gemm_bt<T>(batch, gh, rec, h_prev, rec, sw.hh, sw.hh_t, T(1), g, gh);
       T* c_out = buf.cell + t * batch * hidden;
       T* r_out = s.proj_size > 0 ? buf.extra + t * batch * hidden : h_out;
       const T forget_bias = static_cast<T>(s.forget_bias), clip = clip_limit<T>(s.cell_clip);
@@ -389,7 +468,7 @@ template <typename T> void rnn_layer_forward(T* output, T* h_n, T* c_n, RnnLayer
         lstm_forward_units(g + b * gh, cp, c, r, hidden, 0, hidden, forget_bias, clip);
       }
       if (s.proj_size > 0) {
-        gemm_bt<T>(batch, s.proj_size, hidden, r_out, hidden, w.weight_hr, w.weight_hr_t, T(0), h_out, rec);
+        gemm_bt<T>(batch, s.proj_size, hidden, r_out, hidden, sw.hr, sw.hr_t, T(0), h_out, rec);
         for (int64_t b = 0; b < batch; ++b) {
           if (!active(s, t, b)) std::memcpy(h_out + b * rec, h_prev + b * rec, sizeof(T) * rec);
         }
@@ -404,7 +483,7 @@ template <typename T> void rnn_layer_forward(T* output, T* h_n, T* c_n, RnnLayer
           std::memset(hg + b * gh, 0, sizeof(T) * gh);
         }
       }
-      gemm_bt<T>(batch, gh, hidden, h_prev, hidden, w.weight_hh, w.weight_hh_t, T(1), hg, gh);
+      gemm_bt<T>(batch, gh, hidden, h_prev, hidden, sw.hh, sw.hh_t, T(1), hg, gh);
       T* hn_out = buf.extra + t * batch * hidden;
 #pragma omp parallel for if (batch * hidden >= 32768)
       for (int64_t b = 0; b < batch; ++b) {
@@ -419,7 +498,7 @@ template <typename T> void rnn_layer_forward(T* output, T* h_n, T* c_n, RnnLayer
         gru_forward_units(g + b * gh, hg + b * gh, hp, h, hn_saved, hidden, 0, hidden);
       }
     } else {
-      gemm_bt<T>(batch, hidden, hidden, h_prev, hidden, w.weight_hh, w.weight_hh_t, T(1), g, gh);
+      gemm_bt<T>(batch, hidden, hidden, h_prev, hidden, sw.hh, sw.hh_t, T(1), g, gh);
       const bool relu = s.kind == RnnCellKind::RNN_RELU;
       for (int64_t b = 0; b < batch; ++b) {
         T* gb = g + b * hidden;
@@ -474,8 +553,9 @@ template <typename T> void rnn_layer_backward(T* dx, T* dh0, T* dc0, const RnnLa
   }
   T* dg_h_all = gru ? work.dgates_h : work.dgates;  // the recurrent side's gate gradients
 
+  const StepWeights<T> sw(w, s, Pass::Backward);
   const int threads = team_threads<T>(s);
-  if (threads > 0) backward_team(work, dy, saved, h0, c0, w, s, threads);
+  if (threads > 0) backward_team(work, dy, saved, h0, c0, sw, s, threads);
   for (int64_t step = steps - 1; step >= 0 && threads == 0; --step) {
     const int64_t t = time_of(s, step), tp = s.reverse ? t + 1 : t - 1;
     const T* h_prev = step == 0 ? h0 : saved.hidden + tp * batch * rec;
@@ -503,8 +583,8 @@ template <typename T> void rnn_layer_backward(T* dx, T* dh0, T* dc0, const RnnLa
             std::memset(dp + b * proj, 0, sizeof(T) * proj);
           }
         }
-        gemm_raw<T>(Transpose::No, Transpose::No, batch, hidden, proj, T(1), dp, proj, w.weight_hr, hidden, T(0),
-                    work.dr, hidden);
+        gemm_weight<T>(Transpose::No, Transpose::No, batch, hidden, proj, dp, proj, sw.hr, hidden, T(0), work.dr,
+                       hidden);
         dr = work.dr;
       }
       const T clip = clip_limit<T>(s.cell_clip);
@@ -522,7 +602,7 @@ template <typename T> void rnn_layer_backward(T* dx, T* dh0, T* dc0, const RnnLa
       for (int64_t b = 0; b < batch; ++b) {
         if (active(s, t, b)) std::memset(dh + b * rec, 0, sizeof(T) * rec);
       }
-      gemm_raw<T>(Transpose::No, Transpose::No, batch, rec, gh, T(1), dg, gh, w.weight_hh, rec, T(1), dh, rec);
+      gemm_weight<T>(Transpose::No, Transpose::No, batch, rec, gh, dg, gh, sw.hh, rec, T(1), dh, rec);
     } else if (gru) {
       const T* hn_saved = saved.extra + t * batch * hidden;
       T* dgh = work.dgates_h + t * batch * gh;
@@ -538,8 +618,7 @@ template <typename T> void rnn_layer_backward(T* dx, T* dh0, T* dc0, const RnnLa
         gru_backward_units(dxg, dhg, g + b * gh, hn_saved + b * hidden, h_prev + b * hidden, dh + b * hidden, hidden, 0,
                            hidden);
       }
-      gemm_raw<T>(Transpose::No, Transpose::No, batch, hidden, gh, T(1), dgh, gh, w.weight_hh, hidden, T(1), dh,
-                  hidden);
+      gemm_weight<T>(Transpose::No, Transpose::No, batch, hidden, gh, dgh, gh, sw.hh, hidden, T(1), dh, hidden);
     } else {
       const bool relu = s.kind == RnnCellKind::RNN_RELU;
       for (int64_t b = 0; b < batch; ++b) {
@@ -550,8 +629,7 @@ template <typename T> void rnn_layer_backward(T* dx, T* dh0, T* dc0, const RnnLa
         }
         rnn_backward_units(d, g + b * hidden, dh + b * hidden, 0, hidden, relu);
       }
-      gemm_raw<T>(Transpose::No, Transpose::No, batch, hidden, hidden, T(1), dg, hidden, w.weight_hh, hidden, T(1), dh,
-                  hidden);
+      gemm_weight<T>(Transpose::No, Transpose::No, batch, hidden, hidden, dg, hidden, sw.hh, hidden, T(1), dh, hidden);
     }
   }
   if (dh0) std::memcpy(dh0, dh, sizeof(T) * batch * rec);

@@ -21,6 +21,11 @@
 // h_t (backward: its units' gate gradients, the barrier, its columns of dh_{t-1}). Otherwise each
 // step's GEMM uses the threads on its own and the gate pass runs between them.
 //
+// bfloat16 GEMM operands (CpuGemmPrecision::BFloat16, backends/settings.h): every float32 GEMM
+// here rounds its operands to bfloat16 and accumulates in float32, the team's per-thread GEMMs
+// included; the weights the steps read (W_hh, W_hr) are rounded once per call, and in the team
+// h_{t-1} once per step and thread. The gate equations and the states stay float32.
+//
 // Variable lengths: a sequence b is active at time t when t < lengths[b]. An inactive row keeps
 // its state (so the reverse direction starts at each sequence's own last step), outputs zero,
 // and passes its state gradient through unchanged.

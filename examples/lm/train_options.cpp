@@ -48,6 +48,7 @@ template <typename Options, typename Fn> void visit_options(Options& o, Fn&& fn)
   fn("impl", o.impl);
   fn("dtype", o.dtype);
   fn("allow-tf32", o.allow_tf32);
+  fn("precision", o.precision);
   fn("batch", o.batch);
   fn("bptt", o.bptt);
   fn("bptt-jitter", o.bptt_jitter);
@@ -99,6 +100,13 @@ void TrainOptions::validate() const {
   RECUR_CHECK(dropout >= 0.0 && dropout < 1.0, "--dropout must be in [0, 1), got {}", dropout);
   (void)rnn_impl();
   (void)parameter_dtype();
+  RECUR_CHECK(precision == "f32" || precision == "bf16" || precision == "auto",
+              "--precision must be f32, bf16 or auto, got '{}'", precision);
+  RECUR_CHECK(precision != "bf16" || dtype == "float32",
+              "--precision bf16 rounds the operands of float32 GEMMs, but --dtype {} computes in {}: drop one of them",
+              dtype, dtype);
+  RECUR_CHECK(precision != "bf16" || Device::parse(device).is_cpu(),
+              "--precision bf16 is the precision of the CPU's GEMMs, but --device is {}", device);
   RECUR_CHECK(batch >= 1 && bptt >= 1, "--batch and --bptt must be >= 1, got {} and {}", batch, bptt);
   RECUR_CHECK(!bptt_jitter || bptt >= kMinJitteredBptt,
               "--bptt-jitter needs --bptt >= {} (the shortest length it draws), got {}", kMinJitteredBptt, bptt);

@@ -55,6 +55,7 @@ struct TrainOptions {
   std::string impl = "auto";      // --impl auto|cells|fused (the CPU RNN implementation)
   std::string dtype = "float32";  // --dtype float32|float64: the parameters' and the computation's type
   bool allow_tf32 = false;        // --allow-tf32: float32 GEMMs on a GPU may use TF32
+  std::string precision = "f32";  // --precision f32|bf16|auto: the CPU GEMMs' operands (backends/settings.h)
 
   // ---- batching --------------------------------------------------------------------------
   int64_t batch = 32;  // --batch: parallel streams B

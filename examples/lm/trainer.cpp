@@ -291,6 +291,11 @@ void Trainer::build_model_and_optimizer() {
   model_ = std::make_unique<LanguageModel>(options_.model_config(vocab_.size()), options_.seed);
   model_->rnn->set_implementation(options_.rnn_impl());
   model_->to(options_.parameter_dtype());
+  if (device_.is_cpu()) {
+    const CpuGemmPrecisionChoice precision = choose_cpu_gemm_precision(options_.precision);
+    set_cpu_gemm_precision(precision.precision);
+    if (options_.precision != "f32") reporter_.message("CPU GEMM operands: " + precision.reason);
+  }
   if (device_.is_cuda()) {
     set_allow_tf32(device_, options_.allow_tf32);
     model_->to(device_);
@@ -327,6 +332,7 @@ nlohmann::json Trainer::config_json() const {
   return nlohmann::json{{"recur_version", RECUR_VERSION},
                         {"threads", get_num_threads()},
                         {"cpu_gemm", gemm_provider_name()},
+                        {"cpu_gemm_precision", cpu_gemm_precision_name(cpu_gemm_precision())},
                         {"data",
                          {{"path", options_.data},
                           {"bytes", data_bytes_},
