@@ -109,7 +109,10 @@ int run_train_step(const TrainStepOptions& bench) {
   RECUR_CHECK(!bench.ntasgd_averaging || o.optimizer_kind() == lm::OptimizerKind::NTASGD,
               "bench: --ntasgd-averaging averages NT-ASGD's weights, but --optimizer is {}", o.optimizer);
   const bool language_model = bench.vocab > 0;  // else the RNN alone
-  if (!language_model) check_rnn_alone(o);
+  if (!language_model) {
+    check_rnn_alone(o);
+    o.clip = 0.0;  // its step clips nothing
+  }
 
   distributed::ProcessGroup& group = distributed::world();  // one process unless under mpirun
   lm::check_batch_divides(o.batch, group.size());
