@@ -51,6 +51,7 @@ for vocab in 65 10000; do
       ms=$("$recur" --threads 2 bench train-step --vocab-size "$vocab" --steps "$steps" $options --json |
         python3 -c 'import json, sys; print(json.load(sys.stdin)["ms_per_step"])')
       printf '%s\t%s\t%s\t%s\t%s\n' "$vocab" "$round" "$name" "$reference" "$ms" >>"$results"
+      echo "V=$vocab, round $((round + 1)) of $rounds: $name: $ms ms/step" >&2
     done
   done
 done
