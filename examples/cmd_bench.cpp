@@ -1,15 +1,23 @@
-// recur bench train-step: the throughput of one language-model training step,
-//   Embedding(vocab, input_size) -> RNN -> Linear(H, vocab) -> cross-entropy -> backward -> Adam
-// on random tokens, timed after warm-up; prints the median ms per step and tokens/s (or one
-// JSON object with --json). With --vocab-size 0 the RNN alone (DeepBench's shapes): a random input
-// [T, B, I], loss = sum(Y * G) for a fixed random G, Adam on the RNN's weights.
-// Each step ends with loss.item(), which waits for the device, so a step's wall-clock time is
-// its device time plus whatever launch overhead the device could not hide.
-// bench/compare_pytorch.py and bench/compare_pytorch_gpu.py run the same steps in PyTorch.
+// recur bench train-step: the throughput of `recur train`'s own step (examples/lm/train_step.h),
+//   Embedding(vocab, E) -> RNN -> head -> cross-entropy -> backward -> clip -> optimizer
+// built from the options of `recur train` (the model, AWD-LSTM's regularizers, the batch, the
+// optimizer, --clip: the same names and defaults, cmd_train.cpp's add_step_options) on random
+// tokens of a vocabulary of --vocab-size symbols, timed after --untimed-steps; prints the median
+// ms per step and tokens/s (or one JSON object with --json). As in training, each step starts from
+// the state the last one carried; the learning rate is --lr (or the optimizer's), constant, scaled
+// by length / --bptt with --bptt-jitter (the schedule is the trainer's, outside the step). With
+// --optimizer ntasgd the steps are plain SGD, as before NT-ASGD's trigger (which needs
+// evaluations), or with --ntasgd-averaging SGD steps that average the weights, as after it.
+// With --vocab-size 0 the RNN alone (DeepBench's shapes): a random input [T, B, E],
+// loss = sum(Y * G) for a fixed random G, the optimizer on the RNN's weights, no clipping.
+// Each step ends by waiting for the device, so a step's wall-clock time is its device time plus
+// whatever launch overhead the device could not hide.
+// bench/compare_pytorch.py and bench/compare_pytorch_gpu.py run the same steps in PyTorch (Adam,
+// without clipping: compare with --clip 0).
 // --profile adds where a step goes: each primitive's time per step and share (backends/profile.h).
 // Under mpirun -np N (docs/DISTRIBUTED.md) --batch is the global batch: each rank runs B / N
-// streams of its own random tokens and the gradients are averaged (nn::DataParallel) before Adam;
-// rank 0 prints, with the all-reduce's median time per step and its share of the step.
+// streams of its own random tokens and the gradients are averaged (nn::DataParallel), as in
+// training; rank 0 prints, with the all-reduce's median time per step and its share of the step.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -19,16 +27,16 @@
 #include <numeric>
 
 #include "autograd/ops.h"
+#include "backends/backend.h"
 #include "backends/distributed.h"
 #include "backends/profile.h"
 #include "backends/settings.h"
 #include "examples/command.h"
 #include "examples/lm/data_parallel_run.h"
+#include "examples/lm/train_options.h"
+#include "examples/lm/trainer.h"
 #include "nn/data_parallel.h"
-#include "nn/layers.h"
-#include "nn/losses.h"
-#include "nn/rnn.h"
-#include "optim/adam.h"
+#include "optim/asgd.h"
 #include "recur/config.h"
 
 namespace recur::cli {
@@ -36,11 +44,10 @@ namespace recur::cli {
 namespace {
 
 struct TrainStepOptions {
-  std::string mode = "lstm", device = "cpu", impl = "auto", dtype = "float32", precision = "f32";
-  int64_t input_size = 64, hidden = 256, layers = 2, batch = 32, seq = 64, vocab = 65, proj = 0;
-  double dropout_h = 0.0, wdrop = 0.0;  // AWD-LSTM's dropout between layers and on W_hh
+  lm::TrainOptions train;  // the step's: add_step_options (cmd_train.cpp)
+  int64_t vocab = 65;      // --vocab-size: random tokens of this many symbols (0 = the RNN alone)
   int steps = 20, warmup = 3;
-  bool json = false, allow_tf32 = false, profile = false;
+  bool json = false, profile = false, ntasgd_averaging = false;
 };
 
 // The profile's rows per step, with the time outside every primitive as the last row.
@@ -82,112 +89,112 @@ nlohmann::json profile_json(double mean_ms, int steps) {
   return rows;
 }
 
-int run_train_step(const TrainStepOptions& o) {
-  const Device device = Device::parse(o.device);
-  RECUR_CHECK(o.dtype == "float32" || o.dtype == "float64", "bench: --dtype must be float32 or float64, got '{}'",
-              o.dtype);
-  const DType dtype = o.dtype == "float64" ? DType::Float64 : DType::Float32;
-  RECUR_CHECK(o.precision != "bf16" || (dtype == DType::Float32 && device.is_cpu()),
+// The options --vocab-size 0 leaves without a meaning: those of the embedding and the head.
+void check_rnn_alone(const lm::TrainOptions& o) {
+  RECUR_CHECK(o.dropout_e == 0.0 && o.dropout_i == 0.0 && o.dropout_o == 0.0 && o.ar == 0.0 && o.tar == 0.0 &&
+                  o.dropout == 0.0 && !o.tie_weights,
+              "bench: --vocab-size 0 times the RNN alone, without embedding or head, but --dropout, --dropout-e, "
+              "--dropout-i, --dropout-o, --ar, --tar or --tie-weights was given: give a --vocab-size >= 1");
+}
+
+int run_train_step(const TrainStepOptions& bench) {
+  lm::TrainOptions o = bench.train;
+  const Device requested = Device::parse(o.device);
+  RECUR_CHECK(o.precision != "bf16" || (o.dtype == "float32" && requested.is_cpu()),
               "bench: --precision bf16 rounds the operands of the CPU's float32 GEMMs, but the step runs in {} on {}",
-              o.dtype, device);
-  if (device.is_cpu()) {
-    const CpuGemmPrecisionChoice precision = choose_cpu_gemm_precision(o.precision);
-    set_cpu_gemm_precision(precision.precision);
-    if (o.precision == "auto") fmt::print(stderr, "CPU GEMM operands: {}\n", precision.reason);
+              o.dtype, requested);
+  o.steps = bench.warmup + bench.steps;  // the run's length, for the checks of `recur train`
+  o.validate();
+  o.fill_defaults();
+  RECUR_CHECK(!bench.ntasgd_averaging || o.optimizer_kind() == lm::OptimizerKind::NTASGD,
+              "bench: --ntasgd-averaging averages NT-ASGD's weights, but --optimizer is {}", o.optimizer);
+  const bool language_model = bench.vocab > 0;  // else the RNN alone
+  if (!language_model) {
+    check_rnn_alone(o);
+    o.clip = 0.0;  // its step clips nothing
   }
-  std::string device_name = "cpu";
-  if (device.is_cuda()) {
-    set_allow_tf32(device, o.allow_tf32);  // throws, with the reason, when the device is not visible
-    device_name = device_description(device);
-  }
-  const bool lm = o.vocab > 0;  // else the RNN alone
-  Generator init(1);
-  nn::EmbeddingOptions eo;
-  eo.generator = &init;
-  nn::Embedding embedding(std::max<int64_t>(o.vocab, 1), o.input_size, eo);
-  nn::RNNOptions ro;
-  ro.mode = nn::parse_mode(o.mode);
-  ro.input_size = o.input_size;
-  ro.hidden_size = o.hidden;
-  ro.num_layers = o.layers;
-  ro.proj_size = o.proj;
-  ro.variational_dropout = o.dropout_h;
-  ro.weight_dropout = o.wdrop;
-  nn::RNN rnn(ro, &init);
-  rnn.set_implementation(nn::parse_impl(o.impl));
-  nn::LinearOptions lo;
-  lo.generator = &init;
-  nn::Linear head(ro.output_hidden_size(), std::max<int64_t>(o.vocab, 1), lo);
-  std::vector<nn::Module*> modules{&rnn};
-  if (lm) modules = {&embedding, &rnn, &head};
-  for (nn::Module* m : modules) {
-    m->to(dtype);
-    m->to(device);
-  }
-  std::vector<Tensor> params;
-  for (nn::Module* m : modules) {
-    for (const Tensor& p : m->parameters()) params.push_back(p);
-  }
-  optim::AdamOptions ao;
-  ao.lr = 2e-3;
-  optim::Adam adam(params, ao);
 
   distributed::ProcessGroup& group = distributed::world();  // one process unless under mpirun
   lm::check_batch_divides(o.batch, group.size());
-  const int64_t batch = o.batch / group.size();  // this rank's streams
+  const lm::StreamShare share = lm::stream_share(o.batch, group.rank(), group.size());
+  const int64_t batch = share.count;  // this rank's streams
+  const Device device = lm::checked_device(o.device, group);
+  std::unique_ptr<lm::Reporter> reporter =
+      lm::make_reporter(group.rank() == 0 ? lm::ReporterKind::Plain : lm::ReporterKind::Quiet, stderr);
+  lm::StepParts parts = lm::build_step_parts(o, std::max<int64_t>(bench.vocab, 1), device, *reporter);
+  const std::string device_name = device.is_cuda() ? device_description(device) : "cpu";
+  lm::LanguageModel& model = *parts.model;
+  const nn::RNNOptions& ro = model.rnn->options();
+  std::unique_ptr<optim::Optimizer> rnn_optimizer;  // the RNN alone: the optimizer on its weights only
+  if (!language_model) rnn_optimizer = lm::make_optimizer(o, model.rnn->parameters());
+  optim::Optimizer& optimizer = language_model ? *parts.optimizer : *rnn_optimizer;
+  if (bench.ntasgd_averaging) dynamic_cast<optim::ASGD&>(optimizer).start_averaging();
+
   std::unique_ptr<nn::DataParallel> parallel;
   if (group.size() > 1) {
-    parallel = std::make_unique<nn::DataParallel>(group, params);
+    lm::check_same_threads(group, get_num_threads());
+    parallel = std::make_unique<nn::DataParallel>(group, language_model ? model.parameters() : model.rnn->parameters());
     parallel->broadcast_parameters();
+    parts.step->set_data_parallel(parallel.get(), DropoutShard{share.first, o.batch});
   }
+  // Random tokens for the longest step (--bptt-jitter draws up to jitter_cap), each rank its own.
+  const int64_t longest = o.bptt_jitter ? lm::jitter_cap(o.bptt) : o.bptt;
   Generator data(2 + static_cast<uint64_t>(group.rank()));
   const TensorOptions index = TensorOptions{}.with_dtype(DType::Int64);
   auto tokens = [&] {
-    Tensor u = rand({o.seq, batch}, TensorOptions{}.with_dtype(DType::Float64), &data, 0.0, double(o.vocab));
+    Tensor u = rand({longest, batch}, TensorOptions{}.with_dtype(DType::Float64), &data, 0.0, double(bench.vocab));
     std::vector<int64_t> ids;
-    for (double v : u.to_vector<double>()) ids.push_back(std::min<int64_t>(static_cast<int64_t>(v), o.vocab - 1));
-    return from_vector<int64_t>(ids, {o.seq, batch}, index).to(device);
+    for (double v : u.to_vector<double>()) ids.push_back(std::min<int64_t>(static_cast<int64_t>(v), bench.vocab - 1));
+    return from_vector<int64_t>(ids, {longest, batch}, index);
   };
   Tensor inputs, targets, features, weigh;
-  if (lm) {
+  if (language_model) {
     inputs = tokens();
     targets = tokens();
   } else {
-    const TensorOptions like = TensorOptions{}.with_dtype(dtype);
-    features = randn({o.seq, batch, o.input_size}, like, &data).to(device);
-    weigh = randn({o.seq, batch, ro.num_directions() * ro.output_hidden_size()}, like, &data).to(device);
+    const TensorOptions like = TensorOptions{}.with_dtype(o.parameter_dtype());
+    features = randn({o.bptt, batch, o.embedding}, like, &data).to(device);
+    weigh = randn({o.bptt, batch, ro.num_directions() * ro.output_hidden_size()}, like, &data).to(device);
   }
-
-  std::vector<double> times, reduce_times;
-  double last_loss = 0.0;
-  for (int i = 0; i < o.warmup + o.steps; ++i) {
-    if (o.profile && i == o.warmup) profile::start();  // the timed steps only
-    const auto start = std::chrono::steady_clock::now();
+  // One step of `recur train` (lm::TrainStep), or of the RNN alone; returns its loss.
+  nn::RNNState carry;
+  auto step = [&](int64_t i) {
+    if (language_model) {
+      const int64_t length = o.step_length(i);
+      const lm::Batch tokens_of_step{narrow(inputs, 0, 0, length), narrow(targets, 0, 0, length)};
+      lm::StepResult result = (*parts.step)(tokens_of_step, carry, o.step_lr(o.lr, length), i);
+      carry = std::move(result.carry);
+      return result.loss;
+    }
     Tensor loss;
     {
       profile::Phase phase("forward");
-      if (lm) {
-        auto [y, state] = rnn.forward(embedding(inputs));
-        loss = nn::cross_entropy(head.forward(y), targets);
-      } else {
-        auto [y, state] = rnn.forward(features);
-        loss = sum(y * weigh);
-      }
+      auto [y, state] = model.rnn->forward(features);
+      loss = sum(y * weigh);
     }
     {
       profile::Phase phase("backward");
       loss.backward();
     }
-    const double reduced_before = parallel ? parallel->all_reduce_seconds() : 0.0;
     if (parallel) parallel->average_gradients();  // MPI's time: outside the primitives
     {
       profile::Phase phase("optimizer");
-      adam.step();
-      adam.zero_grad();
+      optimizer.step();
+      optimizer.zero_grad();
     }
-    last_loss = loss.item();  // synchronises
+    return loss.item();
+  };
+
+  std::vector<double> times, reduce_times;
+  double last_loss = 0.0;
+  for (int i = 0; i < bench.warmup + bench.steps; ++i) {
+    if (bench.profile && i == bench.warmup) profile::start();  // the timed steps only
+    const double reduced_before = parallel ? parallel->all_reduce_seconds() : 0.0;
+    const auto start = std::chrono::steady_clock::now();
+    last_loss = step(i);
+    backend_for(device).synchronize();
     const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-    if (i >= o.warmup) {
+    if (i >= bench.warmup) {
       times.push_back(ms);
       if (parallel) reduce_times.push_back(1000.0 * (parallel->all_reduce_seconds() - reduced_before));
     }
@@ -202,39 +209,51 @@ int run_train_step(const TrainStepOptions& o) {
   const double mean_ms = std::accumulate(times.begin(), times.end(), 0.0) / static_cast<double>(times.size());
   std::sort(times.begin(), times.end());
   const double median = times[times.size() / 2];
-  const double tokens_per_s = static_cast<double>(o.batch * o.seq) / (median / 1000.0);
+  const double tokens_per_s = static_cast<double>(o.batch * o.bptt) / (median / 1000.0);
   // Forward and backward FLOPs of the RNN's GEMMs and the head (2 per multiply-add, x3 for
   // forward + two backward GEMMs).
   const double gates = static_cast<double>(ro.gates() * o.hidden), rec = static_cast<double>(ro.output_hidden_size());
   double flops = 0.0;
   for (int64_t l = 0; l < o.layers; ++l) {
-    const double in = l == 0 ? static_cast<double>(o.input_size) : rec;
+    const double in = l == 0 ? static_cast<double>(o.embedding) : rec;
     flops += 2.0 * gates * (in + rec) + (o.proj > 0 ? 2.0 * o.hidden * rec : 0.0);
   }
-  flops += 2.0 * rec * static_cast<double>(o.vocab);  // the head (0 without one)
-  flops *= 3.0 * static_cast<double>(o.batch * o.seq);
+  flops += 2.0 * rec * static_cast<double>(bench.vocab);  // the head (0 without one)
+  flops *= 3.0 * static_cast<double>(o.batch * o.bptt);
   const double gflops = flops / (median / 1000.0) / 1e9;
-  if (o.json) {
+  if (bench.json) {
     nlohmann::json j = {{"benchmark", "train-step"},
                         {"mode", o.mode},
-                        {"input_size", o.input_size},
+                        {"input_size", o.embedding},
                         {"hidden", o.hidden},
                         {"layers", o.layers},
                         {"batch", o.batch},
-                        {"seq", o.seq},
-                        {"vocab", o.vocab},
+                        {"seq", o.bptt},
+                        {"vocab", bench.vocab},
                         {"proj", o.proj},
                         {"dropout_h", o.dropout_h},
                         {"wdrop", o.wdrop},
+                        {"dropout", o.dropout},
+                        {"dropout_e", o.dropout_e},
+                        {"dropout_i", o.dropout_i},
+                        {"dropout_o", o.dropout_o},
+                        {"ar", o.ar},
+                        {"tar", o.tar},
+                        {"tie_weights", o.tie_weights},
+                        {"bptt_jitter", o.bptt_jitter},
+                        {"optimizer", o.optimizer},
+                        {"ntasgd_averaging", bench.ntasgd_averaging},
+                        {"lr", o.lr},
+                        {"clip", o.clip},
                         {"dtype", o.dtype},
                         {"device", device.str()},
                         {"device_name", device_name},
                         {"allow_tf32", o.allow_tf32},
                         {"threads", get_num_threads()},
-                        {"impl", nn::impl_name(rnn.implementation())},
+                        {"impl", nn::impl_name(model.rnn->implementation())},
                         {"gemm", gemm_provider_name()},
                         {"precision", cpu_gemm_precision_name(cpu_gemm_precision())},
-                        {"steps", o.steps},
+                        {"steps", bench.steps},
                         {"ms_per_step", median},
                         {"ms_min", times.front()},
                         {"tokens_per_s", tokens_per_s},
@@ -243,12 +262,12 @@ int run_train_step(const TrainStepOptions& o) {
                         {"loss", last_loss},
                         {"processes", group.size()},
                         {"all_reduce_ms", reduce_ms}};
-    if (o.profile) j["profile"] = profile_json(mean_ms, o.steps);
+    if (bench.profile) j["profile"] = profile_json(mean_ms, bench.steps);
     fmt::print("{}\n", j.dump());
   } else {
     fmt::print("train-step {} I={} H={} L={} B={} T={} V={} on {} ({} threads, {} RNN, {} GEMM, {} operands)\n", o.mode,
-               o.input_size, o.hidden, o.layers, o.batch, o.seq, o.vocab, device, get_num_threads(),
-               nn::impl_name(rnn.implementation()), gemm_provider_name(),
+               o.embedding, o.hidden, o.layers, o.batch, o.bptt, bench.vocab, device, get_num_threads(),
+               nn::impl_name(model.rnn->implementation()), gemm_provider_name(),
                cpu_gemm_precision_name(cpu_gemm_precision()));
     fmt::print("  median {:.2f} ms/step (min {:.2f}), {:.0f} tokens/s, {:.1f} GFLOP/s ({:.2f} GFLOP/step)\n", median,
                times.front(), tokens_per_s, gflops, flops / 1e9);
@@ -256,7 +275,7 @@ int run_train_step(const TrainStepOptions& o) {
       fmt::print("  {} processes of {} streams: gradient all-reduce median {:.3f} ms/step ({:.1f}% of the step)\n",
                  group.size(), batch, reduce_ms, 100.0 * reduce_ms / median);
     }
-    if (o.profile) print_profile(mean_ms, o.steps);
+    if (bench.profile) print_profile(mean_ms, bench.steps);
   }
   return 0;
 }
@@ -268,27 +287,12 @@ Command add_bench_command(CLI::App& parent) {
   CLI::App* app = parent.add_subcommand("bench", "Benchmarks");
   app->require_subcommand(1);
   CLI::App* step = app->add_subcommand("train-step", "Time a language-model training step");
-  step->add_option("--mode", options->mode, "lstm, gru, rnn_tanh or rnn_relu")
-      ->check(CLI::IsMember({"lstm", "gru", "rnn_tanh", "rnn_relu"}));
-  step->add_option("--embedding", options->input_size, "the RNN's input size (the embedding size)")
-      ->check(CLI::PositiveNumber);
-  step->add_option("--hidden", options->hidden, "hidden size")->check(CLI::PositiveNumber);
-  step->add_option("--layers", options->layers, "RNN layers")->check(CLI::PositiveNumber);
-  step->add_option("--proj", options->proj, "LSTM projection size (0 = none)")->check(CLI::NonNegativeNumber);
-  step->add_option("--dropout-h", options->dropout_h, "locked dropout between RNN layers (AWD-LSTM's dropout_h)");
-  step->add_option("--wdrop", options->wdrop, "weight dropout on every W_hh (AWD-LSTM's wdrop)");
-  step->add_option("--batch", options->batch, "parallel streams B")->check(CLI::PositiveNumber);
-  step->add_option("--bptt", options->seq, "sequence length T (time steps)")->check(CLI::PositiveNumber);
+  add_step_options(*step, options->train);
   step->add_option("--vocab-size", options->vocab, "vocabulary size (0 = the RNN alone: no embedding, head or loss)")
       ->check(CLI::NonNegativeNumber);
-  step->add_option("--dtype", options->dtype, "float32 or float64")->check(CLI::IsMember({"float32", "float64"}));
-  step->add_flag("--allow-tf32", options->allow_tf32, "let float32 GEMMs on a GPU use TF32 (off by default)");
-  step->add_option("--precision", options->precision,
-                   "the CPU GEMMs' operands: f32, bf16 (bfloat16, float32 accumulation) or auto (bf16 with AMX)")
-      ->check(CLI::IsMember({"f32", "bf16", "auto"}));
-  step->add_option("--device", options->device, "cpu or cuda[:N]");
-  step->add_option("--impl", options->impl, "RNN implementation: auto, cells or fused")
-      ->check(CLI::IsMember({"auto", "cells", "fused"}));
+  step->add_flag("--ntasgd-averaging", options->ntasgd_averaging,
+                 "with --optimizer ntasgd: average the weights from the first step, as after NT-ASGD's trigger "
+                 "(without it the steps are plain SGD, as before the trigger)");
   step->add_option("--steps", options->steps, "timed steps")->check(CLI::PositiveNumber);
   step->add_option("--untimed-steps", options->warmup, "steps run first, not timed")->check(CLI::NonNegativeNumber);
   step->add_flag("--json", options->json, "print one JSON object");

@@ -30,6 +30,72 @@ lm::ReporterKind reporter_kind(const std::string& name) {
 
 }  // namespace
 
+// The options of a training step, shared with `recur bench train-step` (cmd_bench.cpp): the model
+// and its regularizers, the batch, the optimizer, the seed and the device.
+void add_step_options(CLI::App& app, lm::TrainOptions& o) {
+  app.add_option("--mode", o.mode, "lstm, gru, rnn_tanh or rnn_relu")
+      ->check(CLI::IsMember({"lstm", "gru", "rnn_tanh", "rnn_relu"}));
+  app.add_option("--embedding", o.embedding, "the RNN's input size (the embedding size)")->check(CLI::PositiveNumber);
+  app.add_option("--hidden", o.hidden, "hidden size")->check(CLI::PositiveNumber);
+  app.add_option("--layers", o.layers, "RNN layers")->check(CLI::PositiveNumber);
+  app.add_option("--dropout", o.dropout, "dropout between RNN layers and before the head");
+  app.add_option("--proj", o.proj, "LSTM projection size (0 = none)")->check(CLI::NonNegativeNumber);
+  app.add_option("--dropout-e", o.dropout_e, "embedding dropout: whole words dropped, one mask per batch");
+  app.add_option("--dropout-i", o.dropout_i, "locked dropout on the embedding output: one mask per sequence");
+  app.add_option("--dropout-o", o.dropout_o, "locked dropout on the last RNN layer's output: one mask per sequence");
+  // A dropout rate: a number in [0, 1).
+  const CLI::Validator rate(
+      [](std::string& text) {
+        char* end = nullptr;
+        const double p = std::strtod(text.c_str(), &end);
+        const bool ok = !text.empty() && end == text.c_str() + text.size() && p >= 0.0 && p < 1.0;
+        return ok ? std::string() : "must be a number in [0, 1), got " + text;
+      },
+      "in [0, 1)");
+  app.add_option("--dropout-h", o.dropout_h, "locked dropout between RNN layers: one mask per sequence")->check(rate);
+  app.add_option("--wdrop", o.wdrop, "weight dropout on every RNN layer's W_hh: one mask per batch")->check(rate);
+  app.add_option("--ar", o.ar, "activation regularization: alpha * mean(output^2), output after --dropout-o");
+  app.add_option("--tar", o.tar, "temporal activation regularization: beta * mean((h_t - h_{t-1})^2)");
+  app.add_flag("--tie-weights", o.tie_weights,
+               "the head's weight is the embedding matrix (the last layer's output size must equal --embedding)");
+  app.add_flag_callback(
+      "--no-bias", [options = &o] { options->bias = false; }, "RNN without biases");
+  app.add_flag("--bidirectional", o.bidirectional, "(refused: a language model reads left to right)");
+  app.add_option("--input-mode", o.input_mode, "linear_input, skip_input or auto_select")
+      ->check(CLI::IsMember({"linear_input", "skip_input", "auto_select"}));
+  app.add_flag("--peepholes", o.peepholes, "LSTM peephole connections");
+  app.add_option("--cell-clip", o.cell_clip, "clip the LSTM cell state (0 = none)");
+  app.add_option("--proj-clip", o.proj_clip, "clip the LSTM projection (0 = none)");
+  app.add_option("--forget-bias", o.forget_bias, "added to the LSTM forget gate");
+  app.add_option("--lstm-activation", o.lstm_activation, "tanh or relu")->check(CLI::IsMember({"tanh", "relu"}));
+  app.add_option("--gru-variant", o.gru_variant, "linear_before_reset or reset_before_linear")
+      ->check(CLI::IsMember({"linear_before_reset", "reset_before_linear"}));
+  app.add_option("--impl", o.impl, "RNN implementation: auto, cells or fused")
+      ->check(CLI::IsMember({"auto", "cells", "fused"}));
+  app.add_option("--dtype", o.dtype, "float32 or float64: the parameters' and the computation's type")
+      ->check(CLI::IsMember({"float32", "float64"}));
+  app.add_flag("--allow-tf32", o.allow_tf32, "let float32 GEMMs on a GPU use TF32 (off by default)");
+  app.add_option("--precision", o.precision,
+                 "the CPU GEMMs' operands: f32, bf16 (bfloat16 with float32 accumulation; needs AVX512-BF16 or "
+                 "AMX) or auto (bf16 where the CPU has AMX, else f32)")
+      ->check(CLI::IsMember({"f32", "bf16", "auto"}));
+
+  app.add_option("--batch", o.batch, "parallel streams B")->check(CLI::PositiveNumber);
+  app.add_option("--bptt", o.bptt, "sequence length T (truncated back-propagation through time)")
+      ->check(CLI::PositiveNumber);
+  app.add_flag("--bptt-jitter", o.bptt_jitter,
+               "a random length per batch around --bptt (AWD-LSTM), the learning rate scaled by length / --bptt");
+  app.add_option("--optimizer", o.optimizer, "adam, adamw, rmsprop, sgd or ntasgd (AWD-LSTM's NT-ASGD)")
+      ->check(CLI::IsMember({"adam", "adamw", "rmsprop", "sgd", "ntasgd"}));
+  app.add_option("--lr", o.lr,
+                 "learning rate (0 = the optimizer's: 5e-3 adam and adamw, 2e-3 rmsprop, 1 sgd and ntasgd)");
+  app.add_option("--weight-decay", o.weight_decay, "weight decay (< 0 = the optimizer's: 0.01 adamw, else 0)");
+  app.add_option("--momentum", o.momentum, "SGD momentum");
+  app.add_option("--clip", o.clip, "clip the global gradient norm (0 = none)");
+  app.add_option("--seed", o.seed, "seed of the initialisation and dropout");
+  app.add_option("--device", o.device, "cpu or cuda[:N] (cuDNN RNN)");
+}
+
 Command add_train_command(CLI::App& parent) {
   struct State {
     lm::TrainOptions options;
@@ -55,63 +121,7 @@ Command add_train_command(CLI::App& parent) {
                   "start from the weights of this run's (or checkpoint folder's) checkpoint, with its model and "
                   "vocabulary");
 
-  app->add_option("--mode", o.mode, "lstm, gru, rnn_tanh or rnn_relu")
-      ->check(CLI::IsMember({"lstm", "gru", "rnn_tanh", "rnn_relu"}));
-  app->add_option("--embedding", o.embedding, "the RNN's input size (the embedding size)");
-  app->add_option("--hidden", o.hidden, "hidden size");
-  app->add_option("--layers", o.layers, "RNN layers");
-  app->add_option("--dropout", o.dropout, "dropout between RNN layers and before the head");
-  app->add_option("--proj", o.proj, "LSTM projection size (0 = none)");
-  app->add_option("--dropout-e", o.dropout_e, "embedding dropout: whole words dropped, one mask per batch");
-  app->add_option("--dropout-i", o.dropout_i, "locked dropout on the embedding output: one mask per sequence");
-  app->add_option("--dropout-o", o.dropout_o, "locked dropout on the last RNN layer's output: one mask per sequence");
-  // A dropout rate: a number in [0, 1).
-  const CLI::Validator rate(
-      [](std::string& text) {
-        char* end = nullptr;
-        const double p = std::strtod(text.c_str(), &end);
-        const bool ok = !text.empty() && end == text.c_str() + text.size() && p >= 0.0 && p < 1.0;
-        return ok ? std::string() : "must be a number in [0, 1), got " + text;
-      },
-      "in [0, 1)");
-  app->add_option("--dropout-h", o.dropout_h, "locked dropout between RNN layers: one mask per sequence")->check(rate);
-  app->add_option("--wdrop", o.wdrop, "weight dropout on every RNN layer's W_hh: one mask per batch")->check(rate);
-  app->add_option("--ar", o.ar, "activation regularization: alpha * mean(output^2), output after --dropout-o");
-  app->add_option("--tar", o.tar, "temporal activation regularization: beta * mean((h_t - h_{t-1})^2)");
-  app->add_flag("--tie-weights", o.tie_weights,
-                "the head's weight is the embedding matrix (the last layer's output size must equal --embedding)");
-  app->add_flag_callback(
-      "--no-bias", [&o] { o.bias = false; }, "RNN without biases");
-  app->add_flag("--bidirectional", o.bidirectional, "(refused: a language model reads left to right)");
-  app->add_option("--input-mode", o.input_mode, "linear_input, skip_input or auto_select")
-      ->check(CLI::IsMember({"linear_input", "skip_input", "auto_select"}));
-  app->add_flag("--peepholes", o.peepholes, "LSTM peephole connections");
-  app->add_option("--cell-clip", o.cell_clip, "clip the LSTM cell state (0 = none)");
-  app->add_option("--proj-clip", o.proj_clip, "clip the LSTM projection (0 = none)");
-  app->add_option("--forget-bias", o.forget_bias, "added to the LSTM forget gate");
-  app->add_option("--lstm-activation", o.lstm_activation, "tanh or relu")->check(CLI::IsMember({"tanh", "relu"}));
-  app->add_option("--gru-variant", o.gru_variant, "linear_before_reset or reset_before_linear")
-      ->check(CLI::IsMember({"linear_before_reset", "reset_before_linear"}));
-  app->add_option("--impl", o.impl, "RNN implementation: auto, cells or fused")
-      ->check(CLI::IsMember({"auto", "cells", "fused"}));
-  app->add_option("--dtype", o.dtype, "float32 or float64: the parameters' and the computation's type")
-      ->check(CLI::IsMember({"float32", "float64"}));
-  app->add_flag("--allow-tf32", o.allow_tf32, "let float32 GEMMs on a GPU use TF32 (off by default)");
-  app->add_option("--precision", o.precision,
-                  "the CPU GEMMs' operands: f32, bf16 (bfloat16 with float32 accumulation; needs AVX512-BF16 or "
-                  "AMX) or auto (bf16 where the CPU has AMX, else f32)")
-      ->check(CLI::IsMember({"f32", "bf16", "auto"}));
-
-  app->add_option("--batch", o.batch, "parallel streams B");
-  app->add_option("--bptt", o.bptt, "sequence length T (truncated back-propagation through time)");
-  app->add_flag("--bptt-jitter", o.bptt_jitter,
-                "a random length per batch around --bptt (AWD-LSTM), the learning rate scaled by length / --bptt");
-  app->add_option("--optimizer", o.optimizer, "adam, adamw, rmsprop, sgd or ntasgd (AWD-LSTM's NT-ASGD)")
-      ->check(CLI::IsMember({"adam", "adamw", "rmsprop", "sgd", "ntasgd"}));
-  app->add_option("--lr", o.lr,
-                  "learning rate (0 = the optimizer's: 5e-3 adam and adamw, 2e-3 rmsprop, 1 sgd and ntasgd)");
-  app->add_option("--weight-decay", o.weight_decay, "weight decay (< 0 = the optimizer's: 0.01 adamw, else 0)");
-  app->add_option("--momentum", o.momentum, "SGD momentum");
+  add_step_options(*app, o);
   app->add_option("--nonmono", o.nonmono,
                   "ntasgd: average once the validation loss is worse than the best of the evaluations before the "
                   "last N")
@@ -123,8 +133,6 @@ Command add_train_command(CLI::App& parent) {
   app->add_option("--min-lr", o.min_lr, "cosine floor, a fraction of --lr");
   app->add_option("--lr-step-size", o.lr_step_size, "step schedule period in steps (0 = a third of the run)");
   app->add_option("--lr-gamma", o.lr_gamma, "step schedule factor");
-  app->add_option("--clip", o.clip, "clip the global gradient norm (0 = none)");
-
   app->add_option("--steps", o.steps, "stop after this many steps (0 = no step limit)");
   app->add_option("--minutes", o.minutes, "stop after this much training time, evaluation excluded (0 = none)");
   app->add_option("--eval-every", o.eval_every,
@@ -136,8 +144,6 @@ Command add_train_command(CLI::App& parent) {
   app->add_option("--eval-batch", o.eval_batch, "streams of the validation pass");
   app->add_option("--eval-bptt", o.eval_bptt, "chunk length of the validation pass");
   app->add_option("--max-bad-steps", o.max_bad_steps, "stop after this many non-finite steps in a row");
-  app->add_option("--seed", o.seed, "seed of the initialisation and dropout");
-  app->add_option("--device", o.device, "cpu or cuda[:N] (cuDNN RNN)");
   app->add_option("--progress", state->progress,
                   "on stderr: auto (a bar on a terminal, else plain lines), bar, plain or quiet")
       ->check(CLI::IsMember({"auto", "bar", "plain", "quiet"}));

@@ -7,6 +7,10 @@
 #include <CLI/CLI.hpp>
 #include <functional>
 
+namespace recur::lm {
+struct TrainOptions;
+}
+
 namespace recur::cli {
 
 struct Command {
@@ -32,6 +36,10 @@ Command add_bench_command(CLI::App& parent);
 
 // recur train: train a character-level language model (cmd_train.cpp, examples/lm/).
 Command add_train_command(CLI::App& parent);
+// The options of `recur train` that describe its step (the model, the regularizers, the batch, the
+// optimizer, --clip, --seed, --device), added to `app` with `options` holding their values and
+// defaults: `recur bench train-step` takes them too (cmd_train.cpp).
+void add_step_options(CLI::App& app, lm::TrainOptions& options);
 // recur sample: generate text with a trained language model.
 Command add_sample_command(CLI::App& parent);
 // recur eval: a trained language model's loss on a text file.

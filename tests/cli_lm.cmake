@@ -357,6 +357,44 @@ elseif(CASE STREQUAL "bench_profile")
   if(last_out MATCHES "where a step goes")
     message(FATAL_ERROR "bench without --profile prints a profile:\n${last_out}")
   endif()
+elseif(CASE STREQUAL "bench_awd")
+  # recur bench train-step runs `recur train`'s step with its options (the same names, checks and
+  # messages): AWD-LSTM's regularizers, tied weights, NT-ASGD averaging, --bptt-jitter.
+  set(small train-step --hidden 8 --embedding 8 --layers 2 --batch 4 --bptt 8 --steps 1 --untimed-steps 0 --threads 1)
+  set(awd --dropout-e 0.1 --dropout-i 0.4 --dropout-h 0.3 --wdrop 0.5 --dropout-o 0.4 --ar 2 --tar 1 --tie-weights)
+  run(0 "" bench ${small} ${awd} --optimizer ntasgd --ntasgd-averaging --vocab-size 50)
+  if(NOT last_out MATCHES "^train-step lstm I=8 H=8 L=2 B=4 T=8 V=50 on cpu \\([^\n]*\\)\n  median [0-9.]+ ms/step \\(min [0-9.]+\\), [0-9]+ tokens/s, [0-9.]+ GFLOP/s \\([0-9.]+ GFLOP/step\\)\n$")
+    message(FATAL_ERROR "bench train-step with AWD-LSTM's options does not print its line:\n${last_out}")
+  endif()
+  run(0 "" bench ${small} ${awd} --bptt-jitter --optimizer sgd --clip 0.5 --json)
+  foreach(key ms_per_step loss dropout_e dropout_h wdrop ar tar tie_weights bptt_jitter optimizer clip)
+    string(JSON value ERROR_VARIABLE missing GET "${last_out}" ${key})
+    if(missing)
+      message(FATAL_ERROR "bench train-step --json has no \"${key}\":\n${last_out}")
+    endif()
+  endforeach()
+  if(NOT last_out MATCHES "\"optimizer\":\"sgd\"" OR NOT last_out MATCHES "\"dropout_h\":0.3[,}]"
+     OR NOT last_out MATCHES "\"bptt_jitter\":true")
+    message(FATAL_ERROR "bench train-step --json does not report the options given:\n${last_out}")
+  endif()
+  run(0 "" bench ${small} --dropout-h 0.3 --vocab-size 0)  # the RNN alone
+  # A bad value: exit 2 and the message of `recur train`, whose options these are.
+  foreach(bad "--dropout-h;1" "--wdrop=-0.5" "--optimizer;adagrad" "--hidden;0" "--mode;lstm2")
+    run(2 "^error: [^\n]*\n$" bench ${small} ${bad})
+    set(bench_err "${last_err}")
+    run(2 "^error: [^\n]*\n$" train --data ${WORK}/none.txt --steps 1 ${bad})
+    if(NOT bench_err STREQUAL last_err)
+      message(FATAL_ERROR "bench train-step ${bad} says\n${bench_err}but train ${bad} says\n${last_err}")
+    endif()
+  endforeach()
+  run(2 "^error: --dropout-h: must be a number in \\[0, 1\\), got 1\n$" bench ${small} --dropout-h 1)
+  run(1 "^error: --tie-weights needs the last RNN layer's output size to equal the embedding size[^\n]*\n$"
+      bench train-step --hidden 16 --embedding 8 --batch 4 --bptt 8 --steps 1 --threads 1 --tie-weights)
+  run(1 "^error: bench: --ntasgd-averaging averages NT-ASGD's weights, but --optimizer is adam\n$"
+      bench ${small} --ntasgd-averaging)
+  run(1 "^error: bench: --vocab-size 0 times the RNN alone[^\n]*\n$" bench ${small} --vocab-size 0 --dropout-e 0.1)
+  # Its own options keep their names: an old spelling is answered with the new one.
+  run(2 "\\(--warmup is now --untimed-steps\\)\n$" bench ${small} --warmup 2)
 elseif(CASE STREQUAL "words_tied")
   # --vocab words with --tie-weights and AWD-LSTM's regularizers (the RNN's --dropout-h and --wdrop
   # included): words and punctuation, <unk> for rare words, nats per word and perplexity, a sample

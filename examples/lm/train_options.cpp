@@ -230,6 +230,12 @@ double TrainOptions::effective_lr() const {
   return 5e-3;
 }
 
+int64_t TrainOptions::step_length(int64_t step) const { return bptt_jitter ? jittered_bptt(seed, step, bptt) : bptt; }
+
+double TrainOptions::step_lr(double lr, int64_t length) const {
+  return bptt_jitter ? lr * static_cast<double>(length) / static_cast<double>(bptt) : lr;
+}
+
 double TrainOptions::effective_weight_decay() const {
   if (weight_decay >= 0.0) return weight_decay;
   return optimizer_kind() == OptimizerKind::AdamW ? 0.01 : 0.0;

@@ -114,6 +114,12 @@ struct TrainOptions {
   // The learning rate used: --lr, or the optimizer's recipe default.
   double effective_lr() const;
   double effective_weight_decay() const;
+  // The length T_s of step `step`: --bptt, or with --bptt-jitter the one jittered_bptt draws
+  // (examples/lm/data.h).
+  int64_t step_length(int64_t step) const;
+  // The learning rate of a step of `length` tokens per stream when the schedule gives `lr`:
+  // with --bptt-jitter lr * length / --bptt, so that a short batch moves the weights less.
+  double step_lr(double lr, int64_t length) const;
 };
 
 // For --init-from: the model options (--mode, --hidden, ..., --dropout and --vocab) that describe

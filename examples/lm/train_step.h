@@ -10,6 +10,9 @@
 // A step whose loss or gradient norm is not finite changes no weight: the optimizer does not
 // step, and the next batch starts from zeros. Otherwise the next batch starts from the final
 // state, detached (truncated back-propagation through time).
+//
+// `recur bench train-step` times this step; while a profile records (backends/profile.h) its
+// parts are the phases "forward" (to the loss), "backward" and "optimizer" (clipping included).
 #pragma once
 
 #include <cstdint>

@@ -23,6 +23,25 @@ namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
+// NT-ASGD: the averaged weights in the model for the guard's lifetime (nothing before averaging
+// starts, nor for another optimizer).
+class AveragedWeights {
+ public:
+  explicit AveragedWeights(optim::ASGD* asgd) : asgd_(asgd != nullptr && asgd->averaging() ? asgd : nullptr) {
+    if (asgd_ != nullptr) asgd_->swap_average();
+  }
+  ~AveragedWeights() {
+    if (asgd_ != nullptr) asgd_->swap_average();
+  }
+  AveragedWeights(const AveragedWeights&) = delete;
+  AveragedWeights& operator=(const AveragedWeights&) = delete;
+
+ private:
+  optim::ASGD* asgd_;
+};
+
+}  // namespace
+
 Device checked_device(const std::string& name, const distributed::ProcessGroup& group) {
   const Device device = rank_device(Device::parse(name), name, group);
   check_device(device, "--device " + name);
@@ -46,24 +65,27 @@ std::unique_ptr<optim::Optimizer> make_optimizer(const TrainOptions& o, const st
                                       optim::SGDOptions{.lr = lr, .momentum = o.momentum, .weight_decay = decay});
 }
 
-// NT-ASGD: the averaged weights in the model for the guard's lifetime (nothing before averaging
-// starts, nor for another optimizer).
-class AveragedWeights {
- public:
-  explicit AveragedWeights(optim::ASGD* asgd) : asgd_(asgd != nullptr && asgd->averaging() ? asgd : nullptr) {
-    if (asgd_ != nullptr) asgd_->swap_average();
+StepParts build_step_parts(const TrainOptions& options, int64_t vocab_size, Device device, Reporter& reporter,
+                           TrainStep::AfterBackward after_backward) {
+  StepParts parts;
+  parts.model = std::make_unique<LanguageModel>(options.model_config(vocab_size), options.seed);
+  parts.model->rnn->set_implementation(options.rnn_impl());
+  parts.model->to(options.parameter_dtype());
+  if (device.is_cpu()) {
+    const CpuGemmPrecisionChoice precision = choose_cpu_gemm_precision(options.precision);
+    set_cpu_gemm_precision(precision.precision);
+    if (options.precision != "f32") reporter.message("CPU GEMM operands: " + precision.reason);
   }
-  ~AveragedWeights() {
-    if (asgd_ != nullptr) asgd_->swap_average();
+  if (device.is_cuda()) {
+    set_allow_tf32(device, options.allow_tf32);
+    parts.model->to(device);
   }
-  AveragedWeights(const AveragedWeights&) = delete;
-  AveragedWeights& operator=(const AveragedWeights&) = delete;
-
- private:
-  optim::ASGD* asgd_;
-};
-
-}  // namespace
+  parts.optimizer = make_optimizer(options, parts.model->parameters());
+  parts.asgd = dynamic_cast<optim::ASGD*>(parts.optimizer.get());
+  parts.step =
+      std::make_unique<TrainStep>(*parts.model, *parts.optimizer, device, options.clip, std::move(after_backward));
+  return parts;
+}
 
 void restore_compute_settings(const nlohmann::json& config, const std::string& config_path,
                               const std::set<std::string>& given, Reporter& reporter) {
@@ -288,21 +310,11 @@ void Trainer::load_data(const Vocabulary* expected, const std::string& expected_
 }
 
 void Trainer::build_model_and_optimizer() {
-  model_ = std::make_unique<LanguageModel>(options_.model_config(vocab_.size()), options_.seed);
-  model_->rnn->set_implementation(options_.rnn_impl());
-  model_->to(options_.parameter_dtype());
-  if (device_.is_cpu()) {
-    const CpuGemmPrecisionChoice precision = choose_cpu_gemm_precision(options_.precision);
-    set_cpu_gemm_precision(precision.precision);
-    if (options_.precision != "f32") reporter_.message("CPU GEMM operands: " + precision.reason);
-  }
-  if (device_.is_cuda()) {
-    set_allow_tf32(device_, options_.allow_tf32);
-    model_->to(device_);
-  }
-  optimizer_ = make_optimizer(options_, model_->parameters());
-  asgd_ = dynamic_cast<optim::ASGD*>(optimizer_.get());
-  train_step_ = std::make_unique<TrainStep>(*model_, *optimizer_, device_, options_.clip, hooks_.after_backward);
+  StepParts parts = build_step_parts(options_, vocab_.size(), device_, reporter_, hooks_.after_backward);
+  model_ = std::move(parts.model);
+  optimizer_ = std::move(parts.optimizer);
+  asgd_ = parts.asgd;
+  train_step_ = std::move(parts.step);
   schedule_ = options_.make_lr_schedule();
   cadence_ = Cadence(options_);
 }
@@ -380,7 +392,7 @@ TrainResult Trainer::run(const std::atomic<int>* stop) {
 void Trainer::step() {
   const auto start = std::chrono::steady_clock::now();
   const bool jitter = options_.bptt_jitter;
-  const int64_t length = jitter ? jittered_bptt(options_.seed, progress_.step, options_.bptt) : options_.bptt;
+  const int64_t length = options_.step_length(progress_.step);
   const bool epoch_over = jitter ? progress_.position + length >= batcher_->stream_length()
                                  : progress_.batch_in_epoch >= batcher_->batches_per_epoch();
   if (epoch_over) {  // a new epoch: the state restarts
@@ -392,9 +404,8 @@ void Trainer::step() {
   lr_ = schedule_.lr_at(progress_.step, cadence_.schedule_progress(progress_));
   const Batch batch =
       jitter ? batcher_->batch_at(progress_.position, length) : batcher_->batch(progress_.batch_in_epoch);
-  // --bptt-jitter: lr * T_s / bptt, so that a short batch moves the weights less.
-  const double step_lr = jitter ? lr_ * static_cast<double>(length) / static_cast<double>(options_.bptt) : lr_;
-  StepResult result = (*train_step_)(batch, progress_.has_carry ? carry_ : nn::RNNState{}, step_lr, progress_.step);
+  StepResult result = (*train_step_)(batch, progress_.has_carry ? carry_ : nn::RNNState{},
+                                     options_.step_lr(lr_, length), progress_.step);
   carry_ = std::move(result.carry);
   progress_.has_carry = result.applied;
   if (result.applied) {

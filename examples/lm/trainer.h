@@ -84,6 +84,27 @@ struct TrainResult {
   std::string run_dir;
 };
 
+// The device of this rank for --device `name` (rank_device), checked (recur::Error with the reason
+// when it cannot be used).
+Device checked_device(const std::string& name, const distributed::ProcessGroup& group);
+// The optimizer --optimizer names, over `params`, with --lr and --weight-decay (or the
+// optimizer's defaults) and --momentum. NT-ASGD's is an optim::ASGD that has not started averaging.
+std::unique_ptr<optim::Optimizer> make_optimizer(const TrainOptions& options, const std::vector<Tensor>& params);
+
+// What a training step needs, as `recur train` and `recur bench train-step` build it.
+struct StepParts {
+  std::unique_ptr<LanguageModel> model;
+  std::unique_ptr<optim::Optimizer> optimizer;  // over model->parameters()
+  optim::ASGD* asgd = nullptr;                  // optimizer, when it is NT-ASGD's
+  std::unique_ptr<TrainStep> step;              // of model and optimizer
+};
+// The model of step 0 that `options` describe for a vocabulary of vocab_size symbols (its RNN
+// implementation and dtype), on `device`, with the device's compute settings (the CPU GEMMs'
+// --precision, which `reporter` is told of unless f32; --allow-tf32 on a GPU), its optimizer and
+// its step (--clip). The parts are destroyed step first.
+StepParts build_step_parts(const TrainOptions& options, int64_t vocab_size, Device device, Reporter& reporter,
+                           TrainStep::AfterBackward after_backward = {});
+
 // A resumed run computes with the thread count and CPU GEMM provider its config.json records
 // ("threads", "cpu_gemm"), which change the last bits of the losses (docs/TRAINING.md), unless
 // the user chose others (--threads, named in `given`, or RECUR_GEMM); then it warns that the
