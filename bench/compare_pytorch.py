@@ -234,7 +234,8 @@ def main():
     info = recur_info(a.recur, recur_env)
     cmd = [a.recur, "bench", "train-step", "--mode", a.mode, "--embedding", str(a.input_size), "--hidden",
            str(a.hidden), "--layers", str(a.layers), "--batch", str(a.batch), "--bptt", str(a.seq), "--vocab-size",
-           str(a.vocab), "--steps", str(a.steps), "--untimed-steps", str(a.warmup), "--threads", str(a.threads), "--json"]
+           str(a.vocab), "--steps", str(a.steps), "--untimed-steps", str(a.warmup), "--threads", str(a.threads), "--json",
+           "--clip", "0"]  # the PyTorch step does not clip
     runs = {"recur": [], "pytorch_best": [], "pytorch_default": []}
     last = {}
     for _ in range(a.repeat):

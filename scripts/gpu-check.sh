@@ -567,13 +567,13 @@ stage_bench() {
     section "$name: recur bench train-step --device cuda" >>"$log"
     recur_vocab=$voc
     json=$(timeout --kill-after=10 "$limit" "$recur" bench train-step --device cuda "${shape[@]}" --vocab-size "$voc" \
-      --steps "$bench_steps" --untimed-steps 10 --json 2>>"$log" | tail -n 1)
+      --steps "$bench_steps" --untimed-steps 10 --clip 0 --json 2>>"$log" | tail -n 1)
     if [ -z "$json" ] && [ "$voc" -eq 0 ]; then
       echo "(recur did not run with --vocab-size 0: measuring with --vocab-size 1)" >>"$log"
       recur_vocab=1
       limit=$(stage_limit bench 60)
       json=$(timeout --kill-after=10 "$limit" "$recur" bench train-step --device cuda "${shape[@]}" --vocab-size 1 \
-        --steps "$bench_steps" --untimed-steps 10 --json 2>>"$log" | tail -n 1)
+        --steps "$bench_steps" --untimed-steps 10 --clip 0 --json 2>>"$log" | tail -n 1)
     fi
     if [[ $json == "{"* ]]; then
       echo "$json" >>"$log"
