@@ -36,6 +36,8 @@ struct Run {
 
 Run read_run(const std::string& given, const std::string& name) {
   const std::string path = std::filesystem::is_directory(given) ? given + "/metrics.csv" : given;
+  RECUR_CHECK(std::filesystem::is_regular_file(path), "'{}' is neither a run folder with a metrics.csv nor a file",
+              given);
   const std::vector<lm::MetricsRow> rows = lm::parse_metrics_csv(lm::read_text_file(path), path);
   RECUR_CHECK(!rows.empty(), "{}: no rows", path);
   Run run{name, {}, rows.back()};
