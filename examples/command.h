@@ -46,5 +46,7 @@ Command add_sample_command(CLI::App& parent);
 Command add_eval_command(CLI::App& parent);
 // recur corpus: write a synthetic text corpus.
 Command add_corpus_command(CLI::App& parent);
+// recur plot: the validation curves of several runs in one SVG (cmd_plot.cpp).
+Command add_plot_command(CLI::App& parent);
 
 }  // namespace recur::cli

@@ -132,6 +132,7 @@ int main(int argc, char** argv) {
       recur::cli::add_corpus_command(app),   recur::cli::add_inspect_command(app),
       recur::cli::add_rnn_eval_command(app), recur::cli::add_gradcheck_command(app),
       recur::cli::add_bench_command(app),    recur::cli::add_convert_command(app),
+      recur::cli::add_plot_command(app),
   };
 
   // A bad command line is one line too: "error: ..." (CLI11's default adds a second one).

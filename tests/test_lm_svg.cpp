@@ -100,6 +100,31 @@ TEST(LmSvg, EmptyAndNonFiniteSeriesStillGiveAValidDocument) {
   EXPECT_TRUE(well_formed(loss_svg(rows, "nan"), &why)) << why;
 }
 
+TEST(LmSvg, PanelsStackChartsInOneDocumentWithTheirOwnClipPaths) {
+  LinePlot by_time, by_tokens;
+  by_time.title = "against minutes";
+  by_tokens.title = "against tokens";
+  by_tokens.height = 300;
+  for (LinePlot* plot : {&by_time, &by_tokens}) {
+    plot->series = {{"plain", "#1f77b4", {{1, 300}, {2, 250}}, true}, {"AWD", "#d62728", {{1, 280}, {2, 200}}, true}};
+  }
+  const std::string svg = render_svg_panels({by_time, by_tokens});
+  std::string why;
+  EXPECT_TRUE(well_formed(svg, &why)) << why;
+  EXPECT_EQ(svg.rfind("<?xml", 0), 0u);
+  EXPECT_NE(svg.find("height=\"800\""), std::string::npos);  // 500 + 300
+  EXPECT_NE(svg.find("<g transform=\"translate(0 500)\">"), std::string::npos);
+  EXPECT_NE(svg.find("clip-path=\"url(#area0)\""), std::string::npos);
+  EXPECT_NE(svg.find("clip-path=\"url(#area1)\""), std::string::npos);
+  size_t polylines = 0, documents = 0;
+  for (size_t pos = 0; (pos = svg.find("<polyline", pos)) != std::string::npos; ++pos) ++polylines;
+  for (size_t pos = 0; (pos = svg.find("<svg", pos)) != std::string::npos; ++pos) ++documents;
+  EXPECT_EQ(polylines, 4u);
+  EXPECT_EQ(documents, 1u);
+  // One chart alone is the document render_svg writes.
+  EXPECT_EQ(render_svg(by_time).find("url(#area)") != std::string::npos, true);
+}
+
 TEST(LmSvg, NiceTicksCoverTheRangeWithRoundSteps) {
   const std::vector<double> ticks = nice_ticks(1.37, 4.21);
   ASSERT_GE(ticks.size(), 3u);

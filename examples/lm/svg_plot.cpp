@@ -62,7 +62,11 @@ std::string xml_escape(const std::string& text) {
   return out;
 }
 
-std::string render_svg(const LinePlot& plot) {
+namespace {
+
+// The chart's elements, in the coordinates of a plot.width x plot.height canvas; its clip path
+// is named `clip_id`, which must be unique in the document.
+std::string chart_elements(const LinePlot& plot, const std::string& clip_id) {
   // The plotting area, inside margins for the labels and the legend.
   const double left = 80, right = 30, top = 50, bottom = 70;
   const double width = plot.width, height = plot.height;
@@ -83,14 +87,8 @@ std::string render_svg(const LinePlot& plot) {
   const auto px = [&](double x) { return left + (x - x_min) / (x_max - x_min) * area_w; };
   const auto py = [&](double y) { return top + area_h - (y - y_min) / (y_max - y_min) * area_h; };
 
-  std::string svg = fmt::format(
-      "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-      "<svg xmlns=\"http://www.w3.org/2000/svg\" version=\"1.1\" width=\"{0}\" height=\"{1}\" "
-      "viewBox=\"0 0 {0} {1}\" font-family=\"sans-serif\" font-size=\"13\">\n"
-      "<rect x=\"0\" y=\"0\" width=\"{0}\" height=\"{1}\" fill=\"white\"/>\n",
-      plot.width, plot.height);
-  svg += fmt::format("<text x=\"{:.1f}\" y=\"28\" text-anchor=\"middle\" font-size=\"16\">{}</text>\n",
-                     left + area_w / 2, xml_escape(plot.title));
+  std::string svg = fmt::format("<text x=\"{:.1f}\" y=\"28\" text-anchor=\"middle\" font-size=\"16\">{}</text>\n",
+                                left + area_w / 2, xml_escape(plot.title));
 
   // Grid, ticks and tick labels.
   svg += "<g stroke=\"#e0e0e0\" stroke-width=\"1\">\n";
@@ -128,9 +126,9 @@ std::string render_svg(const LinePlot& plot) {
 
   // The series, clipped to the plotting area.
   svg += fmt::format(
-      "<clipPath id=\"area\"><rect x=\"{:.1f}\" y=\"{:.1f}\" width=\"{:.1f}\" height=\"{:.1f}\"/>"
-      "</clipPath>\n<g clip-path=\"url(#area)\">\n",
-      left, top, area_w, area_h);
+      "<clipPath id=\"{0}\"><rect x=\"{1:.1f}\" y=\"{2:.1f}\" width=\"{3:.1f}\" height=\"{4:.1f}\"/>"
+      "</clipPath>\n<g clip-path=\"url(#{0})\">\n",
+      clip_id, left, top, area_w, area_h);
   for (const PlotSeries& series : plot.series) {
     std::string points;
     std::string dots;
@@ -178,8 +176,37 @@ std::string render_svg(const LinePlot& plot) {
     svg += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\">{}</text>\n", legend_x + 30, legend_y, xml_escape(series.name));
     legend_y += 20;
   }
-  svg += "</svg>\n";
   return svg;
+}
+
+// The document's opening: the XML declaration, the <svg> element and a white background.
+std::string document_start(int width, int height) {
+  return fmt::format(
+      "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+      "<svg xmlns=\"http://www.w3.org/2000/svg\" version=\"1.1\" width=\"{0}\" height=\"{1}\" "
+      "viewBox=\"0 0 {0} {1}\" font-family=\"sans-serif\" font-size=\"13\">\n"
+      "<rect x=\"0\" y=\"0\" width=\"{0}\" height=\"{1}\" fill=\"white\"/>\n",
+      width, height);
+}
+
+}  // namespace
+
+std::string render_svg(const LinePlot& plot) {
+  return document_start(plot.width, plot.height) + chart_elements(plot, "area") + "</svg>\n";
+}
+
+std::string render_svg_panels(const std::vector<LinePlot>& panels) {
+  int width = 0, height = 0;
+  for (const LinePlot& panel : panels) width = std::max(width, panel.width), height += panel.height;
+  std::string svg = document_start(std::max(width, 1), std::max(height, 1));
+  int panel_top = 0;
+  for (size_t i = 0; i < panels.size(); ++i) {
+    svg += fmt::format("<g transform=\"translate(0 {})\">\n", panel_top);
+    svg += chart_elements(panels[i], fmt::format("area{}", i));
+    svg += "</g>\n";
+    panel_top += panels[i].height;
+  }
+  return svg + "</svg>\n";
 }
 
 }  // namespace recur::lm

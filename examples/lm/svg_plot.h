@@ -40,5 +40,7 @@ std::string xml_escape(const std::string& text);
 // The whole SVG document. Series without finite points are left out of the chart but kept in
 // the legend; with no points at all the axes span [0, 1].
 std::string render_svg(const LinePlot& plot);
+// Several charts in one document, one below the other (the width of the widest).
+std::string render_svg_panels(const std::vector<LinePlot>& panels);
 
 }  // namespace recur::lm
