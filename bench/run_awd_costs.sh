@@ -1,8 +1,8 @@
 #!/bin/bash
 # What each of AWD-LSTM's parts costs in `recur train`'s step on the CPU:
 #   bench/run_awd_costs.sh [BUILD_DIR] [ROUNDS]
-# runs `recur --threads 2 bench train-step --json` (the step of `recur train`, on the reference
-# model: LSTM E=64 H=256 L=2 B=32 T=64) with none of the parts, then with each part alone, then
+# runs `recur --threads THREADS bench train-step --json` (THREADS, default 2; the step of `recur
+# train`, on the reference model: LSTM E=64 H=256 L=2 B=32 T=64) with none of the parts, then with each part alone, then
 # with all of them, one after the other, ROUNDS times (default: build/release, 5 rounds), so that a
 # machine whose load changes slows every configuration alike; once for a character-level
 # vocabulary (65 symbols, the default) and once for a word-level one (--vocab-size 10000). It
@@ -17,6 +17,7 @@ set -euo pipefail
 build=${1:-build/release}
 rounds=${2:-5}
 steps=${STEPS:-20}
+threads=${THREADS:-2}
 recur=$build/examples/recur
 [ -x "$recur" ] || { echo "error: $recur is not built (cmake --build $build --target recur_cli)" >&2; exit 1; }
 
@@ -48,7 +49,7 @@ for vocab in 65 10000; do
     for config in "${configs[@]}"; do
       IFS='|' read -r name reference options <<<"$config"
       # shellcheck disable=SC2086  # the options are words
-      ms=$("$recur" --threads 2 bench train-step --vocab-size "$vocab" --steps "$steps" $options --json |
+      ms=$("$recur" --threads "$threads" bench train-step --vocab-size "$vocab" --steps "$steps" $options --json |
         python3 -c 'import json, sys; print(json.load(sys.stdin)["ms_per_step"])')
       printf '%s\t%s\t%s\t%s\t%s\n' "$vocab" "$round" "$name" "$reference" "$ms" >>"$results"
       echo "V=$vocab, round $((round + 1)) of $rounds: $name: $ms ms/step" >&2
@@ -56,8 +57,9 @@ for vocab in 65 10000; do
   done
 done
 uptime
-python3 - "$results" <<'EOF'
+python3 - "$results" "$threads" <<'EOF'
 import collections, statistics, sys
+threads = sys.argv[2]
 runs = collections.defaultdict(dict)  # (vocab, name) -> round -> ms
 references, order = {}, []
 for line in open(sys.argv[1]):
@@ -66,7 +68,7 @@ for line in open(sys.argv[1]):
     references[name] = reference
     if name not in order:
         order.append(name)
-print(f"\nrecur bench train-step --threads 2 (LSTM E=64 H=256 L=2 B=32 T=64), the median ms/step of each run;")
+print(f"\nrecur bench train-step --threads {threads} (LSTM E=64 H=256 L=2 B=32 T=64), the median ms/step of each run;")
 print("cost: the median over the rounds of (ms / the reference's ms - 1)\n")
 print(f"| V | part | ms/step of each round | median ms/step | reference | cost |")
 print("|---|---|---|---|---|---|")
