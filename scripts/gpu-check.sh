@@ -14,7 +14,9 @@
 #              fixtures on the GPU)
 #   gradcheck  recur gradcheck --compare cpu,cuda --dtype both for lstm, gru and rnn_tanh
 #   gpu-tests  the ctest entries that use the GPU (cli.gradcheck.compare_cpu_cuda), then a short
-#              `recur train --device cuda` run and `recur sample` from it
+#              `recur train --device cuda` run and `recur sample` from it; where Open MPI is
+#              there, one rank under mpirun: the collectives on CUDA tensors (NCCL) and a
+#              short training run on the GPU
 #   bench      with the time left: for each configuration, recur bench train-step --device cuda,
 #              bench_cudnn_baseline (cuDNN + cuBLAS alone) and PyTorch (bench/compare_pytorch_gpu.py);
 #              the markdown table of the ratios for bench/RESULTS.md
@@ -391,6 +393,10 @@ stage_build() {
     record build TIMEOUT $((SECONDS - start)) "configured; no time left to build in this call's budget"
     return 1
   fi
+  # With Open MPI on this machine, the collectives' test too (the GPU stage runs it under mpirun).
+  if grep -q '#define RECUR_HAVE_MPI 1' "$build_dir/generated/recur/config.h" 2>/dev/null; then
+    build_targets+=(recur_mpi_tests)
+  fi
   run_timed "$limit" "$log" cmake --build "$build_dir" -j "$jobs" --target "${build_targets[@]}"
   status=$?
   if [ "$status" -ne 0 ]; then
@@ -494,6 +500,27 @@ stage_gpu_tests() {
       notes+=("train+sample on cuda: ok")
     else
       notes+=("train+sample on cuda: FAILED")
+      failed=1
+    fi
+  fi
+  # Data parallelism on the GPU (docs/DISTRIBUTED.md): one rank under mpirun, its collectives on
+  # CUDA tensors (NCCL where the build has it) and a short `recur train --device cuda`.
+  local mpirun_bin mpi_tests=$build_dir/tests/mpi/recur_mpi_tests
+  mpirun_bin=$(command -v mpirun || true)
+  if [ -z "$mpirun_bin" ] || [ ! -x "$mpi_tests" ]; then
+    notes+=("mpirun: not checked (no mpirun on this machine, or a build without MPI)")
+  else
+    limit=$(stage_limit gpu-tests 60)
+    section "mpirun -np 1: collectives on cuda, recur train --device cuda" >>"$log"
+    if [ "$limit" -gt 5 ] &&
+      OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 run_timed "$limit" "$log" "$mpirun_bin" -np 1 \
+        "$mpi_tests" --gtest_filter='Distributed.*Cuda*' &&
+      OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 run_timed "$limit" "$log" "$mpirun_bin" -np 1 \
+        "$recur" train --data "$root/README.md" --device cuda --out "$run_dir-mpi" --hidden 64 --batch 8 \
+        --bptt 16 --steps 20 --eval-every 10; then
+      notes+=("mpirun -np 1 on cuda: ok")
+    else
+      notes+=("mpirun -np 1 on cuda: FAILED")
       failed=1
     fi
   fi
@@ -641,7 +668,7 @@ print_plan() {
       build) echo "build      cap $(stage_limit build 300)s: cmake -DRECUR_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=$cuda_arch; cmake --build --target ${build_targets[*]} -j $jobs" ;;
       cuda) echo "cuda       cap $(stage_limit cuda 150)s: recur_tests --gtest_filter='$cuda_filter'" ;;
       gradcheck) echo "gradcheck  cap $(stage_limit gradcheck 60)s a mode: recur gradcheck --compare cpu,cuda --mode {lstm,gru,rnn_tanh} --dtype both" ;;
-      gpu-tests) echo "gpu-tests  cap $(stage_limit gpu-tests 90)s: ctest -R '$gpu_ctest_regex'; recur train --device cuda (60 steps); recur sample --device cuda" ;;
+      gpu-tests) echo "gpu-tests  cap $(stage_limit gpu-tests 90)s: ctest -R '$gpu_ctest_regex'; recur train --device cuda (60 steps); recur sample --device cuda; with Open MPI: mpirun -np 1 (collectives on cuda, 20 training steps)" ;;
       bench) echo "bench      the time left, at most $(stage_limit bench 60)s a program: ${#bench_configs[@]} configurations x (recur, bench_cudnn_baseline, PyTorch)" ;;
     esac
   done

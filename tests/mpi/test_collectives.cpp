@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "autograd/grad_mode.h"
+#include "backends/cuda_info.h"
 #include "backends/distributed.h"
 #include "nn/data_parallel.h"
 #include "recur/config.h"
@@ -43,6 +44,40 @@ TEST(Distributed, AllReduceSumsFloat32AndFloat64OfEverySize) {
     check_all_reduce<float>(DType::Float32, count);
     check_all_reduce<double>(DType::Float64, count);
   }
+}
+
+// CUDA tensors, one GPU per rank (its local rank): NCCL where recur was built with it, else
+// through host memory. Whether every rank has its GPU is decided collectively, so that all ranks
+// run the collectives or all skip (one rank alone in a collective would wait for ever).
+TEST(Distributed, AllReduceAndBroadcastOfCudaTensorsOnEachRanksGpu) {
+  std::string why;
+  const int gpus = cuda_device_count(&why);
+  const bool mine = gpus > group().local_rank();
+  const double ready = distributed::all_reduce_sum(group(), {mine ? 1.0 : 0.0})[0];
+  if (ready < group().size()) {
+    GTEST_SKIP() << "needs a GPU for each rank: this host has " << gpus << (why.empty() ? "" : " (" + why + ")")
+                 << " for local rank " << group().local_rank() << ", and " << ready << " of " << group().size()
+                 << " ranks have theirs";
+  }
+  const Device device = Device::cuda(group().local_rank());
+  const int size = group().size(), rank = group().rank();
+  for (const int64_t count : {int64_t{1}, (int64_t{1} << 20) + 3}) {
+    std::vector<float> values(static_cast<size_t>(count));
+    for (int64_t i = 0; i < count; ++i) values[static_cast<size_t>(i)] = static_cast<float>(value_of(rank, i));
+    Tensor tensor = from_vector(values, {count}).to(device);
+    group().all_reduce_sum(tensor);
+    const std::vector<float> summed = tensor.to(Device::cpu()).to_vector<float>();
+    int64_t wrong = 0;
+    for (int64_t i = 0; i < count; ++i) {
+      double expected = 0.0;
+      for (int r = 0; r < size; ++r) expected += value_of(r, i);
+      if (static_cast<double>(summed[static_cast<size_t>(i)]) != expected) ++wrong;
+    }
+    EXPECT_EQ(wrong, 0) << count << " float32 elements on " << device.str() << ", " << size << " ranks";
+  }
+  Tensor root = full({5}, static_cast<double>(rank + 7)).to(device);
+  group().broadcast(root, 0);
+  EXPECT_EQ(root.to(Device::cpu()).to_vector<float>(), std::vector<float>(5, 7.0f));
 }
 
 TEST(Distributed, AllReduceRefusesOtherDtypes) {
