@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "autograd/dropout_shard.h"
 #include "autograd/gradcheck.h"
 #include "autograd/ops.h"
 #include "examples/lm/model.h"
@@ -148,6 +149,29 @@ TEST(LmRegularization, LockedDropoutMaskIsSharedAcrossTimeSteps) {
   const std::vector<float> y = (x * from_vector(mask, {1, 4, 5})).to_vector<float>();
   for (size_t t = 0; t < 3; ++t)
     for (size_t i = 0; i < 20; ++i) EXPECT_EQ(y[t * 20 + i], mask[i]);
+}
+
+TEST(LmRegularization, LockedDropoutOfARankIsItsSliceOfTheWholeBatchsMask) {
+  // Streams [2, 5) of a global batch of 8: the rows 2..4 of the mask one process draws for all 8,
+  // and the generator ends where that process's does.
+  const Tensor like = zeros({1});
+  Generator whole(11), rank(11);
+  const std::vector<float> all = locked_dropout_mask(8, 6, like, 0.4, whole).to_vector<float>();
+  std::vector<float> part;
+  {
+    const DropoutShardGuard shard({.first = 2, .global = 8});
+    const Tensor mask = locked_dropout_mask(3, 6, like, 0.4, rank);
+    EXPECT_EQ(mask.shape(), Shape({1, 3, 6}));
+    part = mask.to_vector<float>();
+  }
+  ASSERT_EQ(part.size(), 18u);
+  for (size_t i = 0; i < part.size(); ++i) EXPECT_EQ(part[i], all[2 * 6 + i]) << i;
+  EXPECT_EQ(whole.offset(), rank.offset());
+  // Outside a shard: the batch's own mask.
+  Generator alone(11);
+  EXPECT_EQ(locked_dropout_mask(8, 6, like, 0.4, alone).to_vector<float>(), all);
+  const DropoutShardGuard outside({.first = 6, .global = 8});
+  EXPECT_THROW(locked_dropout_mask(3, 6, like, 0.4, rank), Error);
 }
 
 }  // namespace

@@ -165,25 +165,29 @@ std::pair<Tensor, nn::RNNState> LanguageModel::forward(const Tensor& tokens, con
   const bool training = is_training();
   const int64_t batch = tokens.size(1);
   // A given mask, or one drawn from `generator` (the masks are drawn in this order).
-  const auto mask = [&](const Tensor DropoutMasks::*given, const Shape& shape, const Tensor& like, double p,
-                        Generator& generator) {
-    return masks != nullptr && (masks->*given).defined() ? masks->*given : dropout_mask(shape, like, p, generator);
+  const auto given = [&](const Tensor DropoutMasks::*which) {
+    return masks != nullptr && (masks->*which).defined() ? masks->*which : Tensor();
+  };
+  // A locked mask [1, B, F] (this rank's streams of the global batch's under data parallelism).
+  const auto locked = [&](const Tensor DropoutMasks::*which, const Tensor& like, double p) {
+    const Tensor mask = given(which);
+    return mask.defined() ? mask : locked_dropout_mask(batch, like.size(2), like, p, locked_dropout_);
   };
   Tensor lookup = embedding->weight;
   if (training && config_.dropout_e > 0.0) {
+    const Tensor mask = given(&DropoutMasks::embedding);  // the same on every rank: one per batch
     lookup =
-        lookup * mask(&DropoutMasks::embedding, {config_.vocab_size, 1}, lookup, config_.dropout_e, embedding_dropout_);
+        lookup *
+        (mask.defined() ? mask : dropout_mask({config_.vocab_size, 1}, lookup, config_.dropout_e, embedding_dropout_));
   }
   Tensor embedded = recur::embedding(lookup, tokens);
   if (training && config_.dropout_i > 0.0) {
-    embedded = embedded * mask(&DropoutMasks::input, {1, batch, config_.embedding_dim}, embedded, config_.dropout_i,
-                               locked_dropout_);
+    embedded = embedded * locked(&DropoutMasks::input, embedded, config_.dropout_i);
   }
   auto [output, next] = rnn->forward(embedded, state, Tensor(), masks != nullptr ? &masks->rnn : nullptr);
   Tensor dropped = output;
   if (training && config_.dropout_o > 0.0) {
-    dropped =
-        output * mask(&DropoutMasks::output, {1, batch, output.size(2)}, output, config_.dropout_o, locked_dropout_);
+    dropped = output * locked(&DropoutMasks::output, output, config_.dropout_o);
   }
   penalty_ = training ? lm::activation_penalty(dropped, output, config_.ar, config_.tar) : Tensor();
   return {head->forward(dropout->forward(dropped)), next};

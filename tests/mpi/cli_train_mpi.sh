@@ -5,8 +5,9 @@
 #
 #   equivalence    2 ranks with 4 of the 8 streams each against 1 process with 8: the losses of
 #                  the first 20 steps within 1e-5 (relative), the final validation loss within 2e-3
-#   awd            the same with --dropout-h and --wdrop: each rank drops its rows of the whole
-#                  batch's masks between the layers, and every rank the same elements of W_hh
+#   awd            the same with AWD-LSTM's dropouts and penalties: each rank drops its rows of the
+#                  whole batch's locked masks (--dropout-i, --dropout-h, --dropout-o), and every rank
+#                  the same elements of W_hh (--wdrop) and the same words (--dropout-e)
 #   repeatable     two identical 2-rank runs: the same metrics (clock columns aside) and weights,
 #                  byte for byte
 #   resume         stopped at step 10 and resumed on 2 ranks: bit-identical to the straight 2-rank
@@ -54,7 +55,7 @@ val_loss() { sed -n 's/.*validation loss \([0-9.]*\) nats.*/\1/p' "$1" | tail -n
 # $1 and $2 within $3 (absolute).
 close() { python3 -c "import sys; a, b, t = map(float, sys.argv[1:]); sys.exit(0 if abs(a - b) <= t else 1)" "$@"; }
 
-[ "$case" = awd ] && model+=(--dropout-h 0.3 --wdrop 0.4)
+[ "$case" = awd ] && model+=(--dropout-h 0.3 --wdrop 0.4 --dropout-i 0.3 --dropout-o 0.3 --dropout-e 0.1 --ar 1 --tar 1)
 case $case in
   equivalence | awd)
     np=1 must_train one "${model[@]}" "${data[@]}" --eval-every 10 --steps 20 --out "$work/one"
