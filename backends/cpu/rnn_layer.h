@@ -16,7 +16,8 @@
 //
 // Threads: with more than one thread (float32 GEMMs on oneDNN, no projection), the step loops run
 // on one thread team for the whole sequence. Each thread owns a slice of the hidden units (of
-// every gate): per step it computes its columns of the recurrent GEMM, single-threaded, and its
+// every gate): per step it computes its columns of the recurrent GEMM, single-threaded (in
+// float32 one GEMM over its rows of W_hh, gathered into one dense matrix once per call), and its
 // units' gate equations, then the team meets at one barrier, since the next step reads all of
 // h_t (backward: its units' gate gradients, the barrier, its columns of dh_{t-1}). Otherwise each
 // step's GEMM uses the threads on its own and the gate pass runs between them.
