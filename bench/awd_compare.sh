@@ -40,8 +40,9 @@ if [ -e "$out/plain" ] || [ -e "$out/awd" ]; then
 fi
 mkdir -p "$out"
 
-# About 15 evaluations per run, whatever M: the steps per minute each recipe made on 2 threads of a
-# shared 2-core Xeon (plain 170, AWD 60 to 120 as the load varied) times M / 15.
+# 15 to 30 evaluations per run, whatever M: the steps per minute each recipe made on 2 threads of a
+# shared, loaded 2-core Xeon (plain 170, AWD 60 to 120) times M / 15; an idle one makes about
+# twice as many (plain 370, AWD 130 steps per minute).
 every() { awk -v rate="$1" -v m="$minutes" 'BEGIN { n = int(rate * m / 15); print (n < 5 ? 5 : n) }'; }
 
 # Both recipes read the same words: the vocabulary options are shared.

@@ -59,17 +59,16 @@ void BM_LstmCellStep(benchmark::State& state) {
 }
 BENCHMARK(BM_LstmCellStep)->Unit(benchmark::kMicrosecond);
 
-// One LSTM layer over T steps: forward only (range 0) or forward + backward (range 1), on the
-// fused path (impl 1) or the cell graph (impl 0).
-void BM_LstmLayer(benchmark::State& state) {
-  const bool backward = state.range(0) == 1, fused = state.range(1) == 1;
+// `layers` stacked LSTM layers (I = 64 into H = 256, then H into H) over T steps on x
+// [T, B, I], forward only or forward + backward (with the input's gradient when x requires it).
+void run_lstm(benchmark::State& state, int64_t layers, nn::RNNImpl impl, const Tensor& x, bool backward) {
   nn::RNNOptions o;
   o.mode = nn::RNNMode::LSTM;
   o.input_size = kInput;
   o.hidden_size = kHidden;
+  o.num_layers = layers;
   nn::RNN rnn(o);
-  rnn.set_implementation(fused ? nn::RNNImpl::Fused : nn::RNNImpl::Cells);
-  Tensor x = randn({kSteps, kBatch, kInput});
+  rnn.set_implementation(impl);
   for (auto _ : state) {
     if (backward) {
       auto [y, s] = rnn.forward(x);
@@ -80,11 +79,30 @@ void BM_LstmLayer(benchmark::State& state) {
       benchmark::DoNotOptimize(y.raw_data());
     }
   }
-  const double forward = 2.0 * kSteps * kBatch * 4 * kHidden * (kInput + kHidden);
+  const double forward = 2.0 * kSteps * kBatch * 4 * kHidden * ((kInput + kHidden) + (layers - 1) * 2.0 * kHidden);
   set_flops(state, backward ? 3.0 * forward : forward);
+}
+
+// One LSTM layer over T steps: forward only (range 0) or forward + backward (range 1), on the
+// fused path (impl 1) or the cell graph (impl 0).
+void BM_LstmLayer(benchmark::State& state) {
+  const bool backward = state.range(0) == 1, fused = state.range(1) == 1;
+  run_lstm(state, 1, fused ? nn::RNNImpl::Fused : nn::RNNImpl::Cells, randn({kSteps, kBatch, kInput}), backward);
   state.SetLabel(fused ? "fused" : "cells");
 }
 BENCHMARK(BM_LstmLayer)->ArgsProduct({{0, 1}, {0, 1}})->Unit(benchmark::kMillisecond);
+
+// The reference model's two stacked fused layers, forward (range 0) or forward + backward with
+// the input's gradient (range 1): what bench_onednn_lstm's BM_OnednnLstm2Layers computes with
+// oneDNN's LSTM primitives.
+void BM_LstmTwoLayers(benchmark::State& state) {
+  const bool backward = state.range(0) == 1;
+  Tensor x = randn({kSteps, kBatch, kInput});
+  x.requires_grad_(backward);
+  run_lstm(state, 2, nn::RNNImpl::Fused, x, backward);
+  state.SetLabel("fused, 2 layers");
+}
+BENCHMARK(BM_LstmTwoLayers)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 
