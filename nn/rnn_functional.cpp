@@ -299,18 +299,6 @@ Tensor draw_mask(const Shape& shape, double keep, DType dtype, Device device, Ge
   return drawn == dtype ? mask : mask.to(dtype);
 }
 
-// A variational mask [B, F]: under a DropoutShard, rows [first, first + B) of the global batch's
-// mask, so that N ranks drop what one process with the whole batch drops.
-Tensor draw_batch_mask(int64_t batch, int64_t features, double keep, DType dtype, Device device, Generator& generator) {
-  const DropoutShard shard = dropout_shard();
-  if (shard.global <= 0) return draw_mask({batch, features}, keep, dtype, device, generator);
-  RECUR_CHECK(shard.first >= 0 && shard.first + batch <= shard.global,
-              "RNN: variational dropout of streams [{}, {}) outside the global batch of {}", shard.first,
-              shard.first + batch, shard.global);
-  const Tensor global = draw_mask({shard.global, features}, keep, dtype, device, generator);
-  return compute::contiguous(global.narrow(0, shard.first, batch));
-}
-
 // A given mask, checked against the shape it must have and brought to x's dtype and device.
 Tensor given_mask(const Tensor& mask, const Shape& shape, const char* what, size_t index, const Tensor& x) {
   RECUR_CHECK(mask.defined() && mask.shape() == shape, "RNN: the given {} mask {} must be {}, got {}", what, index,
@@ -344,8 +332,8 @@ RNNDropoutMasks awd_masks(const RNNOptions& o, const std::vector<CellWeights>& w
                 use_given ? given->hidden.size() : 0, layers);
     for (size_t l = 0; l < layers; ++l) {
       const Tensor mask = use_given ? given_mask(given->hidden[l], {batch, features}, "hidden", l, x_tbi)
-                                    : draw_batch_mask(batch, features, 1.0 - o.variational_dropout, x_tbi.dtype(),
-                                                      x_tbi.device(), stream);
+                                    : batch_dropout_mask(batch, features, 1.0 - o.variational_dropout, x_tbi.dtype(),
+                                                         x_tbi.device(), stream);
       masks.hidden.push_back(reshape(mask, {1, batch, features}));
     }
   }
@@ -353,6 +341,17 @@ RNNDropoutMasks awd_masks(const RNNOptions& o, const std::vector<CellWeights>& w
 }
 
 }  // namespace
+
+Tensor batch_dropout_mask(int64_t batch, int64_t features, double keep, DType dtype, Device device,
+                          Generator& generator) {
+  const DropoutShard shard = dropout_shard();
+  if (shard.global <= 0) return draw_mask({batch, features}, keep, dtype, device, generator);
+  RECUR_CHECK(shard.first >= 0 && shard.first + batch <= shard.global,
+              "variational dropout of streams [{}, {}) outside the global batch of {}", shard.first,
+              shard.first + batch, shard.global);
+  const Tensor global = draw_mask({shard.global, features}, keep, dtype, device, generator);
+  return compute::contiguous(global.narrow(0, shard.first, batch));
+}
 
 std::string impl_name(RNNImpl impl) {
   switch (impl) {

@@ -43,6 +43,13 @@ std::optional<RnnWeightLayout> fused_weight_layout(const RNNOptions& options, De
 // The masks of variational_dropout and weight_dropout (RNNOptions) for one forward call, each
 // 0 or 1 / (1 - p). Given (tests compare with PyTorch so) they replace the drawn ones; an empty
 // list is drawn.
+// A variational (locked) dropout mask [B, F] for a batch of B streams, each element 1 / keep with
+// probability keep, else 0. Under a DropoutShard (autograd/dropout_shard.h: a rank of a
+// data-parallel run holds streams [first, first + B) of the global batch) it is those rows of the
+// whole batch's mask, so N ranks drop what one process with the whole batch drops.
+Tensor batch_dropout_mask(int64_t batch, int64_t features, double keep, DType dtype, Device device,
+                          Generator& generator);
+
 struct RNNDropoutMasks {
   std::vector<Tensor> hidden;     // L - 1 masks [B, D*R]: layer l's output is y_l * hidden[l]
   std::vector<Tensor> weight_hh;  // L * D masks [G*H, R]: weight set i runs on weight_hh * mask[i]

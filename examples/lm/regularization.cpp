@@ -1,9 +1,7 @@
 #include "examples/lm/regularization.h"
 
-#include "autograd/dropout_shard.h"
 #include "autograd/ops.h"
 #include "backends/compute.h"
-#include "core/error.h"
 
 namespace recur::lm {
 
@@ -12,13 +10,8 @@ Tensor dropout_mask(const Shape& shape, const Tensor& like, double p, Generator&
 }
 
 Tensor locked_dropout_mask(int64_t batch, int64_t features, const Tensor& like, double p, Generator& generator) {
-  const DropoutShard shard = dropout_shard();
-  if (shard.global <= 0) return dropout_mask({1, batch, features}, like, p, generator);
-  RECUR_CHECK(shard.first >= 0 && shard.first + batch <= shard.global,
-              "locked dropout of streams [{}, {}) outside the global batch of {}", shard.first, shard.first + batch,
-              shard.global);
-  const Tensor global = dropout_mask({1, shard.global, features}, like, p, generator);
-  return compute::contiguous(global.narrow(1, shard.first, batch));
+  return reshape(nn::batch_dropout_mask(batch, features, 1.0 - p, like.dtype(), like.device(), generator),
+                 {1, batch, features});
 }
 
 Tensor activation_penalty(const Tensor& dropped, const Tensor& undropped, double alpha, double beta) {

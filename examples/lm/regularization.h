@@ -38,9 +38,8 @@ struct DropoutMasks {
 // keep = 1 - p: each element 1 / keep with probability keep, else 0, from the generator.
 Tensor dropout_mask(const Shape& shape, const Tensor& like, double p, Generator& generator);
 
-// A locked mask [1, B, F] for a batch of B streams. Under a DropoutShard (autograd/dropout_shard.h:
-// a rank of a data-parallel run holds streams [first, first + B) of the global batch) it is that
-// slice of the whole batch's mask, so N ranks drop what one process with the whole batch drops.
+// A locked mask [1, B, F] for a batch of B streams: nn::batch_dropout_mask's, so that under data
+// parallelism a rank's mask is its streams' slice of the whole batch's.
 Tensor locked_dropout_mask(int64_t batch, int64_t features, const Tensor& like, double p, Generator& generator);
 
 // alpha * mean(dropped^2) + beta * mean((y[1:] - y[:-1])^2), y = undropped [T, B, R]; the terms
