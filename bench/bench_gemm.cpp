@@ -5,6 +5,11 @@
 // double-precision dot product before it is timed; the timed call includes allocating C, as
 // every caller of compute::matmul pays it. The peer is OpenBLAS's cblas_sgemm called directly on
 // the same data in the same run. Five repetitions; read the median.
+//
+// BM_WeightGradient: C [M, N] = A^T B, the shape of a weight gradient (dW = dG^T X, M = 4 x
+// hidden, K = T x B rows), through recur's CPU backend with A stored transposed ([M, K], as the
+// fused RNN layer's backward stores dG^T) and with A stored as it comes ([K, M], a transposed
+// operand), and OpenBLAS's cblas_sgemm on the transposed operand.
 #include <benchmark/benchmark.h>
 #include <cblas.h>
 
@@ -13,6 +18,7 @@
 #include <cstdint>
 #include <string>
 
+#include "backends/backend.h"
 #include "backends/compute.h"
 #include "backends/threading.h"
 #include "core/tensor.h"
@@ -98,6 +104,37 @@ void gemm_shapes(benchmark::internal::Benchmark* bench) {
 }
 BENCHMARK(BM_Sgemm)->Apply(gemm_shapes);
 BENCHMARK(BM_OpenblasSgemm)->Apply(gemm_shapes);
+
+// who 0: recur, A stored transposed ([M, K]); 1: recur, A [K, M] as a transposed operand;
+// 2: OpenBLAS's cblas_sgemm on A [K, M].
+void BM_WeightGradient(benchmark::State& state) {
+  const int64_t m = state.range(0), n = state.range(1), k = state.range(2), who = state.range(3);
+  recur::Generator generator(1);
+  const Tensor a = recur::randn(who == 0 ? recur::Shape{m, k} : recur::Shape{k, m}, {}, &generator);
+  const Tensor b = recur::randn({k, n}, {}, &generator);
+  Tensor c = recur::zeros({m, n});
+  recur::Backend& cpu = recur::backend_for(recur::Device::cpu());
+  for (auto _ : state) {
+    if (who < 2) {
+      cpu.gemm(c, a, who == 0 ? recur::Transpose::No : recur::Transpose::Yes, b, recur::Transpose::No, 1.0, 0.0);
+    } else {
+      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, static_cast<int>(m), static_cast<int>(n),
+                  static_cast<int>(k), 1.0f, a.data<float>(), static_cast<int>(m), b.data<float>(), static_cast<int>(n),
+                  0.0f, static_cast<float*>(c.raw_data()), static_cast<int>(n));
+    }
+    benchmark::ClobberMemory();
+  }
+  set_counters(state, m, k, n);
+  state.SetLabel(who == 0 ? "recur, A^T stored" : who == 1 ? "recur, A transposed" : "openblas, A transposed");
+}
+// {M, N, K, who}: the reference step's dW_hh (and layer 1's dW_ih), layer 0's dW_ih.
+BENCHMARK(BM_WeightGradient)
+    ->ArgNames({"M", "N", "K", "who"})
+    ->ArgsProduct({{1024}, {256, 64}, {2048}, {0, 1, 2}})
+    ->Unit(benchmark::kMicrosecond)
+    ->UseRealTime()
+    ->Repetitions(5)
+    ->ReportAggregatesOnly(true);
 
 }  // namespace
 

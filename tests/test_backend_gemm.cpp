@@ -82,6 +82,19 @@ TEST_P(CpuGemm, MatchesNaiveLoopForEveryTransposeCombination) {
   }
 }
 
+// A^T B with M > N and K >= 64 (a weight gradient's shape), C a slice of a wider matrix
+// (ldc > N), alpha and beta, and beta = 0 over NaN.
+TEST_P(CpuGemm, TransposedAWithMoreRowsThanColumnsMatchesNaiveLoop) {
+  const int64_t m = 37, n = 19, k = 70;
+  Tensor a = random_tensor({k, m}, DType::Float32, 21);
+  Tensor b = random_tensor({k, n}, DType::Float32, 22);
+  Tensor wide = random_tensor({m, n + 5}, DType::Float32, 23);
+  check_gemm(a, Transpose::Yes, b, Transpose::No, wide.as_strided_raw({m, n}, {n + 5, 1}, 2), 0.5, -1.5,
+             "A^T B into a slice, alpha and beta");
+  Tensor garbage = full({m, n}, std::numeric_limits<double>::quiet_NaN(), options_for(DType::Float32));
+  check_gemm(a, Transpose::Yes, b, Transpose::No, garbage, 1.0, 0.0, "A^T B, beta 0 over NaN");
+}
+
 TEST_P(CpuGemm, UsesTransposedAndRowSlicedViewsThroughLeadingDimensions) {
   for (DType dtype : {DType::Float32, DType::Float64}) {
     // a: a transposed contiguous matrix (row stride 1); b: rows 2..7 of a wider matrix.

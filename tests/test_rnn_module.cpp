@@ -189,6 +189,53 @@ TEST(RnnFused, ThreadTeamGivesTheOneThreadResult) {
   set_num_threads(saved);
 }
 
+// In float32 with oneDNN's GEMMs the fused layer runs on the thread team (rnn_layer.cpp), whose
+// threads meet through per-step flags rather than barriers: 2, 3 and 4 threads give one thread's
+// output and gradients to float32's rounding, with hidden sizes that split unevenly (H = 200 on
+// 3 threads: 80, 80, 40 units; H = 40 on 4 threads: the last thread owns none), both
+// directions, two layers and sequences of different lengths.
+TEST(RnnFused, Float32ThreadTeamGivesTheOneThreadResult) {
+  const int saved = get_num_threads();
+  const Tensor lengths = from_vector<int64_t>({7, 3, 1, 7, 5, 2}, {6}, TensorOptions{}.with_dtype(DType::Int64));
+  for (const nn::RNNMode mode : {nn::RNNMode::LSTM, nn::RNNMode::GRU, nn::RNNMode::RNN_TANH}) {
+    for (const int64_t hidden : {200, 40}) {
+      RNNOptions o = lstm(5, hidden);
+      o.mode = mode;
+      o.num_layers = 2;
+      o.direction = nn::Direction::Bidirectional;
+      Generator init(7);
+      nn::RNN rnn(o, &init);
+      rnn.set_implementation(nn::RNNImpl::Fused);
+      const Tensor x = random({7, 6, 5}, 8).to(DType::Float32);
+      const auto run = [&](int threads) {
+        set_num_threads(threads);
+        rnn.zero_grad();
+        const Tensor input = x.detach().requires_grad_();
+        auto [y, state] = rnn.forward(input, {}, lengths);
+        sum(mul(y, y)).backward();
+        std::vector<float> values = y.to_vector<float>();
+        std::vector<Tensor> all{input.grad()};
+        for (const auto& [name, parameter] : rnn.named_parameters()) all.push_back(parameter.grad());
+        for (const Tensor& t : all) {
+          const std::vector<float> more = t.to_vector<float>();
+          values.insert(values.end(), more.begin(), more.end());
+        }
+        return values;
+      };
+      const std::vector<float> one = run(1);
+      for (const int threads : {2, 3, 4}) {
+        const std::vector<float> many = run(threads);
+        ASSERT_EQ(one.size(), many.size());
+        for (size_t i = 0; i < one.size(); ++i) {
+          ASSERT_NEAR(one[i], many[i], 2e-5f * (1.0f + std::fabs(one[i])))
+              << nn::mode_name(mode) << ", H = " << hidden << ", " << threads << " threads, at " << i;
+        }
+      }
+    }
+  }
+  set_num_threads(saved);
+}
+
 TEST(RnnModule, ImplementationFollowsOptions) {
   RNNOptions o = lstm(3, 4);
   EXPECT_EQ(nn::RNN(o).implementation(), nn::RNNImpl::Fused);

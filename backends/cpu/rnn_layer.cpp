@@ -5,9 +5,11 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <thread>
 #include <type_traits>
 #include <vector>
 
@@ -140,6 +142,48 @@ template <typename T> void column_sums_into(T* out, const T* m, int64_t rows, in
   }
 }
 
+// dG, the gate gradients [rows, G*H], as the A operand of a weight gradient dW = dG^T X: either
+// read transposed where it is, or from a copy stored transposed, [G*H, rows] with leading
+// dimension `ld`. oneDNN's AVX2 sgemm computes A^T B at half the speed of the same product with
+// A stored transposed (1024x256x2048: 64-80 against 140-180 GFLOP/s on 2 threads, bench_gemm
+// BM_WeightGradient), so on oneDNN in float32 the backward transposes dG once and its weight
+// gradients read the copy.
+template <typename T> struct GateGradients {
+  const T* data = nullptr;
+  int64_t ld = 0;
+  bool stored_transposed = false;
+  Transpose trans() const { return stored_transposed ? Transpose::No : Transpose::Yes; }
+  const T* from_row(int64_t r) const { return stored_transposed ? data + r : data + r * ld; }  // rows r.. of dG
+};
+
+// out[j, r] = in[r, j] for in [rows, cols] (dense) and out [cols, rows] with leading dimension
+// ldo. The threads take blocks of one cache line of columns; tiles of 8 rows, so that the rows
+// read and the rows written stay in the first-level cache together.
+template <typename T> void transpose_into(T* out, int64_t ldo, const T* in, int64_t rows, int64_t cols) {
+  constexpr int64_t tile_rows = 8, tile_cols = 64 / sizeof(T);
+#pragma omp parallel for if (rows * cols >= 65536)
+  for (int64_t c0 = 0; c0 < cols; c0 += tile_cols) {
+    const int64_t c1 = std::min(cols, c0 + tile_cols);
+    for (int64_t r0 = 0; r0 < rows; r0 += tile_rows) {
+      const int64_t r1 = std::min(rows, r0 + tile_rows);
+      for (int64_t c = c0; c < c1; ++c) {
+        T* dst = out + c * ldo;
+        for (int64_t r = r0; r < r1; ++r) dst[r] = in[r * cols + c];
+      }
+    }
+  }
+}
+
+// dG for the weight gradients (GateGradients): transposed into `buffer` when `transpose`.
+template <typename T>
+GateGradients<T> gate_gradients(std::vector<T>& buffer, const T* dg, int64_t rows, int64_t cols, bool transpose) {
+  if (!transpose) return {dg, cols, false};
+  const int64_t ld = rows + 64 / static_cast<int64_t>(sizeof(T));  // a stride off a power of two
+  if (buffer.size() < static_cast<size_t>(cols * ld)) buffer.resize(static_cast<size_t>(cols * ld));
+  transpose_into(buffer.data(), ld, dg, rows, cols);
+  return {buffer.data(), ld, true};
+}
+
 // ---- the LSTM equations on one batch row, hidden units [j0, j1) ------------------------------
 // Forward: g holds the row's pre-activations (blocks i, f, g, o of `hidden` each) and gets the
 // activated gates back; c_t = clip(f * c_{t-1} + i * g), r = o * tanh(c_t).
@@ -249,10 +293,52 @@ template <typename T> inline void rnn_backward_units(T* d, const T* h, T* dh, in
 // Without a projection, h_t's columns are the hidden units, so the steps split by unit: thread p
 // owns units [j0, j1) of every gate. Per step it computes its columns of the recurrent GEMM
 // (for each gate block k: [:, k*H + j0 : k*H + j1] += h_{t-1} W_hh[k*H + j0 : k*H + j1, :]^T)
-// and the gate equations of its units, then the team meets at the step's one barrier, since the
-// next step's GEMM reads all of h_t. Backward likewise: each thread takes its units' gate
-// gradients, the barrier, then its columns of dh_{t-1} += dG_t W_hh[:, j0:j1].
+// and the gate equations of its units. The next step's GEMM reads all of h_t, but there is no
+// barrier: that GEMM is split along K by the units' owners,
+//   h_{t-1} W^T = sum over threads q of h_{t-1}[:, units of q] W[:, units of q]^T,
+// the thread's own slice first (it wrote those units itself), and before each other slice it
+// waits for that thread's flag alone (StepFlags), so a thread that is late costs the others
+// only what is left after their own slice. Backward likewise: each thread takes its units' gate
+// gradients, then its columns of dh_{t-1} += dG_t W_hh[:, j0:j1], split along K (the G*H gate
+// columns) by their owners.
+// Every buffer a step writes is its own (slot t of gates, cell and hidden, or the thread's own
+// columns of a shared one), so a thread may run one step ahead of another; the backward's copy
+// of dG in owner order alternates between two buffers for that reason.
 // The GEMMs inside the team run on one thread each (oneDNN does not nest parallel regions).
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
+
+// Each thread's progress through the walk: the last step whose outputs it has written (-1:
+// none yet). publish() releases those outputs; wait() acquires them, spinning a while and then
+// yielding the core, so that a loaded machine still makes progress.
+class StepFlags {
+ public:
+  explicit StepFlags(int threads) : flags_(static_cast<size_t>(threads)) {}
+  void publish(int p, int64_t step) { flags_[p].step.store(step, std::memory_order_release); }
+  // Not inlined, so that a profile shows the time spent waiting under this name.
+  [[gnu::noinline]] void wait(int q, int64_t step) const {
+    const std::atomic<int64_t>& flag = flags_[q].step;
+    for (int spins = 0; flag.load(std::memory_order_acquire) < step; ++spins) {
+      if (spins < 4000) {
+        cpu_relax();
+      } else {
+        std::this_thread::yield();
+      }
+    }
+  }
+
+ private:
+  struct alignas(64) Flag {  // one cache line each
+    std::atomic<int64_t> step{-1};
+  };
+  std::vector<Flag> flags_;
+};
 
 // Whether the team runs this layer, and with how many threads (0: the per-step path).
 template <typename T> int team_threads(const RnnLayerShape& s) {
@@ -279,9 +365,11 @@ template <typename T> void forward_team(RnnLayerBuffers<T> buf, const T* h0, con
   const bool lstm = s.kind == RnnCellKind::LSTM, gru = s.kind == RnnCellKind::GRU;
   const bool relu = s.kind == RnnCellKind::RNN_RELU;
   const T forget_bias = static_cast<T>(s.forget_bias), clip = clip_limit<T>(s.cell_clip);
+  StepFlags done(threads);
 #pragma omp parallel num_threads(threads)
   {
-    const UnitRange u = units_of(hidden, threads, omp_get_thread_num());
+    const int team = omp_get_num_threads(), p = omp_get_thread_num();  // team <= threads
+    const UnitRange u = units_of(hidden, team, p);
     const int64_t width = u.end - u.begin;
     // h_{t-1} rounded to bfloat16 once per step for the thread's G GEMMs, when W_hh is rounded.
     std::vector<uint16_t> h_rounded(sw.hh.rounded != nullptr && width > 0 ? static_cast<size_t>(batch * hidden) : 0);
@@ -290,6 +378,7 @@ template <typename T> void forward_team(RnnLayerBuffers<T> buf, const T* h0, con
     // each step is one GEMM of N = G * width (four GEMMs of N = width over W_hh's strided columns
     // ran at about two thirds of its speed): own[r, k * width + jj] = W_hh[k * H + j0 + jj, r],
     // part = h_{t-1} own [B, G * width], then G[:, k * H + j0 + jj] += part[:, k * width + jj].
+    // part is summed over the owners' slices of K, this thread's own first.
     const bool gathered = h_prev_rounded == nullptr && width > 0;
     const int64_t gw = gates * width;
     std::vector<T> own(gathered ? static_cast<size_t>(hidden * gw) : 0),
@@ -315,12 +404,23 @@ template <typename T> void forward_team(RnnLayerBuffers<T> buf, const T* h0, con
       T* h_out = buf.hidden + t * batch * hidden;
       // The recurrent GEMM adds into G (LSTM, RNN); the GRU keeps it apart, HG = b_hh + h W_hh^T.
       T* acc = gru ? buf.step : g;
+      if (width > 0 && !gathered && step > 0) {  // the GEMMs below read all of h_{t-1}
+        for (int q = 0; q < team; ++q) {
+          if (q != p) done.wait(q, step - 1);
+        }
+      }
       if constexpr (std::is_same_v<T, float>) {
         if (h_prev_rounded != nullptr) round_to_bfloat16(h_rounded.data(), h_prev, batch, hidden, hidden);
       }
       if (gathered) {
-        gemm_raw<T>(Transpose::No, Transpose::No, batch, gw, hidden, T(1), h_prev, hidden, own.data(), gw, T(0),
-                    part.data(), gw);
+        for (int i = 0; i < team; ++i) {
+          const int q = (p + i) % team;
+          const UnitRange k = units_of(hidden, team, q);
+          if (k.end == k.begin) continue;
+          if (q != p && step > 0) done.wait(q, step - 1);
+          gemm_raw<T>(Transpose::No, Transpose::No, batch, gw, k.end - k.begin, T(1), h_prev + k.begin, hidden,
+                      own.data() + k.begin * gw, gw, i == 0 ? T(0) : T(1), part.data(), gw);
+        }
         for (int64_t b = 0; b < batch; ++b) {
           for (int64_t k = 0; k < gates; ++k) {
             const int64_t col = k * hidden + u.begin;
@@ -378,7 +478,7 @@ template <typename T> void forward_team(RnnLayerBuffers<T> buf, const T* h0, con
           }
         }
       }
-#pragma omp barrier
+      done.publish(p, step);
     }
   }
 }
@@ -392,11 +492,34 @@ template <typename T> void backward_team(RnnBackwardWork<T> work, const T* dy, c
   const T clip = clip_limit<T>(s.cell_clip);
   T* dh = work.dh;
   T* dc = work.dc;
+  // In float32 the recurrent side's gate gradients are copied in owner order, so that each
+  // owner's slice of the GEMM's K is contiguous: thread q's block starts at column G * j0_q,
+  //   ordered[b, G * j0_q + k * width_q + jj] = dG[b, k * H + j0_q + jj],
+  // in two buffers that alternate by step (a thread may start the next step's copy while another
+  // still reads this one's).
+  const bool split = sw.hh.rounded == nullptr;
+  std::vector<T> ordered(split ? static_cast<size_t>(2 * batch * gh) : 0);
+  StepFlags done(threads);
 #pragma omp parallel num_threads(threads)
   {
-    const UnitRange u = units_of(hidden, threads, omp_get_thread_num());
+    const int team = omp_get_num_threads(), p = omp_get_thread_num();  // team <= threads
+    const UnitRange u = units_of(hidden, team, p);
     const int64_t width = u.end - u.begin;
+    // The thread's columns of W_hh with their rows in the same owner order, gathered once:
+    // own[G * j0_q + k * width_q + jj, c] = W_hh[k * H + j0_q + jj, j0 + c].
+    std::vector<T> own(split ? static_cast<size_t>(gh * width) : 0);
+    for (int q = 0; q < team && split && width > 0; ++q) {
+      const UnitRange k = units_of(hidden, team, q);
+      for (int64_t gate = 0; gate < gates; ++gate) {
+        for (int64_t jj = 0; jj < k.end - k.begin; ++jj) {
+          std::memcpy(own.data() + (gates * k.begin + gate * (k.end - k.begin) + jj) * width,
+                      sw.hh.values + (gate * hidden + k.begin + jj) * hidden + u.begin, sizeof(T) * width);
+        }
+      }
+    }
     for (int64_t step = steps - 1; step >= 0; --step) {
+      const int64_t n = steps - 1 - step;  // the walk's count
+      T* ordered_n = split ? ordered.data() + (n % 2) * batch * gh : nullptr;
       const int64_t t = time_of(s, step), tp = s.reverse ? t + 1 : t - 1;
       const T* h_prev = step == 0 ? h0 : saved.hidden + tp * batch * hidden;
       const T* c_prev = lstm ? (step == 0 ? c0 : saved.cell + tp * batch * hidden) : nullptr;
@@ -428,8 +551,27 @@ template <typename T> void backward_team(RnnBackwardWork<T> work, const T* dy, c
           rnn_backward_units(dg + b * gh, g + b * gh, dhb, u.begin, u.end, relu);
         }
       }
-#pragma omp barrier
-      if (width > 0) {
+      for (int64_t b = 0; b < batch && split && width > 0; ++b) {
+        for (int64_t k = 0; k < gates; ++k) {
+          std::memcpy(ordered_n + b * gh + gates * u.begin + k * width, dgh + b * gh + k * hidden + u.begin,
+                      sizeof(T) * width);
+        }
+      }
+      done.publish(p, n);
+      if (width > 0 && split) {
+        for (int i = 0; i < team; ++i) {
+          const int q = (p + i) % team;
+          const UnitRange k = units_of(hidden, team, q);
+          if (k.end == k.begin) continue;
+          if (q != p) done.wait(q, n);
+          gemm_raw<T>(Transpose::No, Transpose::No, batch, width, gates * (k.end - k.begin), T(1),
+                      ordered_n + gates * k.begin, gh, own.data() + gates * k.begin * width, width, T(1), dh + u.begin,
+                      hidden);
+        }
+      } else if (width > 0) {
+        for (int q = 0; q < team; ++q) {
+          if (q != p) done.wait(q, n);
+        }
         gemm_weight<T>(Transpose::No, Transpose::No, batch, width, gh, dgh, gh, sw.hh.at(u.begin), hidden, T(1),
                        dh + u.begin, hidden);
       }
@@ -700,8 +842,18 @@ template <typename T> void rnn_layer_backward(T* dx, T* dh0, T* dc0, const RnnLa
       gemm_raw<T>(Transpose::No, Transpose::No, rows, input, gh, T(1), dgx, gh, w.weight_ih, input, T(0), dx, input);
     }
   }
-  if (grads.weight_ih && !s.skip_input) {
-    gemm_raw<T>(Transpose::Yes, Transpose::No, gh, input, rows, T(1), dgx, gh, x, input, T(1), grads.weight_ih, input);
+  // dG^T for the weight gradients (GateGradients), one copy per layer call, kept between calls
+  const bool transposed = std::is_same_v<T, float> && gemm_provider() == GemmProvider::OneDNN;
+  thread_local std::vector<T> t_dg_t, t_dgh_t;
+  const bool ih = grads.weight_ih && !s.skip_input;
+  const GateGradients<T> gx = ih ? gate_gradients(t_dg_t, dgx, rows, gh, transposed) : GateGradients<T>{};
+  const GateGradients<T> gr = !grads.weight_hh ? GateGradients<T>{}
+                              : dg_h_all == dgx && ih
+                                  ? gx
+                                  : gate_gradients(dg_h_all == dgx ? t_dg_t : t_dgh_t, dg_h_all, rows, gh, transposed);
+  if (ih) {
+    gemm_raw<T>(gx.trans(), Transpose::No, gh, input, rows, T(1), gx.from_row(0), gx.ld, x, input, T(1),
+                grads.weight_ih, input);
   }
   if (grads.bias_ih && grads.bias_hh && dg_h_all == dgx) {  // b_ih and b_hh add alike: one sum for both
     std::vector<T> sums(static_cast<size_t>(gh), T(0));
@@ -716,11 +868,11 @@ template <typename T> void rnn_layer_backward(T* dx, T* dh0, T* dc0, const RnnLa
     if (steps > 1) {
       const int64_t first = s.reverse ? 0 : 1;   // times whose h_prev is in `hidden`
       const int64_t source = s.reverse ? 1 : 0;  // where those h_prev start
-      gemm_raw<T>(Transpose::Yes, Transpose::No, gh, rec, (steps - 1) * batch, T(1), dg_h_all + first * batch * gh, gh,
+      gemm_raw<T>(gr.trans(), Transpose::No, gh, rec, (steps - 1) * batch, T(1), gr.from_row(first * batch), gr.ld,
                   saved.hidden + source * batch * rec, rec, T(1), grads.weight_hh, rec);
     }
     const int64_t t0 = s.reverse ? steps - 1 : 0;
-    gemm_raw<T>(Transpose::Yes, Transpose::No, gh, rec, batch, T(1), dg_h_all + t0 * batch * gh, gh, h0, rec, T(1),
+    gemm_raw<T>(gr.trans(), Transpose::No, gh, rec, batch, T(1), gr.from_row(t0 * batch), gr.ld, h0, rec, T(1),
                 grads.weight_hh, rec);
   }
   if (grads.weight_hr && proj > 0) {
