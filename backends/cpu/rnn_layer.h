@@ -18,9 +18,15 @@
 // on one thread team for the whole sequence. Each thread owns a slice of the hidden units (of
 // every gate): per step it computes its columns of the recurrent GEMM, single-threaded (in
 // float32 one GEMM over its rows of W_hh, gathered into one dense matrix once per call), and its
-// units' gate equations, then the team meets at one barrier, since the next step reads all of
-// h_t (backward: its units' gate gradients, the barrier, its columns of dh_{t-1}). Otherwise each
-// step's GEMM uses the threads on its own and the gate pass runs between them.
+// units' gate equations. The next step reads all of h_t, but the team never meets at a barrier:
+// each thread publishes the step it has finished, and the next step's GEMM is split along K by
+// the units' owners, the thread's own units first, waiting for another thread only before that
+// thread's slice (backward: its units' gate gradients, then its columns of dh_{t-1}, split the
+// same way). Otherwise each step's GEMM uses the threads on its own and the gate pass runs
+// between them.
+//
+// Weight gradients: on oneDNN in float32, dG is transposed once per call into dG^T, so that
+// dW_ih and dW_hh are products with an untransposed A (twice the speed on AVX2).
 //
 // bfloat16 GEMM operands (CpuGemmPrecision::BFloat16, backends/settings.h): every float32 GEMM
 // here rounds its operands to bfloat16 and accumulates in float32, the team's per-thread GEMMs
