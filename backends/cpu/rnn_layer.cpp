@@ -399,8 +399,10 @@ UnitRange units_of(int64_t hidden, int threads, int p) {
   return {begin, std::min(hidden, begin + chunk)};
 }
 
+// `bias` (b_ih + b_hh, or null): the LSTM's and the plain RNN's biases, added with the recurrent
+// GEMM's columns when XG holds X W_ih^T alone.
 template <typename T> void forward_team(RnnLayerBuffers<T> buf, const T* h0, const T* c0, const RnnLayerWeights<T>& w,
-                                        const StepWeights<T>& sw, const RnnLayerShape& s, int threads) {
+                                        const StepWeights<T>& sw, const RnnLayerShape& s, int threads, const T* bias) {
   const int64_t steps = s.steps, batch = s.batch, hidden = s.hidden_size, gates = s.gates(), gh = gates * hidden;
   const bool lstm = s.kind == RnnCellKind::LSTM, gru = s.kind == RnnCellKind::GRU;
   const bool relu = s.kind == RnnCellKind::RNN_RELU;
@@ -467,9 +469,13 @@ template <typename T> void forward_team(RnnLayerBuffers<T> buf, const T* h0, con
             T* dst = acc + b * gh + col;
             const T* src = part.data() + b * gw + k * width;
             if (gru) {  // HG = b_hh + h W_hh^T
-              const T* bias = w.bias_hh ? w.bias_hh + col : nullptr;
+              const T* bias_hh = w.bias_hh ? w.bias_hh + col : nullptr;
 #pragma omp simd
-              for (int64_t jj = 0; jj < width; ++jj) dst[jj] = src[jj] + (bias ? bias[jj] : T(0));
+              for (int64_t jj = 0; jj < width; ++jj) dst[jj] = src[jj] + (bias_hh ? bias_hh[jj] : T(0));
+            } else if (bias) {  // G = X W_ih^T + h W_hh^T + b_ih + b_hh
+              const T* both = bias + col;
+#pragma omp simd
+              for (int64_t jj = 0; jj < width; ++jj) dst[jj] += src[jj] + both[jj];
             } else {
 #pragma omp simd
               for (int64_t jj = 0; jj < width; ++jj) dst[jj] += src[jj];
@@ -644,16 +650,23 @@ template <typename T> void rnn_layer_forward(T* output, T* h_n, T* c_n, RnnLayer
   const int64_t rec = s.recurrent_size(), input = s.input_size, rows = steps * batch;
   const bool lstm = s.kind == RnnCellKind::LSTM, gru = s.kind == RnnCellKind::GRU;
 
+  const StepWeights<T> sw(w, s, Pass::Forward);
+  const int threads = team_threads<T>(s);
   // 1. XG = X W_ih^T + b_ih (+ b_hh, except GRU where b_hh stays with R h), all steps at once.
+  // The team's float32 LSTM and plain RNN add the biases with each step's recurrent GEMM instead
+  // (forward_team), so XG is then a beta = 0 GEMM into an unfilled buffer.
+  const bool bias_in_steps = threads > 0 && !gru && !s.skip_input && sw.hh.rounded == nullptr;
+  std::vector<T> bias(static_cast<size_t>(gh), T(0));
+  for (int64_t j = 0; j < gh; ++j) {
+    if (w.bias_ih) bias[j] += w.bias_ih[j];
+    if (w.bias_hh && !gru) bias[j] += w.bias_hh[j];
+  }
   {
-    std::vector<T> bias(static_cast<size_t>(gh), T(0));
-    for (int64_t j = 0; j < gh; ++j) {
-      if (w.bias_ih) bias[j] += w.bias_ih[j];
-      if (w.bias_hh && !gru) bias[j] += w.bias_hh[j];
-    }
     T* xg = buf.gates;
+    if (!bias_in_steps) {
 #pragma omp parallel for if (rows * gh >= 65536)
-    for (int64_t r = 0; r < rows; ++r) std::memcpy(xg + r * gh, bias.data(), sizeof(T) * gh);
+      for (int64_t r = 0; r < rows; ++r) std::memcpy(xg + r * gh, bias.data(), sizeof(T) * gh);
+    }
     if (s.skip_input) {
       for (int64_t r = 0; r < rows; ++r) {
         for (int64_t k = 0; k < s.gates(); ++k) {
@@ -663,14 +676,12 @@ template <typename T> void rnn_layer_forward(T* output, T* h_n, T* c_n, RnnLayer
         }
       }
     } else {
-      gemm_bt<T>(rows, gh, input, x, input, {w.weight_ih}, {w.weight_ih_t}, T(1), xg, gh);
+      gemm_bt<T>(rows, gh, input, x, input, {w.weight_ih}, {w.weight_ih_t}, bias_in_steps ? T(0) : T(1), xg, gh);
     }
   }
 
   // 2. The steps (on one thread team where it runs this layer).
-  const StepWeights<T> sw(w, s, Pass::Forward);
-  const int threads = team_threads<T>(s);
-  if (threads > 0) forward_team(buf, h0, c0, w, sw, s, threads);
+  if (threads > 0) forward_team(buf, h0, c0, w, sw, s, threads, bias_in_steps ? bias.data() : nullptr);
   for (int64_t step = 0; step < steps && threads == 0; ++step) {
     const int64_t t = time_of(s, step), tp = s.reverse ? t + 1 : t - 1;
     const T* h_prev = step == 0 ? h0 : buf.hidden + tp * batch * rec;
