@@ -67,15 +67,26 @@ CpuGemmPrecision cpu_gemm_precision();
 // "f32" or "bf16" (the names of --precision).
 std::string cpu_gemm_precision_name(CpuGemmPrecision precision);
 
+// The FLOP rate of one core's bfloat16 dot products (VDPBF16PS) over its float32 FMAs, measured
+// once per process on the calling thread (about 10 ms, backends/cpu/bf16_rate.cpp); 0 where the
+// CPU has no AVX512-BF16. 2.0 on AMD Zen 4, 0.5 on an Intel Xeon without AMX.
+double cpu_bfloat16_dot_speedup();
+
 // The precision a request names, "f32", "bf16" or "auto", with one line saying which and why.
-// "auto" picks bfloat16 only where the CPU has AMX-BF16 (where bfloat16 GEMMs are faster than
-// float32), float32 elsewhere. An unknown name, or "bf16" where bfloat16 is unavailable, is a
-// recur::Error. Nothing is set: pass the choice to set_cpu_gemm_precision.
+// "auto" picks bfloat16 where bfloat16 GEMMs run faster than float32 ones: with AMX-BF16, and
+// with AVX512-BF16 where cpu_bfloat16_dot_speedup() is at least kBfloat16AutoSpeedup; float32
+// elsewhere. An unknown name, or "bf16" where bfloat16 is unavailable, is a recur::Error. Nothing
+// is set: pass the choice to set_cpu_gemm_precision.
 struct CpuGemmPrecisionChoice {
   CpuGemmPrecision precision = CpuGemmPrecision::Float32;
   std::string reason;  // e.g. "float32: bfloat16 GEMMs run slower than float32 without AMX (...)"
 };
 CpuGemmPrecisionChoice choose_cpu_gemm_precision(const std::string& request);
+// auto's rule, for a CPU whose oneDNN ISA (cpu_gemm_isa()), dot-product speedup and flags
+// (cpu_gemm_flags()) are given, where bfloat16 GEMMs are available.
+inline constexpr double kBfloat16AutoSpeedup = 1.25;
+CpuGemmPrecisionChoice auto_cpu_gemm_precision(const std::string& isa, double bf16_dot_speedup,
+                                               const std::string& flags);
 
 // ---- per-device precision -----------------------------------------------------------------
 // TF32 for float32 GEMMs and cuDNN's RNN on a CUDA device (off by default). The CPU has no TF32:

@@ -1,12 +1,17 @@
 // The machine's float32 FMA peak: the ceiling for every GEMM and RNN number in bench/RESULTS.md.
 //
-//   fma_peak [--threads N] [--isa auto|avx512|avx2] [--repetitions R] [--seconds S] [--json]
+//   fma_peak [--threads N] [--isa auto|avx512|avx2|avx512_bf16] [--repetitions R] [--seconds S] [--json]
 //
-// Each thread runs 12 independent chains of vector FMAs (a = a * m + c on 12 registers), enough
+// Each thread runs 12 independent chains of vector FMAs (a = a * m + c on 12 registers, the loops
+// of backends/cpu/vector_chains.h), enough
 // to cover the FMA latency on two FMA ports, with 512-bit vectors where the CPU has AVX-512F and
 // 256-bit AVX2 + FMA otherwise. One repetition times all threads together (start together, stop
 // when the last one is done) for about S seconds; the result is FLOP/s = threads x iterations x
 // 12 x lanes x 2, and the program prints the median and the maximum over R repetitions.
+// `--isa avx512_bf16` measures the bfloat16 dot-product peak instead: the same 12 chains of
+// VDPBF16PS (a += x[2i] * y[2i] + x[2i+1] * y[2i+1] on 16 float32 lanes, 64 FLOP an instruction),
+// the ceiling of a bfloat16 GEMM without AMX; its ratio to the float32 peak tells whether
+// bfloat16 operands can pay on this CPU (`recur train --precision auto`).
 // Needs no library: it measures the cores, not recur.
 #include <time.h>
 
@@ -20,94 +25,30 @@
 #include <thread>
 #include <vector>
 
-#if defined(__x86_64__) || defined(_M_X64)
-#include <immintrin.h>
-#define RECUR_FMA_PEAK_X86 1
-#endif
+#include "backends/cpu/vector_chains.h"
 
 namespace {
 
 constexpr int kChains = 12;
 volatile float g_sink;  // keeps the chains' results alive
 
-#ifdef RECUR_FMA_PEAK_X86
-#define RECUR_FMA12(fma) \
-  a0 = fma(a0, m, c);    \
-  a1 = fma(a1, m, c);    \
-  a2 = fma(a2, m, c);    \
-  a3 = fma(a3, m, c);    \
-  a4 = fma(a4, m, c);    \
-  a5 = fma(a5, m, c);    \
-  a6 = fma(a6, m, c);    \
-  a7 = fma(a7, m, c);    \
-  a8 = fma(a8, m, c);    \
-  a9 = fma(a9, m, c);    \
-  a10 = fma(a10, m, c);  \
-  a11 = fma(a11, m, c)
-
-// Each iteration: 4 x 12 FMAs of 16 lanes.
-__attribute__((target("avx512f"))) float chains_avx512(long iterations, float seed) {
-  const __m512 m = _mm512_set1_ps(0.999999f);
-  const __m512 c = _mm512_set1_ps(1e-6f);
-  __m512 a0 = _mm512_set1_ps(seed), a1 = _mm512_set1_ps(seed + 1), a2 = _mm512_set1_ps(seed + 2),
-         a3 = _mm512_set1_ps(seed + 3), a4 = _mm512_set1_ps(seed + 4), a5 = _mm512_set1_ps(seed + 5),
-         a6 = _mm512_set1_ps(seed + 6), a7 = _mm512_set1_ps(seed + 7), a8 = _mm512_set1_ps(seed + 8),
-         a9 = _mm512_set1_ps(seed + 9), a10 = _mm512_set1_ps(seed + 10), a11 = _mm512_set1_ps(seed + 11);
-  for (long i = 0; i < iterations; ++i) {
-    RECUR_FMA12(_mm512_fmadd_ps);
-    RECUR_FMA12(_mm512_fmadd_ps);
-    RECUR_FMA12(_mm512_fmadd_ps);
-    RECUR_FMA12(_mm512_fmadd_ps);
-  }
-  const __m512 s = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)),
-                                               _mm512_add_ps(_mm512_add_ps(a4, a5), _mm512_add_ps(a6, a7))),
-                                 _mm512_add_ps(_mm512_add_ps(a8, a9), _mm512_add_ps(a10, a11)));
-  float lanes[16];
-  _mm512_storeu_ps(lanes, s);
-  float total = 0;
-  for (float v : lanes) total += v;
-  return total;
-}
-
-// Each iteration: 4 x 12 FMAs of 8 lanes.
-__attribute__((target("avx2,fma"))) float chains_avx2(long iterations, float seed) {
-  const __m256 m = _mm256_set1_ps(0.999999f);
-  const __m256 c = _mm256_set1_ps(1e-6f);
-  __m256 a0 = _mm256_set1_ps(seed), a1 = _mm256_set1_ps(seed + 1), a2 = _mm256_set1_ps(seed + 2),
-         a3 = _mm256_set1_ps(seed + 3), a4 = _mm256_set1_ps(seed + 4), a5 = _mm256_set1_ps(seed + 5),
-         a6 = _mm256_set1_ps(seed + 6), a7 = _mm256_set1_ps(seed + 7), a8 = _mm256_set1_ps(seed + 8),
-         a9 = _mm256_set1_ps(seed + 9), a10 = _mm256_set1_ps(seed + 10), a11 = _mm256_set1_ps(seed + 11);
-  for (long i = 0; i < iterations; ++i) {
-    RECUR_FMA12(_mm256_fmadd_ps);
-    RECUR_FMA12(_mm256_fmadd_ps);
-    RECUR_FMA12(_mm256_fmadd_ps);
-    RECUR_FMA12(_mm256_fmadd_ps);
-  }
-  const __m256 s = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)),
-                                               _mm256_add_ps(_mm256_add_ps(a4, a5), _mm256_add_ps(a6, a7))),
-                                 _mm256_add_ps(_mm256_add_ps(a8, a9), _mm256_add_ps(a10, a11)));
-  float lanes[8];
-  _mm256_storeu_ps(lanes, s);
-  float total = 0;
-  for (float v : lanes) total += v;
-  return total;
-}
-#undef RECUR_FMA12
-#endif
-
 struct Isa {
   std::string name;
-  int lanes = 0;
+  int lanes = 0;     // float32 lanes of one instruction
+  int products = 1;  // products a lane adds per instruction: 1 for an FMA, 2 for VDPBF16PS
   float (*run)(long, float) = nullptr;
 };
 
 Isa pick_isa(const std::string& wanted) {
-#ifdef RECUR_FMA_PEAK_X86
+#if defined(__x86_64__)
+  using namespace recur::chains;
   __builtin_cpu_init();
   const bool avx512 = __builtin_cpu_supports("avx512f");
   const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  if ((wanted == "auto" || wanted == "avx512") && avx512) return {"avx512", 16, chains_avx512};
-  if ((wanted == "auto" || wanted == "avx2") && avx2) return {"avx2", 8, chains_avx2};
+  const bool avx512_bf16 = avx512 && __builtin_cpu_supports("avx512bf16");
+  if (wanted == "avx512_bf16") return avx512_bf16 ? Isa{"avx512_bf16", 16, 2, dot_chains_avx512_bf16} : Isa{};
+  if ((wanted == "auto" || wanted == "avx512") && avx512) return {"avx512", 16, 1, fma_chains_avx512};
+  if ((wanted == "auto" || wanted == "avx2") && avx2) return {"avx2", 8, 1, fma_chains_avx2};
 #endif
   (void)wanted;
   return {};
@@ -177,8 +118,8 @@ int main(int argc, char** argv) {
       json = true;
     } else {
       std::fprintf(stderr,
-                   "usage: fma_peak [--threads N] [--isa auto|avx512|avx2] [--repetitions R] [--seconds S] "
-                   "[--json]\n");
+                   "usage: fma_peak [--threads N] [--isa auto|avx512|avx2|avx512_bf16] [--repetitions R] "
+                   "[--seconds S] [--json]\n");
       return arg == "--help" || arg == "-h" ? 0 : 2;
     }
   }
@@ -188,11 +129,11 @@ int main(int argc, char** argv) {
   }
   const Isa isa = pick_isa(wanted);
   if (!isa.run) {
-    std::fprintf(stderr, "fma_peak: this CPU (or build) has no %s FMA\n",
-                 wanted == "auto" ? "AVX2 or AVX-512" : wanted.c_str());
+    std::fprintf(stderr, "fma_peak: this CPU (or build) has no %s\n",
+                 wanted == "auto" ? "AVX2 or AVX-512 FMA" : wanted.c_str());
     return 1;
   }
-  const double flop_per_iteration = 4.0 * kChains * isa.lanes * 2.0;
+  const double flop_per_iteration = 4.0 * kChains * isa.lanes * isa.products * 2.0;
   float sink = 0;
   // Calibrate on one thread: iterations for about `seconds`.
   long iterations = 1 << 16;
@@ -228,11 +169,11 @@ int main(int argc, char** argv) {
         isa.name.c_str(), threads, kChains, repetitions, median, best, median / threads, median_cpu);
   } else {
     std::printf(
-        "FMA peak: %.1f GFLOP/s median, %.1f max (%s, %d x %d-lane FMA chains per thread, %d threads, "
+        "%s peak: %.1f GFLOP/s median, %.1f max (%s, %d x %d-lane %s chains per thread, %d threads, "
         "%d repetitions of %.2f s; %.1f GFLOP/s per thread)\n"
         "          %.1f GFLOP/s on the threads' own CPU time (the peak when no other process takes the cores)\n",
-        median, best, isa.name.c_str(), kChains, isa.lanes, threads, repetitions, seconds, median / threads,
-        median_cpu);
+        isa.products == 2 ? "bf16 dot-product" : "FMA", median, best, isa.name.c_str(), kChains, isa.lanes,
+        isa.products == 2 ? "VDPBF16PS" : "FMA", threads, repetitions, seconds, median / threads, median_cpu);
   }
   g_sink = sink;
   return 0;

@@ -3,7 +3,8 @@
 #
 #   1. installs the missing Debian packages (scripts/setup-deps.sh),
 #   2. builds the `recur` program in Release (only that target, two jobs),
-#   3. trains an LSTM language model for 3 minutes of training time with the default recipe,
+#   3. trains an LSTM language model for 3 minutes of training time with the default recipe and
+#      `--precision auto` (bfloat16 GEMM operands where the CPU multiplies them faster than float32),
 #      on the file named by RECUR_DATA when set, else on ../shared/data/tinyshakespeare.txt
 #      (beside the repository) when it exists, else on a corpus that recur generates itself, so
 #      that the demo never lacks data; on the GPU when one is visible and usable, else on the CPU,
@@ -56,12 +57,12 @@ echo
 device=cpu
 if [ "$gpu" -eq 1 ] && "$recur" info | grep -q 'GPUs: *[1-9]'; then device=cuda; fi
 echo "== 4. train an LSTM language model for $minutes minutes on the $device"
-if ! "$recur" train --data "$data" --minutes "$minutes" --device "$device" --out "$run_dir"; then
+if ! "$recur" train --data "$data" --minutes "$minutes" --device "$device" --precision auto --out "$run_dir"; then
   if [ "$device" = cuda ]; then
     echo "training on the GPU failed: training on the CPU instead"
     device=cpu
     run_dir="$run_dir-cpu"
-    "$recur" train --data "$data" --minutes "$minutes" --device cpu --out "$run_dir"
+    "$recur" train --data "$data" --minutes "$minutes" --device cpu --precision auto --out "$run_dir"
   else
     exit 1
   fi

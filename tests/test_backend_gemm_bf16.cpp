@@ -211,15 +211,25 @@ TEST_F(Bfloat16Gemm, FusedRnnForwardAndBackwardMatchFloat32ToBfloat16Tolerance) 
   set_num_threads(saved_threads);
 }
 
-TEST(Bfloat16Choice, AutoPicksBfloat16OnlyWithAmxAndSaysWhy) {
+TEST(Bfloat16Choice, AutoPicksBfloat16WhereItOutrunsFloat32AndSaysWhy) {
   const CpuGemmPrecisionChoice choice = choose_cpu_gemm_precision("auto");
-  if (cpu_gemm_isa() == "avx512_core_amx") {
+  const double speedup = cpu_bfloat16_dot_speedup();
+  EXPECT_EQ(cpu_bfloat16_dot_speedup(), speedup);  // measured once
+  if (!cpu_bfloat16_gemm_available()) {
+    EXPECT_EQ(choice.precision, CpuGemmPrecision::Float32);
+  } else if (cpu_gemm_isa() == "avx512_core_amx") {
     EXPECT_EQ(choice.precision, CpuGemmPrecision::BFloat16);
     EXPECT_THAT(choice.reason, HasSubstr("AMX"));
   } else {
-    EXPECT_EQ(choice.precision, CpuGemmPrecision::Float32);
-    EXPECT_THAT(choice.reason, testing::StartsWith("float32: "));
+    // The CPUs seen: 2.0 (AMD Zen 4) and 0.5 (Intel Xeon without AMX), far from the threshold.
+    EXPECT_GT(speedup, 0.2);
+    EXPECT_LT(speedup, 4.5);
+    EXPECT_EQ(choice.precision,
+              speedup >= kBfloat16AutoSpeedup ? CpuGemmPrecision::BFloat16 : CpuGemmPrecision::Float32);
+    EXPECT_THAT(choice.reason, HasSubstr("the FLOP rate of its float32 FMAs, measured at start"));
   }
+  EXPECT_EQ(choice.reason.rfind(choice.precision == CpuGemmPrecision::BFloat16 ? "bfloat16" : "float32: ", 0), 0u)
+      << choice.reason;
   EXPECT_EQ(choose_cpu_gemm_precision("f32").precision, CpuGemmPrecision::Float32);
   EXPECT_EQ(cpu_gemm_precision(), CpuGemmPrecision::Float32);  // choosing sets nothing
   try {
@@ -228,6 +238,20 @@ TEST(Bfloat16Choice, AutoPicksBfloat16OnlyWithAmxAndSaysWhy) {
   } catch (const Error& e) {
     EXPECT_THAT(e.what(), HasSubstr("--precision must be f32, bf16 or auto, got 'fp16'"));
   }
+}
+
+TEST(Bfloat16Choice, AutoRuleOnEachKindOfCpu) {
+  const std::string flags = "avx2 fma avx512f avx512_bf16";
+  const auto amx = auto_cpu_gemm_precision("avx512_core_amx", 0.0, flags + " amx_bf16 amx_tile");
+  EXPECT_EQ(amx.precision, CpuGemmPrecision::BFloat16);
+  EXPECT_THAT(amx.reason, HasSubstr("AMX-BF16"));
+  const auto zen4 = auto_cpu_gemm_precision("avx512_core_bf16", 2.0, flags);
+  EXPECT_EQ(zen4.precision, CpuGemmPrecision::BFloat16);
+  EXPECT_THAT(zen4.reason, HasSubstr("run 2.00x the FLOP rate"));
+  const auto xeon = auto_cpu_gemm_precision("avx512_core_bf16", 0.5, flags);
+  EXPECT_EQ(xeon.precision, CpuGemmPrecision::Float32);
+  EXPECT_THAT(xeon.reason, HasSubstr("run 0.50x the FLOP rate of its float32 FMAs, measured at start, so bfloat16 "
+                                     "GEMMs would run slower (oneDNN's ISA: avx512_core_bf16; flags: avx2 fma"));
 }
 
 TEST(Bfloat16Choice, UnavailableBfloat16IsAnErrorNamingTheInstructionSets) {

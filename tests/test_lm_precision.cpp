@@ -6,7 +6,10 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "backends/settings.h"
@@ -100,6 +103,37 @@ TEST(LmPrecision, Bfloat16RunResumesBitIdentical) {
     EXPECT_EQ(std::memcmp(&straight.losses[i], &split.losses[i], sizeof(double)), 0) << "step " << i + 1;
   }
   EXPECT_EQ(split_end.validation.loss, straight_end.validation.loss);
+}
+
+// An `auto` run resumes with the precision it chose (recorded as "cpu_gemm_precision"), not the
+// one auto would choose now: here the record says the other precision, as another CPU would have
+// chosen, and the resumed run multiplies in that one.
+TEST(LmPrecision, AutoRunResumesWithThePrecisionItChose) {
+  ScratchDir dir("precision_auto_resume");
+  TrainOptions options = tiny_options(tiny_corpus(dir), dir / "run");
+  options.precision = "auto";
+  options.steps = 5;
+  Recorder recorder;
+  (void)train(options, recorder);
+  const bool bf16_here = cpu_bfloat16_gemm_available();
+  const CpuGemmPrecision chosen = choose_cpu_gemm_precision("auto").precision;
+  const std::string other = !bf16_here || chosen == CpuGemmPrecision::BFloat16 ? "f32" : "bf16";
+  int rewritten = 0;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(options.out)) {
+    if (entry.path().filename() != "config.json") continue;
+    nlohmann::json config = nlohmann::json::parse(std::ifstream(entry.path()));
+    ASSERT_TRUE(config.contains("cpu_gemm_precision")) << entry.path();
+    config["cpu_gemm_precision"] = other;
+    std::ofstream(entry.path()) << config.dump(2);
+    ++rewritten;
+  }
+  ASSERT_GT(rewritten, 0);
+  TrainOptions requested;
+  requested.steps = 6;
+  std::unique_ptr<Trainer> resumed = Trainer::resume(options.out, requested, {"steps"}, recorder.reporter);
+  EXPECT_EQ(cpu_gemm_precision_name(cpu_gemm_precision()), other);
+  (void)resumed->run();
+  set_cpu_gemm_precision(CpuGemmPrecision::Float32);
 }
 
 TEST(LmPrecision, ResumeRefusesAnotherPrecision) {

@@ -361,13 +361,28 @@ CpuGemmPrecisionChoice choose_cpu_gemm_precision(const std::string& request) {
             fmt::format("bfloat16 GEMM operands: asked for (--precision bf16; oneDNN's ISA here: {})", cpu_gemm_isa())};
   }
   if (!available) return {CpuGemmPrecision::Float32, "float32: " + why};
-  if (cpu_gemm_isa() == "avx512_core_amx") {
+  const std::string isa = cpu_gemm_isa();
+  return auto_cpu_gemm_precision(isa, isa == "avx512_core_amx" ? 0.0 : cpu_bfloat16_dot_speedup(), cpu_gemm_flags());
+}
+
+CpuGemmPrecisionChoice auto_cpu_gemm_precision(const std::string& isa, double bf16_dot_speedup,
+                                               const std::string& flags) {
+  if (isa == "avx512_core_amx") {
     return {CpuGemmPrecision::BFloat16,
             "bfloat16 GEMM operands: this CPU has AMX-BF16, where bfloat16 GEMMs run faster than float32"};
   }
+  // Without AMX the bfloat16 kernels run on VDPBF16PS: they pay where it outruns the FMAs.
+  if (bf16_dot_speedup >= kBfloat16AutoSpeedup) {
+    return {CpuGemmPrecision::BFloat16,
+            fmt::format("bfloat16 GEMM operands: this CPU's bfloat16 dot products (AVX512-BF16) run {:.2f}x the "
+                        "FLOP rate of its float32 FMAs, measured at start (oneDNN's ISA: {}; flags: {})",
+                        bf16_dot_speedup, isa, flags)};
+  }
   return {CpuGemmPrecision::Float32,
-          fmt::format("float32: bfloat16 GEMMs run slower than float32 without AMX (this CPU: {}; flags: {})",
-                      cpu_gemm_isa(), cpu_gemm_flags())};
+          fmt::format("float32: this CPU's bfloat16 dot products (AVX512-BF16, no AMX) run {:.2f}x the FLOP rate of "
+                      "its float32 FMAs, measured at start, so bfloat16 GEMMs would run slower (oneDNN's ISA: {}; "
+                      "flags: {})",
+                      bf16_dot_speedup, isa, flags)};
 }
 
 void CpuBackend::gemm(Tensor& c, const Tensor& a, Transpose trans_a, const Tensor& b, Transpose trans_b, double alpha,

@@ -87,9 +87,12 @@ StepParts build_step_parts(const TrainOptions& options, int64_t vocab_size, Devi
   return parts;
 }
 
+namespace {
+constexpr const char* kNotBitIdentical = "the losses will not match those of an uninterrupted run bit for bit";
+}  // namespace
+
 void restore_compute_settings(const nlohmann::json& config, const std::string& config_path,
                               const std::set<std::string>& given, Reporter& reporter) {
-  static constexpr const char* kNotBitIdentical = "the losses will not match those of an uninterrupted run bit for bit";
   if (const auto threads = config.find("threads"); threads != config.end()) {
     RECUR_CHECK(threads->is_number_integer() && threads->get<int64_t>() > 0 && threads->get<int64_t>() < 4096,
                 "{}: \"threads\" is {}, expected a thread count", config_path, threads->dump());
@@ -240,6 +243,17 @@ nlohmann::json Trainer::take_recorded_options(const std::string& config_path, co
                 requested.out, folder_.dir());
   }
   apply_resume_overrides(options_, requested, given);
+  // `--precision auto` resumes with the precision the run chose, which another CPU might not.
+  const auto recorded = config.find("cpu_gemm_precision");
+  if (options_.precision == "auto" && given.count("precision") == 0 && recorded != config.end() &&
+      recorded->is_string() && (*recorded == "f32" || *recorded == "bf16")) {
+    if (*recorded == "f32" || cpu_bfloat16_gemm_available()) {
+      resumed_precision_ = recorded->get<std::string>();
+    } else {
+      reporter_.warning(
+          fmt::format("the run used bfloat16 GEMM operands, which this CPU lacks, so {}", kNotBitIdentical));
+    }
+  }
   if (given.count("data") > 0) options_.data = requested.data;
   options_.out = folder_.dir();
   options_.fill_defaults();
@@ -310,7 +324,9 @@ void Trainer::load_data(const Vocabulary* expected, const std::string& expected_
 }
 
 void Trainer::build_model_and_optimizer() {
-  StepParts parts = build_step_parts(options_, vocab_.size(), device_, reporter_, hooks_.after_backward);
+  TrainOptions step_options = options_;
+  if (!resumed_precision_.empty()) step_options.precision = resumed_precision_;
+  StepParts parts = build_step_parts(step_options, vocab_.size(), device_, reporter_, hooks_.after_backward);
   model_ = std::move(parts.model);
   optimizer_ = std::move(parts.optimizer);
   asgd_ = parts.asgd;

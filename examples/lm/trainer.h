@@ -190,6 +190,7 @@ class Trainer {
   ProgressInfo progress_info() const;
 
   TrainOptions options_;
+  std::string resumed_precision_;  // "f32" or "bf16": the precision an `auto` run being resumed chose
   Reporter& reporter_;
   TrainHooks hooks_;
   Device device_ = Device::cpu();
