@@ -132,6 +132,8 @@ TEST(LmPrecision, AutoRunResumesWithThePrecisionItChose) {
   requested.steps = 6;
   std::unique_ptr<Trainer> resumed = Trainer::resume(options.out, requested, {"steps"}, recorder.reporter);
   EXPECT_EQ(cpu_gemm_precision_name(cpu_gemm_precision()), other);
+  EXPECT_THAT(recorder.reporter.messages,
+              ::testing::Contains(HasSubstr("--precision auto: the run chose " + other + " GEMM operands")));
   (void)resumed->run();
   set_cpu_gemm_precision(CpuGemmPrecision::Float32);
 }

@@ -249,6 +249,10 @@ nlohmann::json Trainer::take_recorded_options(const std::string& config_path, co
       recorded->is_string() && (*recorded == "f32" || *recorded == "bf16")) {
     if (*recorded == "f32" || cpu_bfloat16_gemm_available()) {
       resumed_precision_ = recorded->get<std::string>();
+      reporter_.message(
+          fmt::format("--precision auto: the run chose {} GEMM operands ({}: \"cpu_gemm_precision\"), and "
+                      "keeps them",
+                      resumed_precision_, config_path));
     } else {
       reporter_.warning(
           fmt::format("the run used bfloat16 GEMM operands, which this CPU lacks, so {}", kNotBitIdentical));
