@@ -79,7 +79,7 @@ double cpu_bfloat16_dot_speedup();
 // is set: pass the choice to set_cpu_gemm_precision.
 struct CpuGemmPrecisionChoice {
   CpuGemmPrecision precision = CpuGemmPrecision::Float32;
-  std::string reason;  // e.g. "float32: bfloat16 GEMMs run slower than float32 without AMX (...)"
+  std::string reason;  // e.g. "float32: this CPU's bfloat16 dot products (AVX512-BF16, no AMX) run 0.50x ..."
 };
 CpuGemmPrecisionChoice choose_cpu_gemm_precision(const std::string& request);
 // auto's rule, for a CPU whose oneDNN ISA (cpu_gemm_isa()), dot-product speedup and flags
