@@ -1,11 +1,10 @@
-// The machine's float32 FMA peak: the ceiling for every GEMM and RNN number in bench/RESULTS.md.
+// The machine's float32 FMA peak (and its bfloat16 dot-product peak): the ceiling for every GEMM and RNN number in bench/RESULTS.md.
 //
 //   fma_peak [--threads N] [--isa auto|avx512|avx2|avx512_bf16] [--repetitions R] [--seconds S] [--json]
 //
 // Each thread runs 12 independent chains of vector FMAs (a = a * m + c on 12 registers, the loops
-// of backends/cpu/vector_chains.h), enough
-// to cover the FMA latency on two FMA ports, with 512-bit vectors where the CPU has AVX-512F and
-// 256-bit AVX2 + FMA otherwise. One repetition times all threads together (start together, stop
+// of backends/cpu/vector_chains.h), enough to cover the FMA latency on two FMA ports, with 512-bit
+// vectors where the CPU has AVX-512F and 256-bit AVX2 + FMA otherwise. One repetition times all threads together (start together, stop
 // when the last one is done) for about S seconds; the result is FLOP/s = threads x iterations x
 // 12 x lanes x 2, and the program prints the median and the maximum over R repetitions.
 // `--isa avx512_bf16` measures the bfloat16 dot-product peak instead: the same 12 chains of

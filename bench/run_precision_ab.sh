@@ -17,7 +17,8 @@ shift $(($# < 2 ? $# : 2))
 thread_counts=("$@")
 [ ${#thread_counts[@]} -eq 0 ] && thread_counts=(1 2)
 
-ms_per_step() { python3 -c 'import json, sys; print(json.load(sys.stdin)["ms_per_step"])'; }
+# "ms/step GFLOP/step" of a run's JSON.
+step_numbers() { python3 -c 'import json, sys; j = json.load(sys.stdin); print(j["ms_per_step"], j["gflop_per_step"])'; }
 wait_policy=${OMP_WAIT_POLICY:-passive}
 fma_peak="$(dirname "$recur")/../bench/fma_peak"
 # The peaks on every thread of the largest thread count: "f32 GFLOP/s bf16 GFLOP/s" (0 where absent).
@@ -39,18 +40,18 @@ for threads in "${thread_counts[@]}"; do
   f32=() bf16=()
   for ((i = 0; i < pairs; ++i)); do
     for precision in f32 bf16; do
-      ms=$(OMP_WAIT_POLICY=$wait_policy "$recur" --threads "$threads" bench train-step --precision $precision --json |
-        ms_per_step)
+      read -r ms gflop_per_step < <(OMP_WAIT_POLICY=$wait_policy "$recur" --threads "$threads" bench train-step \
+        --precision $precision --json | step_numbers)
       if [ $precision = f32 ]; then f32+=("$ms"); else bf16+=("$ms"); fi
     done
   done
   read -r after_f32 after_bf16 < <(peaks "$threads")
   echo "$threads threads: FMA peak $after_f32 GFLOP/s, bfloat16 dot-product peak $after_bf16 GFLOP/s (after)"
-  python3 - "$threads" "${f32[*]}" "${bf16[*]}" "$peak_f32 $after_f32" "$peak_bf16 $after_bf16" <<'EOF'
+  python3 - "$threads" "${f32[*]}" "${bf16[*]}" "$peak_f32 $after_f32" "$peak_bf16 $after_bf16" "$gflop_per_step" <<'EOF'
 import statistics, sys
 threads, f32, bf16 = sys.argv[1], [float(x) for x in sys.argv[2].split()], [float(x) for x in sys.argv[3].split()]
 peak_f32, peak_bf16 = (statistics.mean(float(x) for x in a.split()) for a in sys.argv[4:6])
-GFLOP_PER_STEP = 10.673455104  # the reference recipe's step (recur bench train-step --json: gflop_per_step)
+GFLOP_PER_STEP = float(sys.argv[6])  # recur bench train-step --json: gflop_per_step
 print(f"{threads} threads, f32  ms/step: " + " ".join(f"{x:.1f}" for x in f32))
 print(f"{threads} threads, bf16 ms/step: " + " ".join(f"{x:.1f}" for x in bf16))
 ratio = statistics.median(b / f for f, b in zip(f32, bf16))
